@@ -1,0 +1,5 @@
+/** `portcullis scan` — placeholder until its module lands; it says so and fails. */
+export async function run(_args: string[]): Promise<number> {
+  process.stderr.write('portcullis scan: not available in this build yet\n');
+  return 2;
+}
