@@ -44,3 +44,29 @@ export interface ExtractedChild {
 }
 
 export const PATH_SEPARATOR = ' › ';
+
+/** What an extractor may use while it works. */
+export interface ExtractContext {
+  /** The limits in force (see limits.ts). Extractors stop early when a budget runs out. */
+  readonly limits: import('./limits.js').Limits;
+  /** Bytes still allowed to be produced for this whole scan (MaxScanSize budget). */
+  remainingScanBytes(): number;
+  /**
+   * Report a finding about this container (e.g. "Heuristics.Encrypted.Zip",
+   * "Heuristics.Limits.Exceeded.MaxFiles", "Heuristics.Broken.Zip"), optionally
+   * naming the child it concerns.
+   */
+  report(name: string, childName?: string): void;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Turns one container into its children. `extract` yields children lazily so
+ * the walker can stop at a limit; it must not throw for bad bytes: report a
+ * finding ("Heuristics.Broken.<Type>") and return what it could read.
+ */
+export interface Extractor {
+  readonly name: string;
+  accepts(type: FileType, data: Uint8Array): boolean;
+  extract(data: Uint8Array, ctx: ExtractContext): AsyncIterable<ExtractedChild>;
+}
