@@ -1,0 +1,172 @@
+/**
+ * The `builtin` scanner: the project's signature engine over the content
+ * walker. The compiled database is shared and immutable (swapping it for a
+ * new one is the caller's business: build a new scanner).
+ *
+ * An object in memory is walked; every object the walker yields (the root,
+ * archive members, decoded mail parts …) is scanned with the engine for the
+ * target type the walker detected, and the walker's own findings (limits,
+ * encryption, broken containers) are kept. Findings carry their inner path,
+ * root name first.
+ *
+ * A spooled file on disk is read once: its head decides the type; a
+ * container within MaxFileSize is read whole (one buffer, no second read)
+ * and walked; anything else is streamed through the engine in fresh chunks
+ * (bounded memory, no copies). A file above MaxFileSize is streamed raw (up
+ * to MaxScanSize) and gets `Heuristics.Limits.Exceeded.MaxFileSize`, so a
+ * limit is never a silent pass.
+ *
+ * Reads untrusted bytes: every scanned object, but only through the walker
+ * and the engine, which never throw because of content. Read errors of the
+ * spooled file are PC_ERR_SCAN_INPUT.
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import { detectType, walk } from '../content/index.js';
+import { DEFAULT_LIMITS, limitFinding, type Limits } from '../content/limits.js';
+import type { FileType } from '../content/types.js';
+import type { CompiledDatabase, EngineFinding } from '../engine/types.js';
+import { PortcullisError } from '../errors.js';
+import { failedReport, finishedReport } from './report.js';
+import type { Finding, ScanCallOptions, ScanReport, Scanner, ScanTarget } from './types.js';
+
+export interface BuiltinOptions {
+  /** The compiled database every scan uses. */
+  readonly db: CompiledDatabase;
+  /** Limits overriding DEFAULT_LIMITS (content/limits.ts). */
+  readonly limits?: Partial<Limits>;
+  /** Bytes per read when streaming a file from disk. Default 1 MiB. */
+  readonly chunkSize?: number;
+  /** Scanner name used in findings. Default "builtin". */
+  readonly name?: string;
+}
+
+/** The head read first from a file: enough for every magic the type table looks at (ISO's is at 32769). */
+const HEAD_BYTES = 64 * 1024;
+
+export class BuiltinScanner implements Scanner {
+  readonly name: string;
+  readonly db: CompiledDatabase;
+  readonly limits: Limits;
+  readonly #chunkSize: number;
+
+  constructor(options: BuiltinOptions) {
+    this.name = options.name ?? 'builtin';
+    this.db = options.db;
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.#chunkSize = Math.max(HEAD_BYTES, options.chunkSize ?? 1024 * 1024);
+  }
+
+  async scan(target: ScanTarget, options: ScanCallOptions = {}): Promise<ScanReport> {
+    const started = performance.now();
+    const found = new Findings(this.name);
+    try {
+      options.signal?.throwIfAborted();
+      const bytes = 'data' in target
+        ? await this.#walk(target.name, target.data, found, options.signal)
+        : await this.#scanFile(target, found, options.signal);
+      return finishedReport(found.list, started, bytes);
+    } catch (e) {
+      return failedReport(this.name, e, started);
+    }
+  }
+
+  async close(): Promise<void> {
+    // Nothing to release: the database is shared and owned by whoever compiled it.
+  }
+
+  /** Walks one object in memory and scans everything in it; returns the bytes scanned. */
+  async #walk(name: string, data: Uint8Array, found: Findings, signal: AbortSignal | undefined): Promise<number> {
+    let bytes = 0;
+    for await (const item of walk({ name, data }, signal === undefined ? { limits: this.limits } : { limits: this.limits, signal })) {
+      if (item.kind === 'finding') {
+        found.add(item.finding.name, item.finding.path);
+        continue;
+      }
+      const node = item.node;
+      bytes += node.data.byteLength;
+      found.addEngine(this.db.scanBuffer(node.data, node.type.target), node.path);
+    }
+    return bytes;
+  }
+
+  async #scanFile(target: { name: string; path: string; size: number }, found: Findings, signal: AbortSignal | undefined): Promise<number> {
+    const file = await open(target.path, 'r').catch((cause: unknown) => {
+      throw inputError(target.path, cause);
+    });
+    try {
+      const size = target.size;
+      const headLength = Math.min(size, size <= this.#chunkSize ? size : HEAD_BYTES);
+      const head = await readExactly(file, target.path, Buffer.allocUnsafeSlow(headLength), 0);
+      const type = detectType(head, target.name);
+      if (size <= this.limits.MaxFileSize && head.byteLength === size) return await this.#walk(target.name, head, found, signal);
+      if (type.container && size <= this.limits.MaxFileSize) {
+        const whole = Buffer.allocUnsafeSlow(size);
+        whole.set(head, 0);
+        const data = await readExactly(file, target.path, whole.subarray(head.byteLength), head.byteLength);
+        return await this.#walk(target.name, whole.subarray(0, head.byteLength + data.byteLength), found, signal);
+      }
+      return await this.#stream(file, target, head, type, found, signal);
+    } finally {
+      await file.close();
+    }
+  }
+
+  /** Streams a file through the engine without unpacking it: types with no extractor, or objects over MaxFileSize. */
+  async #stream(file: FileHandle, target: { name: string; path: string; size: number }, head: Uint8Array, type: FileType, found: Findings, signal: AbortSignal | undefined): Promise<number> {
+    const budget = this.limits.MaxScanSize;
+    const scan = this.db.scan({ size: target.size, target: type.target });
+    scan.write(head);
+    let bytes = head.byteLength;
+    while (bytes < budget) {
+      signal?.throwIfAborted();
+      const want = Math.min(this.#chunkSize, budget - bytes);
+      const chunk = Buffer.allocUnsafeSlow(want);
+      const { bytesRead } = await file.read(chunk, 0, want, bytes).catch((cause: unknown) => {
+        throw inputError(target.path, cause);
+      });
+      if (bytesRead === 0) break;
+      scan.write(bytesRead === want ? chunk : chunk.subarray(0, bytesRead));
+      bytes += bytesRead;
+    }
+    found.addEngine(scan.end(), [target.name]);
+    if (target.size > this.limits.MaxFileSize) found.add(limitFinding('MaxFileSize'), [target.name]);
+    if (bytes >= budget && target.size > budget) found.add(limitFinding('MaxScanSize'), [target.name]);
+    return bytes;
+  }
+}
+
+/** Findings of one scan, without repeats (a hash and a body signature of the same name on the same object count once). */
+class Findings {
+  readonly list: Finding[] = [];
+  readonly #seen = new Set<string>();
+  constructor(readonly scanner: string) {}
+
+  add(name: string, path: readonly string[]): void {
+    const key = `${name}\0${path.join('\0')}`;
+    if (this.#seen.has(key)) return;
+    this.#seen.add(key);
+    this.list.push({ name, path, scanner: this.scanner });
+  }
+
+  addEngine(findings: readonly EngineFinding[], path: readonly string[]): void {
+    for (const f of findings) this.add(f.name, path);
+  }
+}
+
+/** Fills `into` from `position` on (or until end of file) and returns the filled part. */
+async function readExactly(file: FileHandle, path: string, into: Buffer, position: number): Promise<Buffer> {
+  let filled = 0;
+  while (filled < into.byteLength) {
+    const { bytesRead } = await file.read(into, filled, into.byteLength - filled, position + filled).catch((cause: unknown) => {
+      throw inputError(path, cause);
+    });
+    if (bytesRead === 0) break;
+    filled += bytesRead;
+  }
+  return filled === into.byteLength ? into : into.subarray(0, filled);
+}
+
+function inputError(path: string, cause: unknown): PortcullisError {
+  const why = cause instanceof Error ? ((cause as NodeJS.ErrnoException).code ?? cause.message) : String(cause);
+  return new PortcullisError('PC_ERR_SCAN_INPUT', `Cannot read ${path}: ${why}`, { cause });
+}
