@@ -23,7 +23,7 @@ export const LIMIT_ROWS: readonly LimitRow[] = [
   { name: 'MaxRecursion', default: 17, min: 1, max: 64, unit: 'count', doc: 'Deepest nesting of containers inside containers (ClamAV MaxRecursion).' },
   { name: 'MaxFiles', default: 10000, min: 1, max: 1_000_000, unit: 'count', doc: 'Most objects taken out of one scanned object, all levels together (ClamAV MaxFiles).' },
   { name: 'MaxScanTime', default: 120_000, min: 100, max: 3_600_000, unit: 'ms', doc: 'Longest time one object may take to scan, unpacking included (ClamAV MaxScanTime).' },
-  { name: 'MaxCompressionRatio', default: 250, min: 2, max: 100_000, unit: 'ratio', doc: 'Largest unpacked/packed size ratio of one member before it counts as a decompression bomb.' },
+  { name: 'MaxCompressionRatio', default: 250, min: 2, max: 100_000, unit: 'ratio', doc: 'Largest unpacked/packed size ratio of one member (above 1 MiB unpacked) before it counts as a decompression bomb.' },
 ];
 
 export type Limits = Readonly<Record<LimitName, number>>;
@@ -33,3 +33,10 @@ export const DEFAULT_LIMITS: Limits = Object.fromEntries(LIMIT_ROWS.map((r) => [
 export function limitFinding(name: LimitName): string {
   return `Heuristics.Limits.Exceeded.${name}`;
 }
+
+/**
+ * MaxCompressionRatio applies only to members that unpack to more than this:
+ * small members of zeros or repeated text legitimately reach high ratios, and
+ * a bomb is only a danger when it is big.
+ */
+export const BOMB_MIN_UNPACKED = 1024 * 1024;

@@ -31,6 +31,8 @@ export interface WalkerFinding {
   /** e.g. "Heuristics.Limits.Exceeded.MaxRecursion", "Heuristics.Encrypted.Zip". */
   readonly name: string;
   readonly path: readonly string[];
+  /** Why, for logs (e.g. the message of an extractor that failed); never needed to act on the finding. */
+  readonly detail?: string;
 }
 
 export type WalkItem =
@@ -41,6 +43,12 @@ export type WalkItem =
 export interface ExtractedChild {
   readonly name: string;
   readonly data: Uint8Array;
+  /**
+   * True when `data` is only a prefix of the member because a limit stopped
+   * the extractor (it has reported the limit finding itself): the walker scans
+   * the prefix but does not look inside it.
+   */
+  readonly truncated?: boolean;
 }
 
 export const PATH_SEPARATOR = ' › ';
@@ -58,6 +66,8 @@ export interface ExtractContext {
    */
   report(name: string, childName?: string): void;
   readonly signal?: AbortSignal;
+  /** The container's own name ("clam.exe.bz2"), so single-stream formats can name their child ("clam.exe"). */
+  readonly containerName?: string;
 }
 
 /**

@@ -1,4 +1,27 @@
-/** Archive and compression formats (zip, gzip, bzip2, xz, tar, cpio, 7z, cab …). */
+/**
+ * Archive and compression formats, in the order users meet them most:
+ * zip, gzip, tar, bzip2, xz, 7z/cab/rar/arj/chm/iso/lzh (7-Zip in wasm),
+ * cpio, SZDD, and installer payloads inside PE files (NSIS, SFX).
+ * Each format lives in its own file; this is only the list.
+ */
 import type { Extractor } from '../types.js';
+import { bzip2Extractor } from './bzip2.js';
+import { cpioExtractor } from './cpio.js';
+import { gzipExtractor } from './gzip.js';
+import { peInstallerExtractor, sevenZipExtractor } from './sevenzip.js';
+import { szddExtractor } from './szdd.js';
+import { tarExtractor } from './tar.js';
+import { xzExtractor } from './xz.js';
+import { zipExtractor } from './zip.js';
 
-export const archiveExtractors: readonly Extractor[] = [];
+export const archiveExtractors: readonly Extractor[] = [
+  zipExtractor,
+  gzipExtractor,
+  tarExtractor,
+  bzip2Extractor,
+  xzExtractor,
+  sevenZipExtractor,
+  cpioExtractor,
+  szddExtractor,
+  peInstallerExtractor,
+];

@@ -1,0 +1,236 @@
+/**
+ * 7z, CAB, ARJ, RAR, CHM, ISO, LZH and self-extracting PE installers (NSIS,
+ * embedded CAB/7z/RAR/zip) through 7-Zip compiled to WebAssembly (7z-wasm).
+ * Also the fallback for zip members whose method we do not decode ourselves
+ * (deflate64, implode, LZMA, PPMd …).
+ *
+ * Reads untrusted bytes — inside 7-Zip's own parsers, in a wasm sandbox with
+ * an in-memory file system (nothing touches disk). The 1.6 MB wasm is loaded
+ * lazily on the first archive that needs it, so plain files never pay for it.
+ *
+ * Limits: members are listed first (`7z l -slt`) and only those whose
+ * declared size fits MaxFileSize and the remaining MaxScanSize budget are
+ * extracted; the extracted size is checked again (a lying header yields a
+ * truncated prefix and the limit finding). 7-Zip runs synchronously, so
+ * MaxScanTime is checked only between archives; a password is never asked
+ * for (a fixed wrong one is given, stdin is closed): encrypted members are
+ * the finding `Heuristics.Encrypted.<Type>`.
+ */
+import type { SevenZipModule, SevenZipModuleFactory } from '7z-wasm';
+import { CappedSink, memberCap } from '../capped.js';
+import { detectType, findingLabel } from '../filetype.js';
+import type { ExtractContext, ExtractedChild, Extractor, FileType } from '../types.js';
+
+let modulePromise: Promise<SevenZipModule> | undefined;
+/** Lines 7-Zip printed during the current call (one call at a time: callMain is synchronous). */
+let output: string[] = [];
+
+async function sevenZip(): Promise<SevenZipModule> {
+  // The package is CommonJS; under NodeNext its typed default is the namespace, at run time it is the factory.
+  modulePromise ??= import('7z-wasm').then((m) =>
+    (m.default as unknown as SevenZipModuleFactory)({
+      print: (s: string) => { output.push(s); },
+      printErr: (s: string) => { output.push(`E:${s}`); },
+      stdin: () => null as unknown as number,
+    }),
+  );
+  return modulePromise;
+}
+
+/** Any password would do: it only has to be wrong so 7-Zip never prompts. */
+const NO_PASSWORD = '-pportcullis-no-password';
+const WORK = '/work';
+
+interface Listed {
+  readonly path: string;
+  readonly size: number | undefined;
+  readonly packed: number | undefined;
+  readonly folder: boolean;
+  readonly encrypted: boolean;
+}
+
+interface Listing {
+  readonly type: string | undefined;
+  readonly entries: Listed[];
+  readonly errors: string[];
+}
+
+function run(sz: SevenZipModule, args: string[]): { code: number; lines: string[] } {
+  output = [];
+  let code: number;
+  try {
+    code = (sz.callMain(args) as unknown as number | undefined) ?? 0;
+  } catch (err) {
+    // Emscripten reports exit() as a thrown ExitStatus; anything else is 7-Zip failing.
+    const status = (err as { status?: unknown }).status;
+    code = typeof status === 'number' ? status : 255;
+    output.push(`E:ERROR: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const lines = output;
+  output = [];
+  return { code, lines };
+}
+
+function parseListing(lines: readonly string[]): Listing {
+  const entries: Listed[] = [];
+  let type: string | undefined;
+  let block: Record<string, string> = {};
+  let inEntries = false;
+  const flush = (): void => {
+    const path = block['Path'];
+    if (inEntries && path !== undefined) {
+      const size = block['Size'] === undefined || block['Size'] === '' ? undefined : Number(block['Size']);
+      const packed = block['Packed Size'] === undefined || block['Packed Size'] === '' ? undefined : Number(block['Packed Size']);
+      entries.push({
+        path,
+        size: Number.isFinite(size) ? size : undefined,
+        packed: Number.isFinite(packed) ? packed : undefined,
+        folder: block['Folder'] === '+' || (block['Attributes'] ?? '').startsWith('D'),
+        encrypted: block['Encrypted'] === '+',
+      });
+    }
+    block = {};
+  };
+  for (const line of lines) {
+    if (line.startsWith('----------')) { inEntries = true; block = {}; continue; }
+    if (line === '') { flush(); continue; }
+    const eq = line.indexOf(' = ');
+    if (eq > 0) {
+      const key = line.slice(0, eq);
+      const value = line.slice(eq + 3);
+      if (!inEntries && key === 'Type') type = value;
+      block[key] = value;
+    }
+  }
+  flush();
+  const errors = lines.filter((l) => l.startsWith('E:') && l.length > 2).map((l) => l.slice(2).trim()).filter((l) => l !== '');
+  return { type, entries, errors };
+}
+
+function rmTree(sz: SevenZipModule, dir: string): void {
+  let names: string[];
+  try { names = sz.FS.readdir(dir); } catch { return; }
+  for (const n of names) {
+    if (n === '.' || n === '..') continue;
+    const p = `${dir}/${n}`;
+    if (sz.FS.isDir(sz.FS.stat(p).mode)) rmTree(sz, p); else sz.FS.unlink(p);
+  }
+  sz.FS.rmdir(dir);
+}
+
+function readTree(sz: SevenZipModule, dir: string, prefix: string, out: { path: string; file: string }[]): void {
+  for (const n of sz.FS.readdir(dir)) {
+    if (n === '.' || n === '..') continue;
+    const p = `${dir}/${n}`;
+    const rel = prefix === '' ? n : `${prefix}/${n}`;
+    const mode = sz.FS.lstat(p).mode;
+    if (sz.FS.isDir(mode)) readTree(sz, p, rel, out);
+    else if (sz.FS.isFile(mode)) out.push({ path: rel, file: p });
+  }
+}
+
+/** Archive types 7-Zip may find inside a PE; anything else ("PE" itself) means: no installer payload. */
+const SFX_TYPES = new Set(['Nsis', 'Cab', '7z', 'Rar', 'Rar5', 'zip', 'Arj', 'Chm', 'Iso', 'Udf', 'Lzh', 'Xz', 'gzip', 'bzip2']);
+
+export interface SevenZipOptions {
+  /** Label for findings ("7z", "CAB", "Zip" …). */
+  readonly label: string;
+  /** Extract only these member paths (the zip fallback), or everything. */
+  readonly only?: ReadonlySet<string>;
+  /** For PE input: go on only when 7-Zip opens it as an installer/SFX archive. */
+  readonly sfxOnly?: boolean;
+}
+
+/**
+ * Lists and extracts `data` with 7-Zip inside the wasm sandbox. Synchronous
+ * work, gathered first and yielded after, so no other call can interleave.
+ */
+export async function* sevenZipExtract(data: Uint8Array, ctx: ExtractContext, opts: SevenZipOptions): AsyncGenerator<ExtractedChild> {
+  const sz = await sevenZip();
+  const children: ExtractedChild[] = [];
+  rmTree(sz, WORK);
+  sz.FS.mkdir(WORK);
+  try {
+    sz.FS.writeFile(`${WORK}/in`, data);
+    const listing = parseListing(run(sz, ['l', '-slt', '-y', NO_PASSWORD, `${WORK}/in`]).lines);
+    if (listing.type === undefined) {
+      if (!opts.sfxOnly) ctx.report(`Heuristics.Broken.${opts.label}`);
+      return;
+    }
+    if (opts.sfxOnly === true && !SFX_TYPES.has(listing.type)) return;
+    const label = opts.sfxOnly === true ? findingLabel(listing.type.toLowerCase()) : opts.label;
+    const exclude: string[] = [];
+    let budget = ctx.remainingScanBytes();
+    let wanted = 0;
+    for (const e of listing.entries) {
+      if (e.folder) continue;
+      if (opts.only !== undefined && !opts.only.has(e.path)) { exclude.push(e.path); continue; }
+      if (e.encrypted) { ctx.report(`Heuristics.Encrypted.${label}`, e.path); exclude.push(e.path); continue; }
+      const cap = memberCap(ctx, e.packed);
+      if (e.size !== undefined && (e.size > cap.bytes || e.size > budget)) {
+        ctx.report(`Heuristics.Limits.Exceeded.${e.size > budget && cap.reason !== 'MaxScanSize' ? 'MaxScanSize' : cap.reason}`, e.path);
+        exclude.push(e.path);
+        continue;
+      }
+      budget -= e.size ?? 0;
+      wanted++;
+    }
+    if (wanted === 0) {
+      if (listing.errors.length > 0) ctx.report(`Heuristics.Broken.${label}`);
+      return;
+    }
+    sz.FS.writeFile(`${WORK}/exclude`, exclude.join('\n'));
+    const x = run(sz, ['x', '-y', '-spd', NO_PASSWORD, '-scsUTF-8', `-o${WORK}/out`, `-x@${WORK}/exclude`, `${WORK}/in`]);
+    const files: { path: string; file: string }[] = [];
+    readTree(sz, `${WORK}/out`, '', files);
+    for (const f of files) {
+      const bytes = sz.FS.readFile(f.file);
+      sz.FS.unlink(f.file);
+      const sink = new CappedSink(memberCap(ctx));
+      sink.push(bytes);
+      children.push(sink.child(ctx, f.path));
+    }
+    const failed = x.lines.some((l) => /Wrong password/i.test(l));
+    if (failed) ctx.report(`Heuristics.Encrypted.${label}`);
+    else if (x.code !== 0 || files.length < wanted) ctx.report(`Heuristics.Broken.${label}`);
+  } finally {
+    rmTree(sz, WORK);
+  }
+  yield* children;
+}
+
+/** Our type names that 7-Zip opens. */
+const HANDLED = new Set(['7z', 'cab', 'arj', 'rar', 'chm', 'iso', 'lzh']);
+
+/** Smallest overlay (bytes after the last PE section) worth asking 7-Zip about: installers carry their payload there. */
+const MIN_OVERLAY = 512;
+
+/** True when a PE file has data after its last section — where SFX and installer payloads live. */
+export function peOverlay(d: Uint8Array): number {
+  const u16 = (o: number): number => (d[o] ?? 0) | ((d[o + 1] ?? 0) << 8);
+  const u32 = (o: number): number => (u16(o) + u16(o + 2) * 0x10000) >>> 0;
+  const pe = u32(0x3c);
+  if (pe + 24 > d.length || u32(pe) !== 0x4550) return 0;
+  const sections = u16(pe + 6);
+  const table = pe + 24 + u16(pe + 20);
+  let end = 0;
+  for (let i = 0; i < sections && i < 96; i++) {
+    const s = table + i * 40;
+    if (s + 40 > d.length) break;
+    end = Math.max(end, u32(s + 20) + u32(s + 16));
+  }
+  return end > 0 && end < d.length ? d.length - end : 0;
+}
+
+export const sevenZipExtractor: Extractor = {
+  name: '7z-wasm',
+  accepts: (type: FileType) => HANDLED.has(type.name),
+  extract: (data, ctx) => sevenZipExtract(data, ctx, { label: findingLabel(detectType(data).name) }),
+};
+
+/** The PE path: only installers and SFX with an overlay go to 7-Zip, plain executables do not. */
+export const peInstallerExtractor: Extractor = {
+  name: 'pe-installer',
+  accepts: (type: FileType, data: Uint8Array) => type.name === 'pe' && peOverlay(data) >= MIN_OVERLAY,
+  extract: (data, ctx) => sevenZipExtract(data, ctx, { label: 'PE', sfxOnly: true }),
+};

@@ -1,0 +1,235 @@
+/**
+ * Zip (PKWARE APPNOTE 6.3.x): our own central-directory reader, members
+ * decoded with fflate (deflate, streamed with a cap), seek-bzip (method 12)
+ * or stored; other methods (deflate64, implode, LZMA, PPMd …) go to 7-Zip.
+ *
+ * Reads untrusted bytes. Handles zip64, data descriptors, data prepended to
+ * the archive (SFX stubs, shifted offsets) and — when there is no usable
+ * central directory (truncated downloads, streamed zips) — a forward scan of
+ * local headers. Findings:
+ *  - `Heuristics.Encrypted.Zip` per encrypted member (it is not unpacked);
+ *  - `Heuristics.Zip.OverlappingFiles` once when members share bytes (the
+ *    non-recursive zip-bomb construction), and only the first of each
+ *    overlapping run is unpacked;
+ *  - `Heuristics.Broken.Zip` when a member's data is cut short or fails to
+ *    decode (what decoded before the fault is still scanned);
+ *  - limit findings from the member caps (capped.ts).
+ */
+import { Inflate } from 'fflate';
+import { CappedSink, feedCapped, memberCap, type DecodeEnd } from '../capped.js';
+import { bunzipCapped } from './bzip2.js';
+import { sevenZipExtract } from './sevenzip.js';
+import type { ExtractContext, ExtractedChild, Extractor } from '../types.js';
+
+interface Entry {
+  readonly name: string;
+  readonly flags: number;
+  readonly method: number;
+  readonly compSize: number;
+  readonly size: number;
+  readonly localOffset: number;
+}
+
+const SIG_LOCAL = 0x04034b50;
+const SIG_CENTRAL = 0x02014b50;
+const SIG_EOCD = 0x06054b50;
+const SIG_ZIP64_LOCATOR = 0x07064b50;
+const SIG_ZIP64_EOCD = 0x06064b50;
+const SIG_DESCRIPTOR = 0x08074b50;
+const FLAG_ENCRYPTED = 0x0001;
+const FLAG_DESCRIPTOR = 0x0008;
+const FLAG_UTF8 = 0x0800;
+
+class View {
+  readonly d: Uint8Array;
+  constructor(d: Uint8Array) { this.d = d; }
+  u16(o: number): number { return (this.d[o] ?? 0) | ((this.d[o + 1] ?? 0) << 8); }
+  u32(o: number): number { return (this.u16(o) + this.u16(o + 2) * 0x10000) >>> 0; }
+  u64(o: number): number { return this.u32(o) + this.u32(o + 4) * 0x1_0000_0000; }
+  has(o: number, n: number): boolean { return o >= 0 && o + n <= this.d.length; }
+}
+
+const utf8 = new TextDecoder('utf-8');
+const latin1 = new TextDecoder('latin1');
+
+function decodeName(bytes: Uint8Array, flags: number): string {
+  return (flags & FLAG_UTF8) !== 0 ? utf8.decode(bytes) : latin1.decode(bytes);
+}
+
+/** The end-of-central-directory record is in the last 64 KiB + 22 bytes (the comment is at most 65535 bytes). */
+function findEocd(v: View): number {
+  const stop = Math.max(0, v.d.length - 22 - 0xffff);
+  for (let o = v.d.length - 22; o >= stop; o--) {
+    if (v.d[o] === 0x50 && v.d[o + 1] === 0x4b && v.u32(o) === SIG_EOCD) return o;
+  }
+  return -1;
+}
+
+/** Entries from the central directory, or undefined when it is missing or unreadable. */
+function readCentral(v: View): Entry[] | undefined {
+  const eocd = findEocd(v);
+  if (eocd < 0) return undefined;
+  let count = v.u16(eocd + 10);
+  let cdSize = v.u32(eocd + 12);
+  let cdOffset = v.u32(eocd + 16);
+  let cdEnd = eocd;
+  const loc = eocd - 20;
+  if (v.has(loc, 20) && v.u32(loc) === SIG_ZIP64_LOCATOR) {
+    const z = v.u64(loc + 8);
+    if (v.has(z, 56) && v.u32(z) === SIG_ZIP64_EOCD) {
+      count = v.u64(z + 32);
+      cdSize = v.u64(z + 40);
+      cdOffset = v.u64(z + 48);
+      cdEnd = z;
+    }
+  }
+  // Data prepended after the archive was made (an SFX stub) shifts every offset by the same amount.
+  let shift = 0;
+  if (!(v.has(cdOffset, 4) && v.u32(cdOffset) === SIG_CENTRAL) && count > 0) {
+    shift = cdEnd - cdSize - cdOffset;
+    if (!v.has(cdOffset + shift, 4) || v.u32(cdOffset + shift) !== SIG_CENTRAL) return undefined;
+  }
+  const entries: Entry[] = [];
+  let o = cdOffset + shift;
+  // Each record is ≥ 46 bytes, so the loop is bounded by the input size whatever `count` claims.
+  for (let i = 0; i < count && v.has(o, 46) && v.u32(o) === SIG_CENTRAL; i++) {
+    const flags = v.u16(o + 8);
+    const nameLen = v.u16(o + 28);
+    const extraLen = v.u16(o + 30);
+    const commentLen = v.u16(o + 32);
+    let compSize = v.u32(o + 20);
+    let size = v.u32(o + 24);
+    let localOffset = v.u32(o + 42);
+    const extra = o + 46 + nameLen;
+    for (let e = extra; e + 4 <= extra + extraLen && v.has(e, 4);) {
+      const id = v.u16(e);
+      const len = v.u16(e + 2);
+      if (id === 0x0001) {
+        let f = e + 4;
+        if (size === 0xffffffff && f + 8 <= e + 4 + len) { size = v.u64(f); f += 8; }
+        if (compSize === 0xffffffff && f + 8 <= e + 4 + len) { compSize = v.u64(f); f += 8; }
+        if (localOffset === 0xffffffff && f + 8 <= e + 4 + len) { localOffset = v.u64(f); }
+      }
+      e += 4 + len;
+    }
+    entries.push({
+      name: decodeName(v.d.subarray(o + 46, o + 46 + nameLen), flags),
+      flags, method: v.u16(o + 10), compSize, size, localOffset: localOffset + shift,
+    });
+    o += 46 + nameLen + extraLen + commentLen;
+  }
+  return entries;
+}
+
+/** Where a member's data starts (after its local header), or -1 when the local header is not there. */
+function dataStart(v: View, localOffset: number): number {
+  if (!v.has(localOffset, 30) || v.u32(localOffset) !== SIG_LOCAL) return -1;
+  return localOffset + 30 + v.u16(localOffset + 26) + v.u16(localOffset + 28);
+}
+
+/** Next offset ≥ from where one of the zip record signatures starts, or the input length. */
+function nextRecord(v: View, from: number): number {
+  for (let o = from; o + 4 <= v.d.length; o++) {
+    if (v.d[o] !== 0x50 || v.d[o + 1] !== 0x4b) continue;
+    const sig = v.u32(o);
+    if (sig === SIG_LOCAL || sig === SIG_CENTRAL || sig === SIG_DESCRIPTOR || sig === SIG_EOCD) return o;
+  }
+  return v.d.length;
+}
+
+/**
+ * Without a central directory: walk the local headers front to back. A
+ * member with a data descriptor has no size in its header, so its data ends
+ * at the next record signature.
+ */
+function readLocal(v: View): Entry[] {
+  const entries: Entry[] = [];
+  let o = 0;
+  while (v.has(o, 30) && v.u32(o) === SIG_LOCAL) {
+    const flags = v.u16(o + 6);
+    const nameLen = v.u16(o + 26);
+    const start = o + 30 + nameLen + v.u16(o + 28);
+    let compSize = v.u32(o + 18);
+    let size = v.u32(o + 22);
+    if ((flags & FLAG_DESCRIPTOR) !== 0 && compSize === 0) {
+      compSize = nextRecord(v, start) - start;
+      size = 0;
+    }
+    if (compSize < 0 || start > v.d.length) break;
+    entries.push({
+      name: decodeName(v.d.subarray(o + 30, o + 30 + nameLen), flags),
+      flags, method: v.u16(o + 8), compSize, size, localOffset: o,
+    });
+    let next = start + compSize;
+    if (v.has(next, 4) && v.u32(next) === SIG_DESCRIPTOR) next += 16;
+    else if ((flags & FLAG_DESCRIPTOR) !== 0 && v.has(next, 12) && v.u32(next) !== SIG_LOCAL) next += 12;
+    if (next <= o) break;
+    o = next;
+  }
+  return entries;
+}
+
+function decodeMember(method: number, input: Uint8Array, sink: CappedSink): DecodeEnd {
+  switch (method) {
+    case 0: sink.push(input); return { ok: true };
+    case 8: return feedCapped(new Inflate(), input, sink);
+    case 12: return bunzipCapped(input, sink);
+    default: return { ok: false, error: `method ${method}` };
+  }
+}
+
+/** Methods decoded here; the rest go to 7-Zip. */
+const OWN_METHODS = new Set([0, 8, 12]);
+
+/** Keeps the first of each run of members whose byte ranges overlap; says whether any did. */
+function dropOverlaps(v: View, entries: readonly Entry[]): { kept: Entry[]; overlapped: boolean } {
+  const sorted = [...entries].sort((a, b) => a.localOffset - b.localOffset);
+  const kept: Entry[] = [];
+  let end = -1;
+  let overlapped = false;
+  for (const e of sorted) {
+    if (e.localOffset < end) { overlapped = true; continue; }
+    const start = dataStart(v, e.localOffset);
+    end = (start < 0 ? e.localOffset + 30 : start) + e.compSize;
+    kept.push(e);
+  }
+  return { kept, overlapped };
+}
+
+async function* extractZip(data: Uint8Array, ctx: ExtractContext): AsyncGenerator<ExtractedChild> {
+  const v = new View(data);
+  const central = readCentral(v);
+  let entries = central ?? readLocal(v);
+  if (central === undefined && entries.length === 0) {
+    // Only an end record (an empty zip) is a complete archive; anything else with a zip magic and no members is broken.
+    if (findEocd(v) < 0) ctx.report('Heuristics.Broken.Zip');
+    return;
+  }
+  if (central !== undefined) {
+    const { kept, overlapped } = dropOverlaps(v, entries);
+    if (overlapped) ctx.report('Heuristics.Zip.OverlappingFiles');
+    entries = kept;
+  }
+  let broken = false;
+  const viaSevenZip = new Set<string>();
+  for (const e of entries) {
+    if (e.name.endsWith('/') && e.compSize === 0) continue;
+    if ((e.flags & FLAG_ENCRYPTED) !== 0) { ctx.report('Heuristics.Encrypted.Zip', e.name); continue; }
+    if (!OWN_METHODS.has(e.method)) { viaSevenZip.add(e.name); continue; }
+    const start = dataStart(v, e.localOffset);
+    if (start < 0) { broken = true; continue; }
+    const input = data.subarray(start, start + e.compSize);
+    const sink = new CappedSink(memberCap(ctx, e.compSize));
+    const end = decodeMember(e.method, input, sink);
+    if (!end.ok || input.length < e.compSize) broken = true;
+    if (end.ok || sink.length > 0) yield sink.child(ctx, e.name);
+  }
+  if (viaSevenZip.size > 0) yield* sevenZipExtract(data, ctx, { label: 'Zip', only: viaSevenZip });
+  if (broken) ctx.report('Heuristics.Broken.Zip');
+}
+
+export const zipExtractor: Extractor = {
+  name: 'zip',
+  accepts: (type) => type.name === 'zip',
+  extract: extractZip,
+};
