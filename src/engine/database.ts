@@ -1,0 +1,470 @@
+/**
+ * The signature database: compiles ClamAV database files (and the built-in
+ * set) into one immutable CompiledDatabase, and runs one streaming scan of
+ * one object against it.
+ *
+ * File kinds, decided by the name's extension:
+ *   .hdb .hsb (.hdu .hsu)   hash signatures            → hashdb.ts
+ *   .fp .sfp                allow-list (same format)   → hashdb.ts
+ *   .ndb (.ndu)             body signatures            → ndb.ts + matcher
+ *   .ldb (.ldu)             logical signatures         → ldb.ts + matcher
+ *   .db                     old `Name=HexSignature` body signatures
+ *   .ign2 .ign              names to ignore
+ *   .cvd .cld .cud          containers of the above    → cvd.ts
+ * Everything else (.cbc bytecode, .mdb/.msb PE section hashes, .pdb/.wdb
+ * phishing, .ftm, .idb, .cdb, .crb, .info, .cfg, .yar …) is counted as
+ * skipped by kind — never dropped silently, never an error.
+ *
+ * A scan: body patterns (ndb and ldb subsigs) run through the matcher; the
+ * hash kinds the database holds are computed in the same pass, but only when
+ * the object's size is one the database lists (or a `*` size exists); PCRE
+ * subsigs run at end on the buffered object (up to PCRE_MAX_BYTES, like
+ * ClamAV's PCREMaxFileSize). At end: an allow-listed hash clears the object
+ * whatever else matched, then hash, body and logical hits minus ignored names
+ * (each name once).
+ *
+ * Build errors (a damaged .cvd) throw PortcullisError(PC_ERR_DB_BUILD); bad
+ * lines are skipped with a reason. Scanning never throws because of the bytes.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { PortcullisError } from '../errors.js';
+import { isCvdName, unpackCvd } from './cvd.js';
+import { HASH_KINDS, HashSet, latin1, type HashKind } from './hashdb.js';
+import { evaluate, parseLdbLine, runPcre, type Expr, type LogicalSignature, type PcreSubsig } from './ldb.js';
+import { PatternSet, type PatternInput, type PatternScan } from './matcher.js';
+import { parseNdbLine } from './ndb.js';
+import { parseOffset } from './offset.js';
+import { parsePattern, PatternSyntaxError } from './pattern.js';
+import type { CompiledDatabase, DatabaseStats, DbFile, EngineFinding, EngineScan, ScanOptions, TargetType } from './types.js';
+
+/** Objects larger than this are not buffered for PCRE subsigs (ClamAV's PCREMaxFileSize is 100M; we hold the bytes in memory). */
+export const PCRE_MAX_BYTES = 32 * 1024 * 1024;
+/** Example lines kept per skipped reason. */
+const EXAMPLES_PER_REASON = 3;
+const EXAMPLE_CHARS = 160;
+
+/** File kinds we do not use, by extension → reason, and whether each line is one signature. */
+const SKIPPED_KINDS: Readonly<Record<string, { reason: string; perLine: boolean }>> = {
+  mdb: { reason: 'pe-section-hash', perLine: true },
+  mdu: { reason: 'pe-section-hash', perLine: true },
+  msb: { reason: 'pe-section-hash', perLine: true },
+  msu: { reason: 'pe-section-hash', perLine: true },
+  imp: { reason: 'pe-import-hash', perLine: true },
+  cbc: { reason: 'bytecode', perLine: false },
+  pdb: { reason: 'phishing', perLine: true },
+  gdb: { reason: 'phishing', perLine: true },
+  wdb: { reason: 'phishing', perLine: true },
+  ftm: { reason: 'file-type-magic', perLine: true },
+  idb: { reason: 'icon', perLine: true },
+  cdb: { reason: 'container-metadata', perLine: true },
+  crb: { reason: 'certificate', perLine: true },
+  cat: { reason: 'certificate', perLine: false },
+  pwdb: { reason: 'archive-password', perLine: true },
+  yar: { reason: 'yara', perLine: false },
+  yara: { reason: 'yara', perLine: false },
+  info: { reason: 'database-info', perLine: false },
+  cfg: { reason: 'dynamic-config', perLine: false },
+};
+
+interface BodyEntry { readonly name: string; readonly target: number }
+
+/** Collects what was loaded and skipped, then freezes into DatabaseStats. */
+class StatsCollector {
+  readonly loaded: Record<string, number> = {};
+  readonly skipped: Record<string, number> = {};
+  readonly examples: Record<string, string[]> = {};
+  readonly files: { name: string; signatures: number }[] = [];
+  newestBuildTime: number | undefined;
+
+  load(kind: string, n = 1): void {
+    if (n > 0) this.loaded[kind] = (this.loaded[kind] ?? 0) + n;
+  }
+
+  skip(reason: string, where: string, line: string, n = 1): void {
+    this.skipped[reason] = (this.skipped[reason] ?? 0) + n;
+    const list = (this.examples[reason] ??= []);
+    if (list.length < EXAMPLES_PER_REASON) {
+      const text = line.length > EXAMPLE_CHARS ? `${line.slice(0, EXAMPLE_CHARS)}…` : line;
+      list.push(`${where}: ${text}`);
+    }
+  }
+
+  freeze(): DatabaseStats {
+    const detections = ['md5', 'sha1', 'sha256', 'body', 'logical'];
+    const total = detections.reduce((sum, k) => sum + (this.loaded[k] ?? 0), 0);
+    return {
+      loaded: { ...this.loaded },
+      skipped: { ...this.skipped },
+      skippedExamples: Object.fromEntries(Object.entries(this.examples).map(([k, v]) => [k, [...v]])),
+      files: this.files.map((f) => ({ ...f })),
+      ...(this.newestBuildTime !== undefined ? { newestBuildTime: this.newestBuildTime } : {}),
+      total,
+    };
+  }
+}
+
+/** Text lines of a signature file with their 1-based numbers; blank and `#` lines left out. */
+function* textLines(data: Uint8Array): Generator<[number, string]> {
+  const text = latin1(data, 0, data.length);
+  let n = 0;
+  for (const raw of text.split('\n')) {
+    n++;
+    const line = raw.trim();
+    if (line !== '' && !line.startsWith('#')) yield [n, line];
+  }
+}
+
+function extensionOf(name: string): string {
+  const base = name.slice(name.lastIndexOf('/') + 1);
+  const dot = base.lastIndexOf('.');
+  return dot < 0 ? '' : base.slice(dot + 1).toLowerCase();
+}
+
+/** Why a hex pattern or offset cannot be compiled, or undefined when it can. */
+function patternProblem(hex: string, offsetText: string, options: { nocase?: boolean; wide?: boolean } = {}): { reason: string; detail: string } | undefined {
+  try {
+    const offset = parseOffset(offsetText);
+    if (offset.kind === 'unsupported') return { reason: 'ep-offset', detail: `offset ${offsetText}` };
+    parsePattern(hex, options);
+    return undefined;
+  } catch (e) {
+    if (e instanceof PatternSyntaxError) return { reason: 'bad-pattern', detail: e.reason };
+    throw e;
+  }
+}
+
+interface CompiledLogical {
+  readonly sig: LogicalSignature;
+  /** First matcher id of its body subsigs; subsig i has id base + i (PCRE subsigs leave their id unused). */
+  readonly base: number;
+  /** Counts above this change no comparison, so matching stops there. */
+  readonly countCap: number;
+  readonly pcre: readonly (PcreSubsig | undefined)[];
+}
+
+function maxConstant(e: Expr): number {
+  if (e.t === 'sub') return 0;
+  if (e.t === 'cmp') return Math.max(e.x, e.y ?? 0, maxConstant(e.of));
+  return Math.max(0, ...e.items.map(maxConstant));
+}
+
+class Builder {
+  readonly stats = new StatsCollector();
+  readonly hashes = new HashSet();
+  readonly allow = new HashSet();
+  readonly ignored = new Set<string>();
+  readonly inputs: PatternInput[] = [];
+  /** By matcher id: an ndb signature, or the logical signature a subsig belongs to. */
+  readonly bodyById: (BodyEntry | undefined)[] = [];
+  readonly logicalById: number[] = [];
+  readonly logical: CompiledLogical[] = [];
+
+  add(file: DbFile): void {
+    const ext = extensionOf(file.name);
+    if (isCvdName(file.name)) {
+      const { header, files } = unpackCvd(file);
+      if (header.buildTimeMs !== undefined) {
+        this.stats.newestBuildTime = Math.max(this.stats.newestBuildTime ?? 0, header.buildTimeMs);
+      }
+      for (const inner of files) this.add(inner);
+      return;
+    }
+    const before = this.#detections();
+    switch (ext) {
+      case 'hdb': case 'hdu': case 'hsb': case 'hsu':
+        this.#hashes(file, this.hashes, 'hash');
+        break;
+      case 'fp': case 'sfp':
+        this.#hashes(file, this.allow, 'fp');
+        return;
+      case 'ndb': case 'ndu':
+        this.#ndb(file);
+        break;
+      case 'db':
+        this.#oldDb(file);
+        break;
+      case 'ldb': case 'ldu':
+        this.#ldb(file);
+        break;
+      case 'ign2': case 'ign':
+        this.#ignore(file, ext);
+        return;
+      default:
+        this.#skippedKind(file, ext);
+        return;
+    }
+    this.stats.files.push({ name: file.name, signatures: this.#detections() - before });
+  }
+
+  #detections(): number {
+    const l = this.stats.loaded;
+    return (l['md5'] ?? 0) + (l['sha1'] ?? 0) + (l['sha256'] ?? 0) + (l['body'] ?? 0) + (l['logical'] ?? 0);
+  }
+
+  #hashes(file: DbFile, set: HashSet, role: 'hash' | 'fp'): void {
+    const counts = HASH_KINDS.map((k) => set.count(k));
+    const loaded = set.addLines(file.data, (reason, line) => this.stats.skip(reason, file.name, line));
+    HASH_KINDS.forEach((kind, i) => this.stats.load(role === 'fp' ? 'fp' : kind, set.count(kind) - (counts[i] as number)));
+    if (role === 'fp') this.stats.files.push({ name: file.name, signatures: loaded });
+  }
+
+  #addBody(name: string, target: number, offset: string, hex: string, where: string, line: string): void {
+    const problem = patternProblem(hex, offset);
+    if (problem !== undefined) {
+      this.stats.skip(problem.reason, where, line);
+      return;
+    }
+    const id = this.bodyById.length;
+    this.bodyById.push({ name, target });
+    this.logicalById.push(-1);
+    this.inputs.push({ id, pattern: hex, offset: parseOffset(offset), target });
+    this.stats.load('body');
+  }
+
+  #ndb(file: DbFile): void {
+    for (const [n, line] of textLines(file.data)) {
+      const r = parseNdbLine(line);
+      if (!r.ok) this.stats.skip(r.reason, `${file.name}:${n}`, line);
+      else this.#addBody(r.sig.name, r.sig.target, r.sig.offset, r.sig.hex, `${file.name}:${n}`, line);
+    }
+  }
+
+  /** The pre-0.96 `.db` format: `Name=HexSignature`, any file type, any offset. */
+  #oldDb(file: DbFile): void {
+    for (const [n, line] of textLines(file.data)) {
+      const eq = line.lastIndexOf('=');
+      if (eq <= 0 || eq === line.length - 1) this.stats.skip('malformed-db', `${file.name}:${n}`, line);
+      else this.#addBody(line.slice(0, eq), 0, '*', line.slice(eq + 1), `${file.name}:${n}`, line);
+    }
+  }
+
+  #ldb(file: DbFile): void {
+    for (const [n, line] of textLines(file.data)) {
+      const where = `${file.name}:${n}`;
+      const r = parseLdbLine(line);
+      if (!r.ok) {
+        this.stats.skip(r.reason, where, line);
+        continue;
+      }
+      const sig = r.sig;
+      let problem: { reason: string; detail: string } | undefined;
+      for (const sub of sig.subsigs) {
+        if (sub.kind === 'body') problem ??= patternProblem(sub.hex, sub.offset, { nocase: sub.modifiers.nocase, wide: sub.modifiers.wide });
+      }
+      if (problem !== undefined) {
+        this.stats.skip(problem.reason, where, line);
+        continue;
+      }
+      const index = this.logical.length;
+      const base = this.bodyById.length;
+      const constants = [sig.expr, ...sig.subsigs.flatMap((s) => (s.kind === 'pcre' ? [s.trigger] : []))].map(maxConstant);
+      this.logical.push({
+        sig, base, countCap: Math.max(1, ...constants) + 1,
+        pcre: sig.subsigs.map((s) => (s.kind === 'pcre' ? s : undefined)),
+      });
+      sig.subsigs.forEach((sub, i) => {
+        this.bodyById.push(undefined);
+        this.logicalById.push(index);
+        if (sub.kind !== 'body') return;
+        const m = sub.modifiers;
+        this.inputs.push({
+          id: base + i, pattern: sub.hex, offset: parseOffset(sub.offset), target: sig.target,
+          nocase: m.nocase, wide: m.wide, ascii: m.ascii, fullword: m.fullword,
+        });
+      });
+      this.stats.load('logical');
+    }
+  }
+
+  #ignore(file: DbFile, ext: string): void {
+    let count = 0;
+    for (const [n, line] of textLines(file.data)) {
+      // .ign2: `Name[:md5-of-entry]`; old .ign: `db:line:Name`.
+      const fields = line.split(':');
+      const name = ext === 'ign' && fields.length >= 3 ? fields[2] : fields[0];
+      if (name === undefined || name === '') {
+        this.stats.skip('malformed-ign', `${file.name}:${n}`, line);
+        continue;
+      }
+      this.ignored.add(name);
+      count++;
+    }
+    this.stats.load('ign', count);
+    this.stats.files.push({ name: file.name, signatures: count });
+  }
+
+  #skippedKind(file: DbFile, ext: string): void {
+    const kind = SKIPPED_KINDS[ext] ?? { reason: ext === '' ? 'unknown-file' : `unknown-file-kind-${ext}`, perLine: false };
+    const lines = [...textLines(file.data)];
+    const first = lines[0]?.[1] ?? '';
+    this.stats.skip(kind.reason, file.name, first, kind.perLine ? lines.length : 1);
+    this.stats.files.push({ name: file.name, signatures: 0 });
+  }
+}
+
+/** Compiles database files into a shared, immutable database. Throws PortcullisError(PC_ERR_DB_BUILD). */
+export function compileDatabase(files: readonly DbFile[]): CompiledDatabase {
+  const b = new Builder();
+  for (const f of files) b.add(f);
+  b.hashes.freeze();
+  b.allow.freeze();
+  let patterns: PatternSet;
+  try {
+    patterns = PatternSet.compile(b.inputs);
+  } catch (e) {
+    // Every pattern was checked above, so this is a disagreement between checker and compiler.
+    throw new PortcullisError('PC_ERR_DB_BUILD', `Cannot compile body signatures: ${(e as Error).message}`, { cause: e });
+  }
+  return new Database(b, patterns);
+}
+
+class Database implements CompiledDatabase {
+  readonly stats: DatabaseStats;
+  readonly #hashes: HashSet;
+  readonly #allow: HashSet;
+  readonly #ignored: ReadonlySet<string>;
+  readonly #patterns: PatternSet;
+  readonly #bodyById: readonly (BodyEntry | undefined)[];
+  readonly #logicalById: readonly number[];
+  readonly #logical: readonly CompiledLogical[];
+  /** Logical signatures whose expression holds with no match at all (`0=0` forms): checked on every scan. */
+  readonly #alwaysCheck: readonly number[];
+  readonly #hasPcre: boolean;
+
+  constructor(b: Builder, patterns: PatternSet) {
+    this.stats = b.stats.freeze();
+    this.#hashes = b.hashes;
+    this.#allow = b.allow;
+    this.#ignored = b.ignored;
+    this.#patterns = patterns;
+    this.#bodyById = b.bodyById;
+    this.#logicalById = b.logicalById;
+    this.#logical = b.logical;
+    const none = new Uint32Array(64);
+    this.#alwaysCheck = b.logical.flatMap((l, i) =>
+      evaluate(l.sig.expr, none) || l.pcre.some((p) => p !== undefined && evaluate(p.trigger, none)) ? [i] : []);
+    this.#hasPcre = b.logical.some((l) => l.pcre.some((p) => p !== undefined));
+  }
+
+  scan(options: ScanOptions): EngineScan {
+    return new Scan(this, options.size, options.target ?? 0);
+  }
+
+  scanBuffer(data: Uint8Array, target?: TargetType): EngineFinding[] {
+    const s = this.scan({ size: data.length, ...(target !== undefined ? { target } : {}) });
+    s.write(data);
+    return s.end();
+  }
+
+  /** Internal to Scan: the parts a scan reads. */
+  get parts() {
+    return {
+      hashes: this.#hashes, allow: this.#allow, ignored: this.#ignored, patterns: this.#patterns,
+      bodyById: this.#bodyById, logicalById: this.#logicalById, logical: this.#logical,
+      alwaysCheck: this.#alwaysCheck, hasPcre: this.#hasPcre,
+    };
+  }
+}
+
+interface LogicalState { readonly counts: Uint32Array; first: number }
+
+class Scan implements EngineScan {
+  readonly #db: Database['parts'];
+  readonly #size: number;
+  readonly #target: number;
+  readonly #hashers: { kind: HashKind; hash: Hash }[] = [];
+  readonly #patternScan: PatternScan;
+  readonly #body: EngineFinding[] = [];
+  readonly #logicalStates = new Map<number, LogicalState>();
+  readonly #buffered: Uint8Array[] | undefined;
+  #written = 0;
+  #ended = false;
+
+  constructor(db: Database, size: number, target: number) {
+    this.#db = db.parts;
+    this.#size = size;
+    this.#target = target;
+    for (const kind of HASH_KINDS) {
+      if (this.#db.hashes.wants(kind, size) || this.#db.allow.wants(kind, size)) {
+        this.#hashers.push({ kind, hash: createHash(kind) });
+      }
+    }
+    this.#buffered = this.#db.hasPcre && size <= PCRE_MAX_BYTES ? [] : undefined;
+    this.#patternScan = this.#db.patterns.newScan({ size, target, onMatch: (id, offset) => this.#onMatch(id, offset) });
+  }
+
+  write(chunk: Uint8Array): void {
+    if (this.#ended || chunk.length === 0) return;
+    this.#written += chunk.length;
+    for (const h of this.#hashers) h.hash.update(chunk);
+    this.#buffered?.push(chunk.slice());
+    this.#patternScan.write(chunk);
+  }
+
+  end(): EngineFinding[] {
+    if (this.#ended) return [];
+    this.#ended = true;
+    this.#patternScan.end();
+    const hashHits: EngineFinding[] = [];
+    for (const { kind, hash } of this.#hashers) {
+      const digest = hash.digest();
+      if (this.#db.allow.lookup(kind, digest, this.#written) !== undefined) return [];
+      const name = this.#db.hashes.lookup(kind, digest, this.#written);
+      if (name !== undefined) hashHits.push({ name, kind: 'hash' });
+    }
+    const findings = [...hashHits, ...this.#body.sort((a, b) => (a.offset ?? 0) - (b.offset ?? 0)), ...this.#logicalHits()];
+    const seen = new Set<string>();
+    return findings.filter((f) => {
+      if (this.#db.ignored.has(f.name) || seen.has(f.name)) return false;
+      seen.add(f.name);
+      return true;
+    });
+  }
+
+  #onMatch(id: number, offset: number): boolean {
+    const body = this.#db.bodyById[id];
+    if (body !== undefined) {
+      this.#body.push({ name: body.name, kind: 'body', offset });
+      return false;
+    }
+    const index = this.#db.logicalById[id];
+    if (index === undefined || index < 0) return false;
+    const l = this.#db.logical[index] as CompiledLogical;
+    let state = this.#logicalStates.get(index);
+    if (state === undefined) {
+      state = { counts: new Uint32Array(l.sig.subsigs.length), first: offset };
+      this.#logicalStates.set(index, state);
+    }
+    const sub = id - l.base;
+    state.counts[sub] = (state.counts[sub] as number) + 1;
+    if (offset < state.first) state.first = offset;
+    return (state.counts[sub] as number) < l.countCap;
+  }
+
+  #logicalHits(): EngineFinding[] {
+    const candidates = new Set<number>([...this.#logicalStates.keys(), ...this.#db.alwaysCheck]);
+    if (candidates.size === 0) return [];
+    let text: string | undefined;
+    const hits: EngineFinding[] = [];
+    for (const index of [...candidates].sort((a, b) => a - b)) {
+      const l = this.#db.logical[index] as CompiledLogical;
+      const sig = l.sig;
+      if (sig.target !== 0 && this.#target !== 0 && sig.target !== this.#target) continue;
+      if (sig.fileSize !== undefined && (this.#written < sig.fileSize[0] || this.#written > sig.fileSize[1])) continue;
+      const state = this.#logicalStates.get(index) ?? { counts: new Uint32Array(sig.subsigs.length), first: -1 };
+      for (let i = 0; i < l.pcre.length; i++) {
+        const p = l.pcre[i];
+        if (p === undefined || !evaluate(p.trigger, state.counts)) continue;
+        if (this.#buffered === undefined) continue;
+        text ??= Buffer.concat(this.#buffered).toString('latin1');
+        const r = runPcre(p, text);
+        state.counts[i] = r.count;
+        if (r.first >= 0 && (state.first < 0 || r.first < state.first)) state.first = r.first;
+      }
+      if (evaluate(sig.expr, state.counts)) {
+        hits.push({ name: sig.name, kind: 'logical', ...(state.first >= 0 ? { offset: state.first } : {}) });
+      }
+    }
+    return hits;
+  }
+}

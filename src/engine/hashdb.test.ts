@@ -1,0 +1,113 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { HashSet, type HashKind } from './hashdb.js';
+
+const enc = (s: string): Uint8Array => Buffer.from(s, 'latin1');
+const digest = (kind: HashKind, data: string): Buffer => createHash(kind).update(data, 'latin1').digest();
+
+function load(text: string): { set: HashSet; loaded: number; skipped: [string, string][] } {
+  const skipped: [string, string][] = [];
+  const set = new HashSet();
+  const loaded = set.addLines(enc(text), (reason, line) => skipped.push([reason, line]));
+  set.freeze();
+  return { set, loaded, skipped };
+}
+
+const md5abc = digest('md5', 'abc').toString('hex');
+const sha1abc = digest('sha1', 'abc').toString('hex');
+const sha256abc = digest('sha256', 'abc').toString('hex');
+
+const lineCases: { name: string; line: string; kind?: HashKind; skip?: string }[] = [
+  { name: 'md5 with size', line: `${md5abc}:3:T.Md5`, kind: 'md5' },
+  { name: 'md5 upper-case hex', line: `${md5abc.toUpperCase()}:3:T.Md5`, kind: 'md5' },
+  { name: 'sha1 by length', line: `${sha1abc}:3:T.Sha1`, kind: 'sha1' },
+  { name: 'sha256 by length', line: `${sha256abc}:3:T.Sha256`, kind: 'sha256' },
+  { name: 'any size', line: `${sha256abc}:*:T.Any:73`, kind: 'sha256' },
+  { name: 'min flevel', line: `${md5abc}:3:T.Md5:20`, kind: 'md5' },
+  { name: 'min and max flevel', line: `${md5abc}:3:T.Md5:20:255`, kind: 'md5' },
+  { name: 'CRLF line end', line: `${md5abc}:3:T.Md5\r`, kind: 'md5' },
+  { name: 'hash of 31 digits', line: `${md5abc.slice(1)}:3:T.Bad`, skip: 'malformed-hash' },
+  { name: 'non-hex digit', line: `${md5abc.slice(1)}g:3:T.Bad`, skip: 'malformed-hash' },
+  { name: 'no size field', line: `${md5abc}`, skip: 'malformed-hash' },
+  { name: 'no name', line: `${md5abc}:3`, skip: 'malformed-hash' },
+  { name: 'empty name', line: `${md5abc}:3:`, skip: 'malformed-hash' },
+  { name: 'size not a number', line: `${md5abc}:3x:T.Bad`, skip: 'malformed-hash' },
+  { name: 'size beyond 32 bits', line: `${md5abc}:99999999999:T.Bad`, skip: 'malformed-hash' },
+  { name: 'flevel not a number', line: `${md5abc}:3:T.Bad:abc`, skip: 'malformed-hash' },
+  { name: 'too many fields', line: `${md5abc}:3:T.Bad:1:2:3`, skip: 'malformed-hash' },
+  { name: 'section-hash order (size first)', line: `3:${md5abc}:T.Bad`, skip: 'malformed-hash' },
+];
+
+for (const c of lineCases) {
+  test(`hash line: ${c.name}`, () => {
+    const r = load(`${c.line}\n`);
+    if (c.skip !== undefined) {
+      assert.equal(r.loaded, 0);
+      assert.deepEqual(r.skipped.map((s) => s[0]), [c.skip]);
+      assert.equal(r.skipped[0]?.[1], c.line.trimEnd());
+    } else {
+      assert.equal(r.loaded, 1);
+      assert.deepEqual(r.skipped, []);
+      assert.equal(r.set.count(c.kind as HashKind), 1);
+      assert.ok(r.set.lookup(c.kind as HashKind, digest(c.kind as HashKind, 'abc'), 3)?.startsWith('T.'));
+    }
+  });
+}
+
+test('hash lines: blank lines and # comments are not signatures and not skips', () => {
+  const r = load(`\n# a comment\n   \n${md5abc}:3:T.Md5\n`);
+  assert.equal(r.loaded, 1);
+  assert.deepEqual(r.skipped, []);
+});
+
+test('hash lines: last line without newline loads', () => {
+  const r = load(`${md5abc}:3:T.One\n${sha1abc}:3:T.Two`);
+  assert.equal(r.loaded, 2);
+  assert.equal(r.set.lookup('sha1', digest('sha1', 'abc'), 3), 'T.Two');
+});
+
+const lookupCases: { name: string; db: string; kind: HashKind; size: number; want: string | undefined }[] = [
+  { name: 'exact size hits', db: `${md5abc}:3:T.A`, kind: 'md5', size: 3, want: 'T.A' },
+  { name: 'other size misses', db: `${md5abc}:3:T.A`, kind: 'md5', size: 4, want: undefined },
+  { name: 'any size hits every size', db: `${md5abc}:*:T.Any`, kind: 'md5', size: 12345, want: 'T.Any' },
+  { name: 'same digest, second size', db: `${md5abc}:9:T.Nine\n${md5abc}:3:T.Three`, kind: 'md5', size: 3, want: 'T.Three' },
+  { name: 'other kind misses', db: `${md5abc}:3:T.A`, kind: 'sha1', size: 3, want: undefined },
+  { name: 'utf-8 name survives', db: `${md5abc}:3:T.Ünïcode`, kind: 'md5', size: 3, want: 'T.Ünïcode' },
+];
+
+for (const c of lookupCases) {
+  test(`hash lookup: ${c.name}`, () => {
+    const set = new HashSet();
+    set.addLines(Buffer.from(c.db, 'utf8'), () => assert.fail('no skips expected'));
+    set.freeze();
+    assert.equal(set.lookup(c.kind, digest(c.kind, 'abc'), c.size), c.want);
+  });
+}
+
+test('hash wants: only the listed sizes, or every size once "*" appears', () => {
+  const sized = load(`${md5abc}:3:A\n${md5abc.replace('9', '8')}:1000:B\n`).set;
+  assert.deepEqual([0, 3, 4, 999, 1000, 1001].map((s) => sized.wants('md5', s)), [false, true, false, false, true, false]);
+  assert.equal(sized.wants('sha1', 3), false);
+  const any = load(`${sha1abc}:*:A\n`).set;
+  assert.equal(any.wants('sha1', 77), true);
+  assert.equal(any.wants('md5', 77), false);
+});
+
+test('hash set: many random digests all found, neighbours not', () => {
+  const lines: string[] = [];
+  const digests: Buffer[] = [];
+  for (let i = 0; i < 5000; i++) {
+    const d = digest('md5', `object ${i}`);
+    digests.push(d);
+    lines.push(`${d.toString('hex')}:${100 + (i % 50)}:T.N${i}`);
+  }
+  const { set, loaded } = load(lines.join('\n'));
+  assert.equal(loaded, 5000);
+  for (let i = 0; i < 5000; i++) {
+    assert.equal(set.lookup('md5', digests[i] as Buffer, 100 + (i % 50)), `T.N${i}`);
+    const other = Buffer.from(digests[i] as Buffer);
+    other[15] = (other[15] as number) ^ 1;
+    assert.equal(set.lookup('md5', other, 100 + (i % 50)), undefined);
+  }
+});

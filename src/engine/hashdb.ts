@@ -1,0 +1,316 @@
+/**
+ * Whole-object hash signatures: ClamAV's .hdb/.hsb (and the .fp/.sfp
+ * allow-lists, which share the format) as compact lookup tables.
+ *
+ * Format (ClamAV "File hash signatures"): `HashString:FileSize:MalwareName[:MinFL[:MaxFL]]`,
+ * the hash kind (MD5, SHA1, SHA256) decided by the length of HashString,
+ * FileSize a decimal number or `*` (any size). Lines are parsed straight
+ * from the file's bytes: a database of a million lines must not become a
+ * million JS strings. Each hash kind is one open-addressing table in typed
+ * arrays (digests, sizes, name references) plus a sorted array of the sizes
+ * it lists, so a scan asks "could any signature of this kind match an object
+ * of this size?" before it spends time hashing.
+ *
+ * Limits: sizes up to 2^32-2 bytes; names up to 65535 bytes; the functional
+ * level fields are read but not enforced (we load every line). Reads
+ * untrusted bytes (signature files): malformed lines are reported, never thrown.
+ */
+
+export type HashKind = 'md5' | 'sha1' | 'sha256';
+export const HASH_KINDS: readonly HashKind[] = ['md5', 'sha1', 'sha256'];
+const DIGEST_BYTES: Readonly<Record<HashKind, number>> = { md5: 16, sha1: 20, sha256: 32 };
+
+/** Size value meaning "any size" (`*` in the file). */
+const ANY_SIZE = 0xffffffff;
+
+/** Reports one line that could not be used: why, and the line itself. */
+export type SkipReporter = (reason: string, line: string) => void;
+
+const HEX = (() => {
+  const t = new Int8Array(256).fill(-1);
+  for (let i = 0; i < 10; i++) t[0x30 + i] = i;
+  for (let i = 0; i < 6; i++) { t[0x41 + i] = 10 + i; t[0x61 + i] = 10 + i; }
+  return t;
+})();
+
+export function hashKindOfHexLength(length: number): HashKind | undefined {
+  return length === 32 ? 'md5' : length === 40 ? 'sha1' : length === 64 ? 'sha256' : undefined;
+}
+
+/** Signature names stored back to back as UTF-8 with a 2-byte length prefix. */
+class NamePool {
+  #bytes = new Uint8Array(1 << 16);
+  #used = 0;
+  static readonly #decoder = new TextDecoder('utf-8');
+
+  add(src: Uint8Array, start: number, end: number): number {
+    const length = end - start;
+    this.#reserve(length + 2);
+    const at = this.#used;
+    this.#bytes[at] = length & 0xff;
+    this.#bytes[at + 1] = length >>> 8;
+    this.#bytes.set(src.subarray(start, end), at + 2);
+    this.#used += length + 2;
+    return at;
+  }
+
+  get(ref: number): string {
+    const length = (this.#bytes[ref] ?? 0) | ((this.#bytes[ref + 1] ?? 0) << 8);
+    return NamePool.#decoder.decode(this.#bytes.subarray(ref + 2, ref + 2 + length));
+  }
+
+  /** Gives back the unused tail of the buffer once loading is over. */
+  trim(): void {
+    this.#bytes = this.#bytes.slice(0, this.#used);
+  }
+
+  get byteLength(): number { return this.#bytes.byteLength; }
+
+  #reserve(extra: number): void {
+    if (this.#used + extra <= this.#bytes.length) return;
+    let size = this.#bytes.length * 2;
+    while (size < this.#used + extra) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.#bytes.subarray(0, this.#used));
+    this.#bytes = next;
+  }
+}
+
+/** One hash kind's signatures: grown while loading, then frozen into a probe table. */
+class DigestTable {
+  readonly width: number;
+  count = 0;
+  #digests: Uint8Array;
+  #sizes: Uint32Array;
+  #names: Uint32Array;
+  #slots = new Int32Array(0);
+  #mask = 0;
+  #sortedSizes = new Uint32Array(0);
+  #anySize = false;
+
+  constructor(width: number) {
+    this.width = width;
+    this.#digests = new Uint8Array(width * 1024);
+    this.#sizes = new Uint32Array(1024);
+    this.#names = new Uint32Array(1024);
+  }
+
+  /** Room for the digest of the next entry; call `commit` once the rest of the line is valid. */
+  nextDigestSlot(): Uint8Array {
+    if (this.count === this.#sizes.length) this.#grow();
+    return this.#digests.subarray(this.count * this.width, (this.count + 1) * this.width);
+  }
+
+  commit(size: number, nameRef: number): void {
+    this.#sizes[this.count] = size;
+    this.#names[this.count] = nameRef;
+    this.count++;
+  }
+
+  freeze(): void {
+    const n = this.count;
+    this.#digests = this.#digests.slice(0, n * this.width);
+    this.#sizes = this.#sizes.slice(0, n);
+    this.#names = this.#names.slice(0, n);
+    let capacity = 16;
+    while (capacity < n * 2) capacity *= 2;
+    this.#slots = new Int32Array(capacity);
+    this.#mask = capacity - 1;
+    for (let i = 0; i < n; i++) {
+      let slot = this.#home(this.#digests, i * this.width);
+      while (this.#slots[slot] !== 0) slot = (slot + 1) & this.#mask;
+      this.#slots[slot] = i + 1;
+    }
+    const sizes = this.#sizes.slice().sort();
+    let unique = 0;
+    for (let i = 0; i < sizes.length; i++) {
+      const s = sizes[i] as number;
+      if (s === ANY_SIZE) { this.#anySize = true; continue; }
+      if (unique === 0 || sizes[unique - 1] !== s) sizes[unique++] = s;
+    }
+    this.#sortedSizes = sizes.slice(0, unique);
+  }
+
+  /** Could an object of this size match? (false only when certainly not) */
+  wants(size: number): boolean {
+    if (this.count === 0) return false;
+    if (this.#anySize) return true;
+    const a = this.#sortedSizes;
+    let lo = 0;
+    let hi = a.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const v = a[mid] as number;
+      if (v === size) return true;
+      if (v < size) lo = mid + 1; else hi = mid - 1;
+    }
+    return false;
+  }
+
+  /** Index of an entry with this digest whose size is `size` or any, or -1. */
+  find(digest: Uint8Array, size: number): number {
+    if (this.count === 0 || digest.length !== this.width) return -1;
+    let slot = this.#home(digest, 0);
+    for (;;) {
+      const entry = this.#slots[slot] as number;
+      if (entry === 0) return -1;
+      const i = entry - 1;
+      const s = this.#sizes[i] as number;
+      if ((s === size || s === ANY_SIZE) && this.#digestEquals(i, digest)) return i;
+      slot = (slot + 1) & this.#mask;
+    }
+  }
+
+  nameRef(i: number): number { return this.#names[i] as number; }
+
+  get byteLength(): number {
+    return this.#digests.byteLength + this.#sizes.byteLength + this.#names.byteLength
+      + this.#slots.byteLength + this.#sortedSizes.byteLength;
+  }
+
+  #digestEquals(i: number, digest: Uint8Array): boolean {
+    const base = i * this.width;
+    for (let k = 0; k < this.width; k++) if (this.#digests[base + k] !== digest[k]) return false;
+    return true;
+  }
+
+  /** Digests are uniformly random already; the multiply only guards hand-made test digests against clustering. */
+  #home(bytes: Uint8Array, at: number): number {
+    const word = ((bytes[at] as number) | ((bytes[at + 1] as number) << 8)
+      | ((bytes[at + 2] as number) << 16) | ((bytes[at + 3] as number) << 24)) ^ ((bytes[at + 4] as number) << 5);
+    return (Math.imul(word, 0x9e3779b1) >>> 0) & this.#mask;
+  }
+
+  #grow(): void {
+    const capacity = this.#sizes.length * 2;
+    const digests = new Uint8Array(capacity * this.width);
+    digests.set(this.#digests);
+    this.#digests = digests;
+    const sizes = new Uint32Array(capacity);
+    sizes.set(this.#sizes);
+    this.#sizes = sizes;
+    const names = new Uint32Array(capacity);
+    names.set(this.#names);
+    this.#names = names;
+  }
+}
+
+/** A set of hash signatures of all three kinds (one for detections, another for the allow-list). */
+export class HashSet {
+  readonly #tables: Record<HashKind, DigestTable> = {
+    md5: new DigestTable(16), sha1: new DigestTable(20), sha256: new DigestTable(32),
+  };
+  readonly #names = new NamePool();
+  #frozen = false;
+
+  /**
+   * Adds every `hash:size:name[...]` line of a file. Returns the number of
+   * signatures loaded; each unusable line goes to `skip`.
+   */
+  addLines(data: Uint8Array, skip: SkipReporter): number {
+    if (this.#frozen) throw new Error('Cannot add hash lines: the set is frozen');
+    let loaded = 0;
+    let start = 0;
+    const n = data.length;
+    while (start < n) {
+      let end = data.indexOf(0x0a, start);
+      if (end === -1) end = n;
+      const next = end + 1;
+      while (end > start && isSpace(data[end - 1] as number)) end--;
+      while (start < end && isSpace(data[start] as number)) start++;
+      if (end > start && data[start] !== 0x23 /* '#' */) {
+        const reason = this.#addLine(data, start, end);
+        if (reason === undefined) loaded++;
+        else skip(reason, latin1(data, start, end));
+      }
+      start = next;
+    }
+    return loaded;
+  }
+
+  /** Ends loading: trims buffers and builds the probe tables. */
+  freeze(): this {
+    if (this.#frozen) return this;
+    for (const kind of HASH_KINDS) this.#tables[kind].freeze();
+    this.#names.trim();
+    this.#frozen = true;
+    return this;
+  }
+
+  count(kind: HashKind): number { return this.#tables[kind].count; }
+
+  get size(): number { return HASH_KINDS.reduce((sum, k) => sum + this.#tables[k].count, 0); }
+
+  /** False only when no signature of this kind can match an object of this size. */
+  wants(kind: HashKind, size: number): boolean { return this.#tables[kind].wants(size); }
+
+  /** The name of a signature with this digest and size, if any. */
+  lookup(kind: HashKind, digest: Uint8Array, size: number): string | undefined {
+    const table = this.#tables[kind];
+    const i = table.find(digest, size);
+    return i < 0 ? undefined : this.#names.get(table.nameRef(i));
+  }
+
+  /** Bytes held by the tables, for `sigs info` and the load benchmark. */
+  get byteLength(): number {
+    return HASH_KINDS.reduce((sum, k) => sum + this.#tables[k].byteLength, 0) + this.#names.byteLength;
+  }
+
+  /** Returns undefined when the line was loaded, else the reason it was not. */
+  #addLine(data: Uint8Array, start: number, end: number): string | undefined {
+    const c1 = data.indexOf(0x3a, start);
+    if (c1 < 0 || c1 >= end) return 'malformed-hash';
+    const kind = hashKindOfHexLength(c1 - start);
+    if (kind === undefined) return 'malformed-hash';
+    const c2 = data.indexOf(0x3a, c1 + 1);
+    if (c2 < 0 || c2 >= end) return 'malformed-hash';
+    const size = parseSize(data, c1 + 1, c2);
+    if (size < 0) return 'malformed-hash';
+    let nameEnd = data.indexOf(0x3a, c2 + 1);
+    if (nameEnd < 0 || nameEnd > end) nameEnd = end;
+    if (nameEnd === c2 + 1 || nameEnd - c2 - 1 > 0xffff) return 'malformed-hash';
+    if (nameEnd < end && !isFlevelTail(data, nameEnd, end)) return 'malformed-hash';
+    const table = this.#tables[kind];
+    const slot = table.nextDigestSlot();
+    for (let k = 0, p = start; k < slot.length; k++, p += 2) {
+      const hi = HEX[data[p] as number] as number;
+      const lo = HEX[data[p + 1] as number] as number;
+      if (hi < 0 || lo < 0) return 'malformed-hash';
+      slot[k] = (hi << 4) | lo;
+    }
+    table.commit(size, this.#names.add(data, c2 + 1, nameEnd));
+    return undefined;
+  }
+}
+
+/** Parses a decimal size or `*`; -1 when malformed or too large. */
+function parseSize(data: Uint8Array, start: number, end: number): number {
+  if (end - start === 1 && data[start] === 0x2a) return ANY_SIZE;
+  if (end <= start || end - start > 10) return -1;
+  let v = 0;
+  for (let p = start; p < end; p++) {
+    const d = (data[p] as number) - 0x30;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v >= ANY_SIZE ? -1 : v;
+}
+
+/** `:MinFL` or `:MinFL:MaxFL` (either may be empty). */
+function isFlevelTail(data: Uint8Array, colon: number, end: number): boolean {
+  let fields = 0;
+  for (let p = colon; p < end; p++) {
+    const b = data[p] as number;
+    if (b === 0x3a) { if (++fields > 2) return false; continue; }
+    if (b < 0x30 || b > 0x39) return false;
+  }
+  return true;
+}
+
+function isSpace(b: number): boolean { return b === 0x20 || b === 0x09 || b === 0x0d; }
+
+export function latin1(data: Uint8Array, start: number, end: number): string {
+  return Buffer.from(data.buffer, data.byteOffset + start, end - start).toString('latin1');
+}
+
+export function digestBytes(kind: HashKind): number { return DIGEST_BYTES[kind]; }
