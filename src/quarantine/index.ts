@@ -3,7 +3,7 @@
  * index in the shared SQLite database. Entry file; import from here.
  */
 export {
-  openQuarantine, safeFileName, type QuarantineMeta, DEFAULT_QUARANTINE_RETENTION, QUARANTINE_STATES,
+  openQuarantine, quarantineDirIn, safeFileName, type QuarantineMeta, DEFAULT_QUARANTINE_RETENTION, QUARANTINE_STATES,
   type Quarantine, type QuarantineEntry, type QuarantineState, type QuarantineSource, type QuarantineAddInput,
   type QuarantineQuery, type QuarantinePage, type QuarantineRetention, type QuarantineStats,
   type OpenQuarantineOptions, type ReleaseMailHook, type ReleaseOptions, type ReleaseResult,

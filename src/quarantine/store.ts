@@ -263,6 +263,11 @@ async function writeNewFile(path: string, chunks: AsyncIterable<Uint8Array>, mod
   return { size, sha256: hash.digest('hex') };
 }
 
+/** Where the quarantine lives under a data folder: `<data>/quarantine` (the CLI and `start` agree on it). */
+export function quarantineDirIn(dataDir: string): string {
+  return join(dataDir, 'quarantine');
+}
+
 export function openQuarantine(options: OpenQuarantineOptions): Quarantine {
   const dir = resolve(options.dir);
   const releaseDir = resolve(options.releaseDir ?? join(dir, '..', 'released'));
