@@ -108,6 +108,11 @@ export class ClamdScanner implements Scanner {
     this.#pool = new Semaphore(options.maxConnections ?? 4);
   }
 
+  /** Sockets open right now (scans and commands in flight); 0 once every scan has settled. */
+  get openConnections(): number {
+    return this.#sockets.size;
+  }
+
   async scan(target: ScanTarget, options: ScanCallOptions = {}): Promise<ScanReport> {
     const started = performance.now();
     const timeout = AbortSignal.timeout(this.#timeoutMs);
@@ -212,6 +217,7 @@ export class ClamdScanner implements Scanner {
       const fail = (err: unknown): void => {
         cleanup();
         socket.destroy();
+        this.#sockets.delete(socket);
         reject(err);
       };
       const onError = (err: Error): void => fail(new PortcullisError('PC_ERR_SCANNER', `Cannot connect to clamd at ${this.#address}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err }));
@@ -247,6 +253,7 @@ export class ClamdScanner implements Scanner {
         done = true;
         signal.removeEventListener('abort', onAbort);
         socket.destroy();
+        this.#sockets.delete(socket);
         if (err !== undefined) reject(err);
         else resolve({ reply: reply ?? '' });
       };
