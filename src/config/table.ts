@@ -144,6 +144,7 @@ export const CONFIG_TABLE = section('The portcullis config file.', {
     }),
   }),
   quarantine: section('Quarantined objects (under <data>/quarantine).', {
+    contact: str(TEXT, 'your administrator', 'Whom users are told to ask for a quarantined object (in FTP replies and mail notices), e.g. "postmaster@example.org".'),
     maxAge: duration(30 * DAY, { min: 0, max: 3650 * DAY }, 'Quarantined objects older than this are deleted; 0 keeps them forever.'),
     maxSize: size(GB, { min: 0, max: 1024 ** 4 * 64 }, 'Total size kept; the oldest objects go first; 0 means no cap.'),
   }),

@@ -1,0 +1,170 @@
+/**
+ * Replies are data (STYLE.md principle 5): the one table that maps each
+ * outcome to its SMTP code + enhanced status (RFC 5321 §4.2, RFC 3463) and
+ * FTP code (RFC 959 §4.2) and text. Protocol code picks a row and renders it;
+ * it never writes a reply number inline.
+ *
+ * Texts are templates with {findings}, {id}, {contact}, {reason}. Values are
+ * untrusted (signature names come from databases, reasons from scanners):
+ * rendering removes control characters (no CR/LF can reach the wire), caps
+ * each value and the whole text (SMTP reply lines must stay under 512
+ * octets, RFC 5321 §4.5.3.1.5).
+ */
+import type { ActionClass } from '../config/table.js';
+import type { Action, DecisionClass } from './types.js';
+
+export type Outcome =
+  | 'clean' | 'passed' | 'stripped' | 'replaced' | 'quarantined' | 'tempfail'
+  | `blocked.${ActionClass}`
+  | 'unavailable' | 'shuttingDown' | 'tooManySessions' | 'tooManyFromClient' | 'tooBig' | 'idleTimeout';
+
+export interface SmtpReply { readonly code: number; readonly enhanced: string; readonly text: string }
+export interface FtpReply { readonly code: number; readonly text: string }
+interface ReplyRow { readonly smtp: SmtpReply; readonly ftp: FtpReply }
+
+export const REPLIES: Readonly<Record<Outcome, ReplyRow>> = {
+  clean: {
+    smtp: { code: 250, enhanced: '2.0.0', text: 'Ok: scanned, no virus found' },
+    ftp: { code: 226, text: 'Transfer complete: scanned, no virus found' },
+  },
+  passed: {
+    smtp: { code: 250, enhanced: '2.0.0', text: 'Ok: delivered by policy despite: {findings}' },
+    ftp: { code: 226, text: 'Transfer complete: passed by policy despite: {findings}' },
+  },
+  stripped: {
+    smtp: { code: 250, enhanced: '2.0.0', text: 'Ok: delivered with infected parts removed: {findings}' },
+    ftp: { code: 550, text: 'Transfer refused: {findings}' },
+  },
+  replaced: {
+    smtp: { code: 250, enhanced: '2.0.0', text: 'Ok: delivered with infected parts replaced by a notice: {findings}' },
+    ftp: { code: 550, text: 'Transfer refused: {findings}' },
+  },
+  quarantined: {
+    smtp: { code: 554, enhanced: '5.7.1', text: 'Rejected: {findings}; quarantined as {id}, ask {contact}' },
+    ftp: { code: 550, text: 'Transfer refused: {findings}; quarantined as {id}, ask {contact}' },
+  },
+  tempfail: {
+    smtp: { code: 451, enhanced: '4.7.1', text: 'Try again later: could not be scanned ({reason})' },
+    ftp: { code: 451, text: 'Transfer aborted: could not be scanned ({reason}), try again later' },
+  },
+  'blocked.virus': {
+    smtp: { code: 554, enhanced: '5.7.1', text: 'Rejected: virus found: {findings}' },
+    ftp: { code: 550, text: 'Transfer refused: virus found: {findings}' },
+  },
+  'blocked.banned': {
+    smtp: { code: 554, enhanced: '5.7.1', text: 'Rejected: banned content: {findings}' },
+    ftp: { code: 553, text: 'Transfer refused: banned file: {findings}' },
+  },
+  'blocked.limits': {
+    smtp: { code: 554, enhanced: '5.3.4', text: 'Rejected: too large or too deep to scan: {findings}' },
+    ftp: { code: 552, text: 'Transfer refused: too large or too deep to scan: {findings}' },
+  },
+  'blocked.encrypted': {
+    smtp: { code: 554, enhanced: '5.7.1', text: 'Rejected: encrypted content cannot be scanned: {findings}' },
+    ftp: { code: 550, text: 'Transfer refused: encrypted content cannot be scanned: {findings}' },
+  },
+  'blocked.unscannable': {
+    smtp: { code: 554, enhanced: '5.6.0', text: 'Rejected: broken content cannot be scanned: {findings}' },
+    ftp: { code: 550, text: 'Transfer refused: broken content cannot be scanned: {findings}' },
+  },
+  'blocked.scannerFailure': {
+    smtp: { code: 554, enhanced: '5.7.1', text: 'Rejected: could not be scanned ({reason})' },
+    ftp: { code: 550, text: 'Transfer refused: could not be scanned ({reason})' },
+  },
+  unavailable: {
+    smtp: { code: 421, enhanced: '4.3.2', text: 'Service not yet available' },
+    ftp: { code: 421, text: 'Service not available' },
+  },
+  shuttingDown: {
+    smtp: { code: 421, enhanced: '4.3.2', text: 'Service shutting down, try again later' },
+    ftp: { code: 421, text: 'Service shutting down, try again later' },
+  },
+  tooManySessions: {
+    smtp: { code: 421, enhanced: '4.7.0', text: 'Too many connections, try again later' },
+    ftp: { code: 421, text: 'Too many connections, try again later' },
+  },
+  tooManyFromClient: {
+    smtp: { code: 421, enhanced: '4.7.0', text: 'Too many connections from your address, try again later' },
+    ftp: { code: 421, text: 'Too many connections from your address, try again later' },
+  },
+  tooBig: {
+    smtp: { code: 552, enhanced: '5.3.4', text: 'Message too big' },
+    ftp: { code: 552, text: 'File too big' },
+  },
+  idleTimeout: {
+    smtp: { code: 421, enhanced: '4.4.2', text: 'Timeout, closing connection' },
+    ftp: { code: 421, text: 'Timeout, closing connection' },
+  },
+};
+
+export function outcomeFor(action: Action, cls: DecisionClass): Outcome {
+  switch (action) {
+    case 'pass': return cls === 'clean' ? 'clean' : 'passed';
+    case 'block': return cls === 'clean' ? 'blocked.virus' : `blocked.${cls}`;
+    case 'quarantine': return 'quarantined';
+    case 'strip': return 'stripped';
+    case 'replace': return 'replaced';
+    case 'tempfail': return 'tempfail';
+  }
+}
+
+export interface ReplyVars {
+  /** Finding names; shown as a list, the first few only. */
+  readonly findings?: readonly string[];
+  readonly id?: string;
+  readonly contact?: string;
+  readonly reason?: string;
+}
+
+export interface Reply {
+  readonly outcome: Outcome;
+  readonly smtp: SmtpReply;
+  readonly ftp: FtpReply;
+}
+
+const MAX_VALUE = 160;
+const MAX_TEXT = 400;
+const SHOWN_FINDINGS = 4;
+
+function clean(value: string, max: number): string {
+  const s = value.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').trim();
+  return s.length > max ? `${s.slice(0, max - 3)}...` : s;
+}
+
+function findingList(names: readonly string[]): string {
+  const unique = [...new Set(names)];
+  if (unique.length === 0) return 'nothing named';
+  const shown = unique.slice(0, SHOWN_FINDINGS).map((n) => clean(n, 80)).join(', ');
+  return unique.length > SHOWN_FINDINGS ? `${shown} and ${unique.length - SHOWN_FINDINGS} more` : shown;
+}
+
+function fill(template: string, vars: ReplyVars): string {
+  const text = template.replace(/\{(findings|id|contact|reason)\}/g, (_, k: string) => {
+    switch (k) {
+      case 'findings': return findingList(vars.findings ?? []);
+      case 'id': return clean(vars.id ?? 'unknown', MAX_VALUE);
+      case 'contact': return clean(vars.contact ?? 'your administrator', MAX_VALUE);
+      default: return clean(vars.reason ?? 'scanner unavailable', MAX_VALUE);
+    }
+  });
+  return clean(text, MAX_TEXT);
+}
+
+export function renderReply(outcome: Outcome, vars: ReplyVars = {}): Reply {
+  const row = REPLIES[outcome];
+  return {
+    outcome,
+    smtp: { ...row.smtp, text: fill(row.smtp.text, vars) },
+    ftp: { ...row.ftp, text: fill(row.ftp.text, vars) },
+  };
+}
+
+/** "554 5.7.1 text" — one line, without CRLF. */
+export function smtpLine(r: SmtpReply): string {
+  return `${r.code} ${r.enhanced} ${r.text}`;
+}
+
+/** "550 text" — one line, without CRLF. */
+export function ftpLine(r: FtpReply): string {
+  return `${r.code} ${r.text}`;
+}
