@@ -1,0 +1,67 @@
+/**
+ * Small helpers the mail and document extractors share: the byte budget of
+ * one child (MaxFileSize and what is left of MaxScanSize), a set that drops a
+ * child whose bytes were already produced by another reading, and text views
+ * of bytes. Pure; no I/O.
+ */
+import { createHash } from 'node:crypto';
+import type { ExtractContext, ExtractedChild } from '../types.js';
+
+/** Most bytes one child may have now. */
+export function childBudget(ctx: ExtractContext): number {
+  return Math.max(0, Math.min(ctx.limits.MaxFileSize, ctx.remainingScanBytes()));
+}
+
+/** Remembers which byte strings were produced, so a second reading that finds the same bytes adds nothing. */
+export class SeenSet {
+  readonly #seen = new Set<string>();
+
+  /** True when these bytes are new (and remembers them). */
+  add(data: Uint8Array): boolean {
+    const key = `${data.length}:${createHash('md5').update(data).digest('hex')}`;
+    if (this.#seen.has(key)) return false;
+    this.#seen.add(key);
+    return true;
+  }
+}
+
+const latin1 = new TextDecoder('latin1');
+
+/** Bytes as a string, one char per byte (no decoding can fail). */
+export function latin1Text(data: Uint8Array): string {
+  return latin1.decode(data);
+}
+
+export function latin1Bytes(text: string): Uint8Array {
+  return Uint8Array.from(text, (c) => c.charCodeAt(0) & 0xff);
+}
+
+/** A display name made safe: no control characters, no path separators in the way, bounded length. */
+export function cleanName(name: string): string {
+  // eslint-disable-next-line no-control-regex
+  const s = name.replace(/[\x00-\x1f\x7f]/g, '').trim();
+  return s.length > 200 ? `${s.slice(0, 200)}…` : s;
+}
+
+/** "part 2 invoice.zip" / "part 2". */
+export function labelled(label: string, name: string): string {
+  const n = cleanName(name);
+  return n === '' ? label : `${label} ${n}`;
+}
+
+/**
+ * Hands children on while the budget lasts: a child over budget is cut and
+ * reported as a limit finding; once MaxScanSize is spent nothing more goes out.
+ */
+export function fitChild(ctx: ExtractContext, child: ExtractedChild, capped = false): ExtractedChild | undefined {
+  if (ctx.remainingScanBytes() <= 0) {
+    ctx.report('Heuristics.Limits.Exceeded.MaxScanSize', child.name);
+    return undefined;
+  }
+  if (capped || child.data.length > childBudget(ctx)) {
+    const which = child.data.length > ctx.limits.MaxFileSize || capped ? 'MaxFileSize' : 'MaxScanSize';
+    ctx.report(`Heuristics.Limits.Exceeded.${which}`, child.name);
+    return { name: child.name, data: child.data.subarray(0, childBudget(ctx)) };
+  }
+  return child;
+}

@@ -1,0 +1,412 @@
+/**
+ * MIME mail (RFC 5322, RFC 2045–2049, RFC 2047/2231 names, mbox "From "
+ * lines) → its decoded parts, named "part N <file name>".
+ *
+ * Malformed mail must not hide an attachment, so one message is read three
+ * ways and every distinct result is handed on (equal bytes only once):
+ *  1. the normal reading, by mailsplit: a maintained streaming splitter that
+ *     hands over each part's raw body bytes untouched (we decode them with our
+ *     own forgiving decoders) and can rebuild the message byte for byte, which
+ *     the SMTP proxy's strip/replace actions need. postal-mime was the other
+ *     candidate; it decodes for us, is not streaming and has one reading only.
+ *  2. our own line-based reading ("alt N"): boundaries matched without case,
+ *     guessed when the declared one is missing or never appears, headers that
+ *     end without a blank line, every Content-Type and every
+ *     Content-Transfer-Encoding header of a part tried, not just the first.
+ *  Within both, a part whose body looks like base64 or quoted-printable is
+ *  also decoded that way whatever its header says ("(as base64)"), and a
+ *  base64 body with junk in it is decoded a second time from its clean lines.
+ *  3. a raw scan of the whole message ("fallback N"): every run of
+ *     base64-looking lines, and every uuencode, yEnc and BinHex block that no
+ *     part the walker will look into already holds.
+ * message/rfc822 parts are handed on whole; the walker recurses into them.
+ * Text parts are handed on too: uuencode/yEnc/BinHex inside them are found by
+ * those extractors when the walker visits the part.
+ * Limits: every child is cut at MaxFileSize / what is left of MaxScanSize;
+ * at most MaxFiles parts per reading. Reads untrusted bytes; never throws.
+ */
+import { Readable } from 'node:stream';
+import libmime from 'libmime';
+import { Splitter, type SplitterItem, type SplitterNode } from 'mailsplit';
+import { Base64Decoder, isBase64Char } from '../decoders/base64.js';
+import { QuotedPrintableDecoder } from '../decoders/qp.js';
+import { decodeAll } from '../decoders/types.js';
+import type { ExtractContext, ExtractedChild, Extractor, FileType } from '../types.js';
+import { childBudget, fitChild, labelled, latin1Bytes, latin1Text, SeenSet } from './common.js';
+import { findTextBlocks, TEXT_BLOCK_KINDS } from './textblocks.js';
+
+/** One leaf part as a reading found it. */
+interface Leaf {
+  readonly contentType: string;
+  readonly filename: string;
+  /** Every Content-Transfer-Encoding the part declares, lower case, in order. */
+  readonly encodings: readonly string[];
+  readonly body: Uint8Array;
+}
+
+/** A decoded reading of one leaf, before budgets. */
+interface Reading {
+  readonly name: string;
+  readonly data: Uint8Array;
+  readonly capped: boolean;
+  /** True when this is the part's text as a mail client would show it (the walker looks inside). */
+  readonly text: boolean;
+}
+
+const MAX_NESTING = 32;
+const HEADER_LINE = /^[!-9;-~]+[ \t]*:/;
+
+export const mimeExtractor: Extractor = {
+  name: 'mime',
+  accepts(type: FileType, data: Uint8Array): boolean {
+    if (type.name === 'mail') return true;
+    return (type.name === 'text' || type.name === 'binary') && looksLikeMail(data);
+  },
+  extract(data: Uint8Array, ctx: ExtractContext): AsyncIterable<ExtractedChild> {
+    return extractMime(data, ctx);
+  },
+};
+
+/** Mail headers at the start: an mbox "From " line or a known header, within the first lines. */
+export function looksLikeMail(data: Uint8Array): boolean {
+  const head = latin1Text(data.subarray(0, 4096));
+  if (/^From [^\r\n]*\r?\n[!-9;-~]+:/.test(head)) return true;
+  const lines = head.split(/\r?\n/, 40);
+  let known = 0;
+  for (const line of lines) {
+    if (line === '') break;
+    if (/^[ \t]/.test(line)) continue;
+    if (!HEADER_LINE.test(line)) return false;
+    if (/^(content-type|content-transfer-encoding|mime-version|received|return-path|message-id|from|to|subject|date)[ \t]*:/i.test(line)) known++;
+  }
+  return known >= 2 || /^(content-type|mime-version)[ \t]*:/im.test(lines.slice(0, 20).join('\n'));
+}
+
+async function* extractMime(data: Uint8Array, ctx: ExtractContext): AsyncGenerator<ExtractedChild> {
+  const seen = new SeenSet();
+  /** Bytes of blocks inside text parts that the walker will find when it visits those parts. */
+  const insideText = new SeenSet();
+  const maxParts = ctx.limits.MaxFiles;
+
+  const handOn = function* (readings: Reading[]): Generator<ExtractedChild> {
+    for (const r of readings) {
+      if (r.data.length === 0 || !seen.add(r.data)) continue;
+      if (r.text) noteTextBlocks(r.data, insideText, ctx);
+      const child = fitChild(ctx, { name: r.name, data: r.data }, r.capped);
+      if (child) yield child;
+    }
+  };
+
+  let n = 0;
+  let broken = false;
+  try {
+    for await (const leaf of libraryLeaves(data)) {
+      if (++n > maxParts) {
+        ctx.report('Heuristics.Limits.Exceeded.MaxFiles');
+        break;
+      }
+      yield* handOn(decodeLeaf(leaf, `part ${n}`, childBudget(ctx)));
+      if (ctx.signal?.aborted) return;
+    }
+  } catch {
+    broken = true;
+  }
+
+  let m = 0;
+  for (const leaf of ownLeaves(data, 0, { count: 0, max: maxParts })) {
+    m++;
+    yield* handOn(decodeLeaf(leaf, `alt ${m}`, childBudget(ctx)));
+    if (ctx.signal?.aborted) return;
+  }
+  if (broken && m === 0) ctx.report('Heuristics.Broken.Mail');
+
+  let f = 0;
+  for (const r of rawScan(data, childBudget(ctx), maxParts)) {
+    if (insideText.add(r.data) === false) continue;
+    f++;
+    yield* handOn([{ ...r, name: labelled(`fallback ${f}`, r.name) }]);
+  }
+}
+
+/** Gathers the leaves mailsplit finds, with their raw bodies. */
+async function* libraryLeaves(data: Uint8Array): AsyncGenerator<Leaf> {
+  const splitter = new Splitter({ ignoreEmbedded: true, maxHeadSize: 1024 * 1024 });
+  Readable.from([Buffer.from(data.buffer, data.byteOffset, data.byteLength)]).pipe(splitter);
+  let node: SplitterNode | undefined;
+  let body: Buffer[] = [];
+  const leaf = (nd: SplitterNode): Leaf => ({
+    contentType: (nd.contentType || 'text/plain').toLowerCase(),
+    filename: typeof nd.filename === 'string' ? nd.filename : '',
+    encodings: nd.headers.get('Content-Transfer-Encoding').map((h) => cleanEncoding(h.replace(/^[^:]*:/, ''))),
+    body: Buffer.concat(body),
+  });
+  for await (const item of splitter as AsyncIterable<SplitterItem>) {
+    if (item.type === 'node') {
+      if (node && !node.multipart) yield leaf(node);
+      node = item;
+      body = [];
+    } else if (item.type === 'body') {
+      body.push(item.value);
+    }
+  }
+  if (node && !node.multipart) yield leaf(node);
+}
+
+function cleanEncoding(value: string): string {
+  return value.replace(/\(.*?\)/g, '').replace(/["']/g, '').trim().toLowerCase();
+}
+
+/** Decodes one leaf every plausible way. */
+function decodeLeaf(leaf: Leaf, label: string, cap: number): Reading[] {
+  const out: Reading[] = [];
+  const name = labelled(label, leaf.filename || (leaf.contentType === 'message/rfc822' ? 'message.eml' : ''));
+  const isText = leaf.contentType.startsWith('text/') || leaf.contentType === 'message/rfc822';
+  const encodings = [...new Set(leaf.encodings.length > 0 ? leaf.encodings : ['7bit'])];
+  const add = (suffix: string, data: Uint8Array, capped: boolean, text: boolean): void => {
+    out.push({ name: suffix === '' ? name : `${name} ${suffix}`, data, capped, text });
+  };
+  let first = true;
+  for (const enc of encodings) {
+    const suffix = first ? '' : `(as ${enc || 'raw'})`;
+    first = false;
+    if (enc === 'base64') {
+      const r = decodeAll((d) => new Base64Decoder(d), leaf.body, cap);
+      add(suffix, r.data, r.capped, false);
+      if ((r.decoder as Base64Decoder).junk > 0) {
+        const clean = decodeAll((d) => new Base64Decoder(d), base64Lines(leaf.body), cap);
+        add('(base64 lines)', clean.data, clean.capped, false);
+      }
+    } else if (enc === 'quoted-printable') {
+      const r = decodeAll((d) => new QuotedPrintableDecoder(d), leaf.body, cap);
+      add(suffix, r.data, r.capped, isText);
+    } else if (/^(x-)?uu(e|encode)?$/.test(enc)) {
+      const blocks = findTextBlocks('uuencode', leaf.body, cap, 1000);
+      for (const b of blocks) out.push({ name: labelled(label, b.name || leaf.filename), data: b.data, capped: b.capped, text: false });
+      if (blocks.length === 0) add(suffix, leaf.body.subarray(0, cap), leaf.body.length > cap, true);
+    } else {
+      add(suffix, leaf.body.subarray(0, cap), leaf.body.length > cap, isText);
+    }
+  }
+  if (!encodings.includes('base64') && looksBase64(leaf.body)) {
+    const r = decodeAll((d) => new Base64Decoder(d), base64Lines(leaf.body), cap);
+    add('(as base64)', r.data, r.capped, false);
+  }
+  if (!encodings.includes('quoted-printable') && looksQuotedPrintable(leaf.body)) {
+    const r = decodeAll((d) => new QuotedPrintableDecoder(d), leaf.body, cap);
+    add('(as quoted-printable)', r.data, r.capped, isText);
+  }
+  return out;
+}
+
+/** Mostly lines of base64 symbols only, with enough of them to be a file. */
+function looksBase64(body: Uint8Array): boolean {
+  let symbols = 0, other = 0;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i] as number;
+    if (isBase64Char(c)) symbols++;
+    else if (c !== 0x0d && c !== 0x0a && c !== 0x3d && c !== 0x20 && c !== 0x09) other++;
+  }
+  return symbols >= 64 && other * 50 < symbols && base64Lines(body).length * 2 > body.length;
+}
+
+function looksQuotedPrintable(body: Uint8Array): boolean {
+  const text = latin1Text(body.subarray(0, 1024 * 1024));
+  const soft = text.match(/=\r?\n/g)?.length ?? 0;
+  const esc = text.match(/=[0-9A-F]{2}/g)?.length ?? 0;
+  return soft + esc >= 3;
+}
+
+const B64_LINE = /^[A-Za-z0-9+/]{4,}={0,2}$/;
+
+/** Only the lines that are wholly base64, joined: a reading that skips injected junk lines. */
+function base64Lines(body: Uint8Array): Uint8Array {
+  const keep = latin1Text(body).split(/\r?\n/).map((l) => l.trim()).filter((l) => B64_LINE.test(l));
+  return latin1Bytes(keep.join(''));
+}
+
+/** Records the blocks inside a text part, so the raw scan does not hand them on a second time. */
+function noteTextBlocks(data: Uint8Array, into: SeenSet, ctx: ExtractContext): void {
+  for (const kind of TEXT_BLOCK_KINDS) {
+    for (const b of findTextBlocks(kind, data, childBudget(ctx), 1000)) into.add(b.data);
+  }
+}
+
+// ── Reading 2: our own tolerant line-based parser ───────────────────────────
+
+interface Entity {
+  readonly headers: readonly (readonly [string, string])[];
+  readonly body: Uint8Array;
+}
+
+interface Counter { count: number; readonly max: number }
+
+function* ownLeaves(data: Uint8Array, depth: number, counter: Counter): Generator<Leaf> {
+  if (counter.count >= counter.max) return;
+  const ent = splitEntity(data, depth === 0);
+  const types = ent.headers.filter(([k]) => k === 'content-type').map(([, v]) => safeParse(v));
+  const dispositions = ent.headers.filter(([k]) => k === 'content-disposition').map(([, v]) => safeParse(v));
+  const multipart = types.some((t) => t.value.startsWith('multipart/'));
+  if (multipart && depth < MAX_NESTING) {
+    const declared = types.map((t) => t.params['boundary']).filter((b): b is string => typeof b === 'string' && b !== '');
+    const parts = splitMultipart(ent.body, declared);
+    if (parts.length > 0) {
+      for (const p of parts) yield* ownLeaves(p, depth + 1, counter);
+      return;
+    }
+  }
+  counter.count++;
+  const filename = [...dispositions.map((d) => d.params['filename']), ...types.map((t) => t.params['name'])].find((x) => typeof x === 'string' && x !== '') ?? '';
+  yield {
+    contentType: (types[0]?.value ?? 'text/plain').toLowerCase(),
+    filename: decodeWords(filename),
+    encodings: ent.headers.filter(([k]) => k === 'content-transfer-encoding').map(([, v]) => cleanEncoding(v)),
+    body: ent.body,
+  };
+}
+
+function safeParse(value: string): { value: string; params: Record<string, string | undefined> } {
+  try {
+    const r = libmime.parseHeaderValue(value) as { value: string; params: Record<string, string | undefined> };
+    return { value: (r.value ?? '').toLowerCase().trim(), params: r.params ?? {} };
+  } catch {
+    return { value: value.split(';')[0]?.trim().toLowerCase() ?? '', params: {} };
+  }
+}
+
+function decodeWords(s: string): string {
+  try {
+    return libmime.decodeWords(s);
+  } catch {
+    return s;
+  }
+}
+
+/** Headers end at a blank line, or at the first line that is neither a header nor a continuation. */
+function splitEntity(data: Uint8Array, root: boolean): Entity {
+  const headers: [string, string][] = [];
+  let pos = 0;
+  let first = true;
+  while (pos < data.length) {
+    let eol = data.indexOf(0x0a, pos);
+    if (eol < 0) eol = data.length;
+    const line = latin1Text(data.subarray(pos, eol)).replace(/\r$/, '');
+    if (first && root && line.startsWith('From ')) {
+      first = false;
+      pos = eol + 1;
+      continue;
+    }
+    first = false;
+    if (line.trim() === '') {
+      pos = eol + 1;
+      break;
+    }
+    const last = headers[headers.length - 1];
+    if (/^[ \t]/.test(line) && last) {
+      last[1] += ` ${line.trim()}`;
+    } else if (HEADER_LINE.test(line)) {
+      const colon = line.indexOf(':');
+      headers.push([line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()]);
+    } else {
+      break;
+    }
+    pos = eol + 1;
+  }
+  return { headers, body: data.subarray(Math.min(pos, data.length)) };
+}
+
+/**
+ * Splits a multipart body at its delimiter lines. Declared boundaries are
+ * matched exactly, then without case; when none of them occurs, the first
+ * line that looks like a delimiter ("--" and a token) is taken as the boundary.
+ */
+function splitMultipart(body: Uint8Array, declared: readonly string[]): Uint8Array[] {
+  const lines = lineOffsets(body);
+  const text = (i: number): string => {
+    const [s, e] = lines[i] as [number, number];
+    return latin1Text(body.subarray(s, Math.min(e, s + 1024))).replace(/[ \t\r]+$/, '');
+  };
+  const candidates = declared.map((b) => b.replace(/[ \t]+$/, ''));
+  let match = (t: string): 'open' | 'close' | undefined => {
+    for (const b of candidates) {
+      for (const cmp of [t, t.toLowerCase()]) {
+        const want = cmp === t ? b : b.toLowerCase();
+        if (cmp === `--${want}`) return 'open';
+        if (cmp === `--${want}--`) return 'close';
+      }
+    }
+    return undefined;
+  };
+  if (!lines.some((_, i) => match(text(i)) !== undefined)) {
+    const guess = lines.map((_, i) => /^--([!-~]{1,200})$/.exec(text(i))).find((m) => m !== null);
+    if (!guess) return [];
+    const b = (guess[1] as string).replace(/--$/, '');
+    match = (t) => (t === `--${b}` ? 'open' : t === `--${b}--` ? 'close' : undefined);
+  }
+  const parts: Uint8Array[] = [];
+  let start = -1;
+  for (let i = 0; i < lines.length; i++) {
+    const kind = match(text(i));
+    if (kind === undefined) continue;
+    const [s, e] = lines[i] as [number, number];
+    if (start >= 0) parts.push(body.subarray(start, trimEol(body, start, s)));
+    start = kind === 'open' ? e : -1;
+  }
+  // A missing close delimiter: the last part runs to the end.
+  if (start >= 0 && start < body.length) parts.push(body.subarray(start));
+  return parts;
+}
+
+/** [start, end) of each line, end past its LF. */
+function lineOffsets(data: Uint8Array): [number, number][] {
+  const out: [number, number][] = [];
+  let pos = 0;
+  while (pos < data.length) {
+    let eol = data.indexOf(0x0a, pos);
+    eol = eol < 0 ? data.length : eol + 1;
+    out.push([pos, eol]);
+    pos = eol;
+  }
+  return out;
+}
+
+/** The line break before a delimiter belongs to the delimiter (RFC 2046 §5.1.1). */
+function trimEol(data: Uint8Array, start: number, end: number): number {
+  let e = end;
+  if (e > start && data[e - 1] === 0x0a) e--;
+  if (e > start && data[e - 1] === 0x0d) e--;
+  return e;
+}
+
+// ── Reading 3: the raw scan ─────────────────────────────────────────────────
+
+/** Base64 runs and text-encoded blocks anywhere in the raw message. */
+function* rawScan(data: Uint8Array, cap: number, maxBlocks: number): Generator<Reading> {
+  const lines = lineOffsets(data);
+  let run: string[] = [];
+  let runStart = 0;
+  const flush = function* (): Generator<Reading> {
+    const symbols = run.reduce((a, l) => a + l.length, 0);
+    if (symbols >= 64 && (run.length >= 2 || symbols >= 76)) {
+      const r = decodeAll((d) => new Base64Decoder(d), latin1Bytes(run.join('')), cap);
+      yield { name: `base64 line ${runStart + 1}`, data: r.data, capped: r.capped, text: false };
+    }
+    run = [];
+  };
+  for (let i = 0; i < lines.length; i++) {
+    const [s, e] = lines[i] as [number, number];
+    const line = e - s > 16 * 1024 ? '' : latin1Text(data.subarray(s, e)).trim();
+    if (line.length >= 16 && B64_LINE.test(line)) {
+      if (run.length === 0) runStart = i;
+      run.push(line);
+      if (line.endsWith('=')) yield* flush();
+    } else {
+      yield* flush();
+    }
+  }
+  yield* flush();
+  for (const kind of TEXT_BLOCK_KINDS) {
+    for (const b of findTextBlocks(kind, data, cap, maxBlocks)) {
+      yield { name: `${kind} ${b.name}`, data: b.data, capped: b.capped, text: false };
+    }
+  }
+}

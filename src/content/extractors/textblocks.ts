@@ -1,0 +1,57 @@
+/**
+ * Runs the block finders of the text encodings (uuencode, yEnc, BinHex) over
+ * bytes and gathers what they decode; shared by the per-format extractors and
+ * by the MIME extractor's fallback reading. Limits: each file is cut at
+ * MaxFileSize / what is left of MaxScanSize; at most MaxFiles blocks. Reads untrusted bytes; never throws.
+ */
+import { BinHexFinder } from '../decoders/binhex.js';
+import { collectBlocks, type BlockSink, type CollectedBlock, type StreamDecoder } from '../decoders/types.js';
+import { UudecodeFinder } from '../decoders/uuencode.js';
+import { YencFinder } from '../decoders/yenc.js';
+import type { ExtractContext, ExtractedChild, Extractor, FileType } from '../types.js';
+import { childBudget, cleanName, fitChild, latin1Text } from './common.js';
+
+export type TextBlockKind = 'uuencode' | 'yenc' | 'binhex';
+
+const FINDERS: Readonly<Record<TextBlockKind, { make: (s: BlockSink) => StreamDecoder; marker: RegExp }>> = {
+  uuencode: { make: (s) => new UudecodeFinder(s), marker: /(^|\n)begin(-base64)?[ \t]+[0-7]{1,4}[ \t]/ },
+  yenc: { make: (s) => new YencFinder(s), marker: /(^|\n)=ybegin / },
+  binhex: { make: (s) => new BinHexFinder(s), marker: /converted with binhex/i },
+};
+
+/** True when the bytes hold the start marker of this encoding (a cheap "maybe"). */
+export function hasTextBlock(kind: TextBlockKind, data: Uint8Array): boolean {
+  return FINDERS[kind].marker.test(latin1Text(data));
+}
+
+export function findTextBlocks(kind: TextBlockKind, data: Uint8Array, maxBytes: number, maxBlocks: number): CollectedBlock[] {
+  if (!hasTextBlock(kind, data)) return [];
+  return collectBlocks(FINDERS[kind].make, data, maxBytes, maxBlocks);
+}
+
+export const TEXT_BLOCK_KINDS: readonly TextBlockKind[] = ['uuencode', 'yenc', 'binhex'];
+
+/**
+ * The extractor of one text encoding: blocks found anywhere in a text → the
+ * files they carry, named after the block. Mail is not taken: the MIME
+ * extractor hands its text parts on and the walker brings them back as text.
+ */
+export function textBlockExtractor(kind: TextBlockKind, title: string): Extractor {
+  return {
+    name: kind,
+    accepts(type: FileType, data: Uint8Array): boolean {
+      return (type.name === kind || type.name === 'text' || type.name === 'binary') && hasTextBlock(kind, data);
+    },
+    async *extract(data: Uint8Array, ctx: ExtractContext): AsyncGenerator<ExtractedChild> {
+      const blocks = findTextBlocks(kind, data, childBudget(ctx), ctx.limits.MaxFiles);
+      let n = 0;
+      for (const b of blocks) {
+        n++;
+        // A missing end line is common and harmless; a failed check means the bytes are not what was sent.
+        if (b.problems.some((p) => p !== 'truncated' && p !== 'no-end')) ctx.report(`Heuristics.Broken.${title}`, b.name);
+        const child = fitChild(ctx, { name: cleanName(b.name) || `${kind} ${n}`, data: b.data }, b.capped);
+        if (child) yield child;
+      }
+    },
+  };
+}

@@ -1,0 +1,10 @@
+/**
+ * YEnc blocks anywhere in a text (a mail body, a news post, a file) →
+ * the files they carry. The finder is the streaming decoder in
+ * ../decoders/yenc.ts (see it for what is tolerated); the extractor's shape,
+ * shared with the other text encodings, is in textblocks.ts. Reads untrusted
+ * bytes; never throws.
+ */
+import { textBlockExtractor } from './textblocks.js';
+
+export const yencExtractor = textBlockExtractor('yenc', 'YEnc');
