@@ -291,7 +291,8 @@ export function openQuarantine(options: OpenQuarantineOptions): Quarantine {
   const markDeleted = db.prepare("UPDATE quarantine SET state = 'deleted', deleted_at = ? WHERE id = ?");
   const storedOldestFirst = db.prepare("SELECT * FROM quarantine WHERE state != 'deleted' ORDER BY time ASC, id ASC");
   const storedOlderThan = db.prepare("SELECT * FROM quarantine WHERE state != 'deleted' AND time < ? ORDER BY time ASC");
-  const dropDeletedRows = db.prepare("DELETE FROM quarantine WHERE state = 'deleted' AND time < ?");
+  // A deleted object's record is kept for another retention period, for the audit trail.
+  const dropDeletedRows = db.prepare("DELETE FROM quarantine WHERE state = 'deleted' AND deleted_at < ?");
   const allStorageNames = db.prepare('SELECT storage_name FROM quarantine');
   const countBy = db.prepare("SELECT state, COUNT(*) AS n, SUM(size) AS bytes FROM quarantine WHERE state != 'deleted' GROUP BY state");
 
