@@ -190,9 +190,9 @@ export async function* sevenZipExtract(data: Uint8Array, ctx: ExtractContext, op
       sink.push(bytes);
       children.push(sink.child(ctx, f.path));
     }
-    const failed = x.lines.some((l) => /Wrong password/i.test(l));
-    if (failed) ctx.report(`Heuristics.Encrypted.${label}`);
-    else if (x.code !== 0 || files.length < wanted) ctx.report(`Heuristics.Broken.${label}`);
+    // 7-Zip exits 1 for warnings (e.g. "data after the end of archive"), 2 for errors: only errors are a broken archive.
+    if (x.lines.some((l) => /Wrong password/i.test(l))) ctx.report(`Heuristics.Encrypted.${label}`);
+    else if (x.code >= 2) ctx.report(`Heuristics.Broken.${label}`);
   } finally {
     rmTree(sz, WORK);
   }

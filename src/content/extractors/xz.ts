@@ -31,7 +31,9 @@ async function* extractXz(data: Uint8Array, ctx: ExtractContext): AsyncGenerator
   const sink = new CappedSink(memberCap(ctx, data.length));
   let broken = false;
   xzModule ??= import('xz-decompress');
-  const { XzReadableStream } = await xzModule;
+  const mod = await xzModule;
+  // A CommonJS package: under Node's ESM loader its exports sit on `default`.
+  const XzReadableStream = (mod as { default?: XzModule }).default?.XzReadableStream ?? mod.XzReadableStream;
   const reader = new XzReadableStream(sliced(data)).getReader();
   try {
     for (;;) {

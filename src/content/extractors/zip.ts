@@ -228,8 +228,12 @@ async function* extractZip(data: Uint8Array, ctx: ExtractContext): AsyncGenerato
   if (broken) ctx.report('Heuristics.Broken.Zip');
 }
 
+/**
+ * Zip by magic, and also a binary or PE file that ends in a zip (an SFX: a
+ * stub in front of the archive) — found by the end record in the last 64 KiB.
+ */
 export const zipExtractor: Extractor = {
   name: 'zip',
-  accepts: (type) => type.name === 'zip',
+  accepts: (type, data) => type.name === 'zip' || ((type.name === 'binary' || type.name === 'pe') && readCentral(new View(data)) !== undefined),
   extract: extractZip,
 };

@@ -1,0 +1,112 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  SAMPLE_7Z, SAMPLE_7Z_ENCRYPTED, SAMPLE_BZ2, SAMPLE_TEXT, SAMPLE_XZ, collect, concat, cpio, dec, enc, gzip, overlappingZip,
+  setZipFlags, szdd, tar, zip, type CpioFormat,
+} from '../testing.js';
+
+const A = enc('first member: alpha alpha alpha\n');
+const B = enc('second member: bravo\n');
+
+interface Case {
+  readonly name: string;
+  readonly file: string;
+  readonly input: () => Uint8Array;
+  /** path (names joined with "/") → text expected there. */
+  readonly objects: Readonly<Record<string, string>>;
+  /** "finding-name@path" expected exactly (sorted). */
+  readonly findings?: readonly string[];
+}
+
+const cpioCase = (format: CpioFormat): Case => ({
+  name: `cpio ${format}`,
+  file: `x.${format}.cpio`,
+  input: () => cpio(format, [{ name: 'dir', data: new Uint8Array(0), mode: 0o040755 }, { name: 'dir/a.txt', data: A }, { name: 'b', data: B }]),
+  objects: { [`x.${format}.cpio/dir/a.txt`]: dec(A), [`x.${format}.cpio/b`]: dec(B) },
+});
+
+const CASES: readonly Case[] = [
+  { name: 'zip deflate', file: 'a.zip', input: () => zip({ 'a.txt': A, 'sub/b.txt': B }), objects: { 'a.zip/a.txt': dec(A), 'a.zip/sub/b.txt': dec(B) } },
+  { name: 'zip stored', file: 'a.zip', input: () => zip({ 'a.txt': A }, 0), objects: { 'a.zip/a.txt': dec(A) } },
+  { name: 'zip with an SFX stub in front', file: 'sfx.bin', input: () => concat(new Uint8Array(300).fill(0), zip({ 'a.txt': A })), objects: { 'sfx.bin/a.txt': dec(A) } },
+  {
+    name: 'zip without central directory (local headers only)', file: 'cut.zip',
+    input: () => { const z = zip({ 'a.txt': A, 'b.txt': B }); return z.subarray(0, z.length - 22 - 2 * 46 - 10); },
+    objects: { 'cut.zip/a.txt': dec(A), 'cut.zip/b.txt': dec(B) },
+  },
+  { name: 'empty zip', file: 'e.zip', input: () => zip({}), objects: {} },
+  {
+    name: 'zip encrypted member', file: 'enc.zip', input: () => setZipFlags(zip({ 'secret.txt': A }), 1),
+    objects: {}, findings: ['Heuristics.Encrypted.Zip@enc.zip/secret.txt'],
+  },
+  {
+    name: 'zip overlapping members', file: 'ov.zip', input: () => overlappingZip(A, 3),
+    objects: { 'ov.zip/a': dec(A) }, findings: ['Heuristics.Zip.OverlappingFiles@ov.zip'],
+  },
+  { name: 'zip in zip', file: 'outer.zip', input: () => zip({ 'inner.zip': zip({ 'deep.txt': A }) }), objects: { 'outer.zip/inner.zip/deep.txt': dec(A) } },
+  { name: 'gzip with FNAME', file: 'x.gz', input: () => gzip(A, 'named.txt'), objects: { 'x.gz/named.txt': dec(A) } },
+  { name: 'gzip named from container', file: 'report.txt.gz', input: () => gzip(A), objects: { 'report.txt.gz/report.txt': dec(A) } },
+  { name: 'gzip multi-member', file: 'm.gz', input: () => concat(gzip(A), gzip(B)), objects: { 'm.gz/m': dec(A) + dec(B) } },
+  { name: 'gzip trailing zeros ignored', file: 'p.gz', input: () => concat(gzip(A), new Uint8Array(64)), objects: { 'p.gz/p': dec(A) } },
+  {
+    name: 'tar.gz', file: 'x.tar.gz', input: () => gzip(tar([{ name: 'a.txt', data: A }, { name: 'b.txt', data: B }])),
+    objects: { 'x.tar.gz/x.tar/a.txt': dec(A), 'x.tar.gz/x.tar/b.txt': dec(B) },
+  },
+  {
+    name: 'tar name styles (ustar prefix, GNU long name, pax path)', file: 't.tar',
+    input: () => tar([
+      { name: 'some/dir/p.txt', data: A, style: 'prefix' },
+      { name: `${'long/'.repeat(30)}g.txt`, data: B, style: 'gnu-long' },
+      { name: `${'pax/'.repeat(30)}x.txt`, data: A, style: 'pax' },
+    ]),
+    objects: { 't.tar/some/dir/p.txt': dec(A), [`t.tar/${'long/'.repeat(30)}g.txt`]: dec(B), [`t.tar/${'pax/'.repeat(30)}x.txt`]: dec(A) },
+  },
+  { name: 'bzip2', file: 'p.txt.bz2', input: () => SAMPLE_BZ2, objects: { 'p.txt.bz2/p.txt': SAMPLE_TEXT } },
+  { name: 'bzip2 multi-stream', file: 'p.bz2', input: () => concat(SAMPLE_BZ2, SAMPLE_BZ2), objects: { 'p.bz2/p': SAMPLE_TEXT + SAMPLE_TEXT } },
+  { name: 'xz', file: 'p.txt.xz', input: () => SAMPLE_XZ, objects: { 'p.txt.xz/p.txt': SAMPLE_TEXT } },
+  { name: '7z (7-Zip in wasm)', file: 'p.7z', input: () => SAMPLE_7Z, objects: { 'p.7z/payload.txt': SAMPLE_TEXT } },
+  {
+    name: '7z encrypted', file: 'e.7z', input: () => SAMPLE_7Z_ENCRYPTED,
+    objects: {}, findings: ['Heuristics.Encrypted.7z@e.7z/payload.txt'],
+  },
+  cpioCase('newc'), cpioCase('crc'), cpioCase('odc'), cpioCase('bin-le'), cpioCase('bin-be'),
+  { name: 'SZDD named by the missing character', file: 'setup.ex_', input: () => szdd(A, 'e'), objects: { 'setup.ex_/setup.exe': dec(A) } },
+  {
+    name: 'SZDD with a back-reference', file: 'r.szdd',
+    // "abcabcabc": literals a b c, then window position 4080 (where "abc" starts) length 6.
+    input: () => concat(enc('SZDD'), new Uint8Array([0x88, 0xf0, 0x27, 0x33, 0x41, 0x78, 9, 0, 0, 0, 0x07, 0x61, 0x62, 0x63, 0xf0, 0xf3])),
+    objects: { 'r.szdd/r': 'abcabcabc' },
+  },
+];
+
+for (const c of CASES) {
+  test(`extracts: ${c.name}`, async () => {
+    const { objects, findings } = await collect(c.file, c.input());
+    assert.equal(objects[0]?.path, c.file, 'the root comes first');
+    const leaves = Object.fromEntries(objects.slice(1).filter((o) => o.path in c.objects).map((o) => [o.path, dec(o.data)]));
+    assert.deepEqual(leaves, c.objects);
+    assert.deepEqual(findings.map((f) => `${f.name}@${f.path}`).sort(), [...(c.findings ?? [])].sort());
+  });
+}
+
+test('cpio: a member cut short is scanned and the archive reported broken', async () => {
+  const full = cpio('newc', [{ name: 'a.txt', data: A }]);
+  const { objects, findings } = await collect('cut.cpio', full.subarray(0, 116 + 10));
+  assert.equal(dec(objects[1]?.data ?? new Uint8Array(0)), dec(A).slice(0, 10));
+  assert.deepEqual(findings.map((f) => f.name), ['Heuristics.Broken.CPIO']);
+});
+
+test('tar: a bad header checksum ends the archive as broken', async () => {
+  const t = tar([{ name: 'a.txt', data: A }, { name: 'b.txt', data: B }]);
+  t[1024 + 10] = 0x21; // second header's name changes, its checksum does not
+  const { objects, findings } = await collect('bad.tar', t);
+  assert.deepEqual(objects.map((o) => o.path), ['bad.tar', 'bad.tar/a.txt']);
+  assert.deepEqual(findings.map((f) => f.name), ['Heuristics.Broken.Tar']);
+});
+
+test('zip: a deflate member with corrupt data is reported broken, not thrown', async () => {
+  const z = zip({ 'a.txt': enc('x'.repeat(5000) + 'y'.repeat(5000)) });
+  z.fill(0xff, 40, 43);
+  const { findings } = await collect('bad.zip', z);
+  assert.ok(findings.some((f) => f.name === 'Heuristics.Broken.Zip'), JSON.stringify(findings));
+});

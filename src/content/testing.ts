@@ -1,0 +1,201 @@
+/**
+ * Builders of container bytes for the content walker's tests: zip (through
+ * fflate, plus hand-made headers for encrypted, overlapping and
+ * local-header-only archives), tar (ustar, GNU long names, pax), cpio (newc,
+ * crc, odc, binary LE/BE), SZDD, and small fixed bzip2/xz/7z samples (made
+ * once with the bzip2, xz and 7-Zip tools; no compressor for them exists in
+ * Node). Used by tests only; reads no untrusted bytes.
+ */
+import { gzipSync, zipSync, type Zippable } from 'fflate';
+import { walk, type WalkOptions } from './walker.js';
+import type { WalkItem } from './types.js';
+
+export const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+export const dec = (d: Uint8Array): string => new TextDecoder('latin1').decode(d);
+
+/** The text inside every fixed sample below. */
+export const SAMPLE_TEXT = 'portcullis test payload: hello from inside\n';
+const b64 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64'));
+export const SAMPLE_BZ2 = b64('QlpoOTFBWSZTWUbxuqMAABBZgAAQQAAAEC9n3iAgACIgyNNMhiFMJpoDTEwwq7oXhThcFQOvQhrSqXCWP0ZzKLo5f4u5IpwoSCN43VGA');
+export const SAMPLE_XZ = b64('/Td6WFoAAATm1rRGAgAhARYAAAB0L+WjAQAqcG9ydGN1bGxpcyB0ZXN0IHBheWxvYWQ6IGhlbGxvIGZyb20gaW5zaWRlCgAAbY9akeX/hwQAAUMrrVBuVx+2830BAAAAAARZWg==');
+/** 7z with payload.txt (LZMA). */
+export const SAMPLE_7Z = b64('N3q8ryccAAT2+8o6LwAAAAAAAABiAAAAAAAAAJV6BlkBACpwb3J0Y3VsbGlzIHRlc3QgcGF5bG9hZDogaGVsbG8gZnJvbSBpbnNpZGUKAAEEBgABCS8ABwsBAAEhIQEADCsACAoB9Gb5tQAABQEZDAAAAAAAAAAAAAAAABEZAHAAYQB5AGwAbwBhAGQALgB0AHgAdAAAABkCAAAUCgEA4AeM2dJ93QEVBgEAIIC2gQAA');
+/** 7z with payload.txt encrypted with the password "secret" (names visible). */
+export const SAMPLE_7Z_ENCRYPTED = b64('N3q8ryccAATfUNWGMAAAAAAAAAByAAAAAAAAACMMoOjxPMSFpbcHYddBGEU04+swU2g2bW8ODSsBJSRkkuRrI+17u6PNsYm3AJWGrNOOHH4BBAYAAQkwAAcLAQACJAbxBwESUw+fXWlPToUdZyf5f2Mw0DWQISEBAAEADC8rAAgKAfRm+bUAAAUBGQEAERkAcABhAHkAbABvAGEAZAAuAHQAeAB0AAAAGQIAABQKAQDgB4zZ0n3dARUGAQAggLaBAAA=');
+
+export function zip(files: Record<string, Uint8Array>, level: 0 | 6 = 6): Uint8Array {
+  const z: Zippable = {};
+  for (const [name, data] of Object.entries(files)) z[name] = [data, { level }];
+  return zipSync(z);
+}
+
+export function gzip(data: Uint8Array, filename?: string): Uint8Array {
+  return gzipSync(data, filename === undefined ? {} : { filename });
+}
+
+export function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.length; }
+  return out;
+}
+
+/** Sets general-purpose flag bits in every local and central header of a zip (e.g. 1 = encrypted). */
+export function setZipFlags(z: Uint8Array, bits: number): Uint8Array {
+  const out = z.slice();
+  const dv = new DataView(out.buffer);
+  for (let o = 0; o + 4 <= out.length; o++) {
+    const sig = dv.getUint32(o, true);
+    if (sig === 0x04034b50) dv.setUint16(o + 6, dv.getUint16(o + 6, true) | bits, true);
+    if (sig === 0x02014b50) dv.setUint16(o + 8, dv.getUint16(o + 8, true) | bits, true);
+  }
+  return out;
+}
+
+/** A zip whose central directory lists `copies` members that all point at the one stored local entry. */
+export function overlappingZip(data: Uint8Array, copies: number): Uint8Array {
+  const one = zip({ a: data }, 0);
+  const dv = new DataView(one.buffer);
+  const eocd = one.length - 22;
+  const cdOffset = dv.getUint32(eocd + 16, true);
+  const cdSize = dv.getUint32(eocd + 12, true);
+  const local = one.subarray(0, cdOffset);
+  const central = one.subarray(cdOffset, cdOffset + cdSize);
+  const cds = Array.from({ length: copies }, (_, i) => {
+    const c = central.slice();
+    c[46] = 0x61 + i; // distinct names a, b, c …
+    return c;
+  });
+  const end = one.slice(eocd);
+  const edv = new DataView(end.buffer);
+  edv.setUint16(8, copies, true);
+  edv.setUint16(10, copies, true);
+  edv.setUint32(12, cdSize * copies, true);
+  return concat(local, ...cds, end);
+}
+
+function octal(n: number, width: number): string {
+  return n.toString(8).padStart(width - 1, '0') + '\0';
+}
+
+/** One tar header block (ustar) for `name` of `size` bytes and type flag. */
+export function tarHeader(name: string, size: number, type = '0', prefix = ''): Uint8Array {
+  const h = new Uint8Array(512);
+  const put = (at: number, s: string): void => { h.set(enc(s).subarray(0, s.length), at); };
+  put(0, name.slice(0, 100));
+  put(100, octal(0o644, 8)); put(108, octal(0, 8)); put(116, octal(0, 8));
+  put(124, octal(size, 12)); put(136, octal(0, 12));
+  put(156, type); put(257, 'ustar\0'); put(263, '00'); put(345, prefix);
+  put(148, '        ');
+  let sum = 0;
+  for (const b of h) sum += b;
+  put(148, `${sum.toString(8).padStart(6, '0')}\0 `);
+  return h;
+}
+
+function padBlock(d: Uint8Array): Uint8Array {
+  return concat(d, new Uint8Array((512 - (d.length % 512)) % 512));
+}
+
+export interface TarMember { readonly name: string; readonly data: Uint8Array; readonly style?: 'ustar' | 'gnu-long' | 'pax' | 'prefix' }
+
+export function tar(members: readonly TarMember[]): Uint8Array {
+  const parts: Uint8Array[] = [];
+  for (const m of members) {
+    if (m.style === 'gnu-long') {
+      const nameBytes = enc(`${m.name}\0`);
+      parts.push(tarHeader('././@LongLink', nameBytes.length, 'L'), padBlock(nameBytes));
+      parts.push(tarHeader(m.name.slice(0, 99), m.data.length));
+    } else if (m.style === 'pax') {
+      const body = `path=${m.name}\n`;
+      let len = body.length + 3;
+      if (`${len} ${body}`.length !== len) len = `${len} ${body}`.length;
+      const rec = enc(`${len} ${body}`);
+      parts.push(tarHeader('PaxHeader', rec.length, 'x'), padBlock(rec));
+      parts.push(tarHeader(m.name.slice(0, 99), m.data.length));
+    } else if (m.style === 'prefix') {
+      const cut = m.name.lastIndexOf('/');
+      parts.push(tarHeader(m.name.slice(cut + 1), m.data.length, '0', m.name.slice(0, cut)));
+    } else {
+      parts.push(tarHeader(m.name, m.data.length));
+    }
+    parts.push(padBlock(m.data));
+  }
+  parts.push(new Uint8Array(1024));
+  return concat(...parts);
+}
+
+export type CpioFormat = 'newc' | 'crc' | 'odc' | 'bin-le' | 'bin-be';
+
+export function cpio(format: CpioFormat, members: readonly { name: string; data: Uint8Array; mode?: number }[]): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let at = 0;
+  const push = (p: Uint8Array): void => { parts.push(p); at += p.length; };
+  const pad = (a: number): void => { if (at % a !== 0) push(new Uint8Array(a - (at % a))); };
+  const all = [...members, { name: 'TRAILER!!!', data: new Uint8Array(0), mode: 0 }];
+  for (const m of all) {
+    const mode = m.mode ?? 0o100644;
+    const name = enc(`${m.name}\0`);
+    if (format === 'newc' || format === 'crc') {
+      const hex = (n: number): string => n.toString(16).padStart(8, '0');
+      const fields = [1, mode, 0, 0, 1, 0, m.data.length, 0, 0, 0, 0, name.length, 0];
+      push(enc((format === 'newc' ? '070701' : '070702') + fields.map(hex).join('')));
+      push(name); pad(4); push(m.data); pad(4);
+    } else if (format === 'odc') {
+      const o = (n: number, w: number): string => n.toString(8).padStart(w, '0');
+      push(enc(`070707${o(0, 6)}${o(1, 6)}${o(mode, 6)}${o(0, 6)}${o(0, 6)}${o(1, 6)}${o(0, 6)}${o(0, 11)}${o(name.length, 6)}${o(m.data.length, 11)}`));
+      push(name); push(m.data);
+    } else {
+      const h = new Uint8Array(26);
+      const dv = new DataView(h.buffer);
+      const le = format === 'bin-le';
+      const words = [0o070707, 0, 1, mode, 0, 0, 1, 0, 0, 0, name.length, Math.floor(m.data.length / 0x10000), m.data.length & 0xffff];
+      words.forEach((w, i) => dv.setUint16(i * 2, w, le));
+      push(h); push(name); pad(2); push(m.data); pad(2);
+    }
+  }
+  return concat(...parts);
+}
+
+/** SZDD with every byte a literal (flag byte 0xFF before each 8). */
+export function szdd(data: Uint8Array, missing = 'e'): Uint8Array {
+  const header = new Uint8Array(14);
+  header.set(enc('SZDD'), 0);
+  header.set([0x88, 0xf0, 0x27, 0x33, 0x41, missing.charCodeAt(0)], 4);
+  new DataView(header.buffer).setUint32(10, data.length, true);
+  const body: number[] = [];
+  for (let i = 0; i < data.length; i += 8) {
+    body.push(0xff, ...data.subarray(i, i + 8));
+  }
+  return concat(header, new Uint8Array(body));
+}
+
+/** Everything a walk yields, split by kind. */
+export async function collect(name: string, data: Uint8Array, options: WalkOptions = {}): Promise<{
+  objects: { path: string; data: Uint8Array; type: string; depth: number }[];
+  findings: { name: string; path: string; detail?: string }[];
+}> {
+  const objects: { path: string; data: Uint8Array; type: string; depth: number }[] = [];
+  const findings: { name: string; path: string; detail?: string }[] = [];
+  for await (const item of walk({ name, data }, options) as AsyncGenerator<WalkItem>) {
+    if (item.kind === 'object') {
+      objects.push({ path: item.node.path.join('/'), data: item.node.data, type: item.node.type.name, depth: item.node.depth });
+    } else {
+      const f = item.finding;
+      findings.push(f.detail === undefined ? { name: f.name, path: f.path.join('/') } : { name: f.name, path: f.path.join('/'), detail: f.detail });
+    }
+  }
+  return { objects, findings };
+}
+
+/** Deterministic pseudo-random bytes (mulberry32), so fuzz cases are repeatable. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
