@@ -1,0 +1,298 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { isPortcullisError } from '../errors.js';
+import { builtinDbFiles, eicarString, testStrings } from './builtin-db.js';
+import { compileDatabase } from './database.js';
+import { makeCvd } from './testing.js';
+import type { CompiledDatabase, DbFile, EngineFinding } from './types.js';
+
+const file = (name: string, text: string): DbFile => ({ name, data: Buffer.from(text, 'latin1') });
+const bytes = (s: string): Buffer => Buffer.from(s, 'latin1');
+const hex = (s: string): string => bytes(s).toString('hex');
+const hashOf = (kind: string, s: string): string => createHash(kind).update(s, 'latin1').digest('hex');
+const names = (f: EngineFinding[]): string[] => f.map((x) => x.name);
+const EICAR = eicarString();
+
+function scanChunks(db: CompiledDatabase, data: Uint8Array, cuts: number[], target?: number): EngineFinding[] {
+  const s = db.scan({ size: data.length, ...(target !== undefined ? { target } : {}) });
+  let at = 0;
+  for (const cut of [...cuts, data.length]) {
+    s.write(data.subarray(at, cut));
+    at = cut;
+  }
+  return s.end();
+}
+
+const builtin = compileDatabase(builtinDbFiles());
+
+const builtinCases: { name: string; data: string; want: string[] }[] = [
+  { name: 'EICAR file (hash and body give one name)', data: EICAR, want: ['Eicar-Test-Signature'] },
+  { name: 'EICAR inside other bytes (body only)', data: `head\n${EICAR}\ntail`, want: ['Eicar-Test-Signature'] },
+  { name: 'EICAR missing its last byte', data: EICAR.slice(0, -1), want: [] },
+  { name: 'EICAR with one byte changed', data: EICAR.replace('TEST', 'TEXT'), want: [] },
+  { name: 'wildcard test string, short middle', data: testStrings.wildcard('x'), want: ['Portcullis.Test.Wildcard'] },
+  { name: 'wildcard test string, 17-byte middle', data: testStrings.wildcard('a'.repeat(17)), want: ['Portcullis.Test.Wildcard'] },
+  { name: 'wildcard test string, middle too long', data: testStrings.wildcard('a'.repeat(18)), want: [] },
+  { name: 'wildcard test string, empty middle', data: testStrings.wildcard(''), want: [] },
+  { name: 'logical: both parts', data: `${testStrings.logicalParts()[1]} and ${testStrings.logicalParts()[0]}`, want: ['Portcullis.Test.Logical'] },
+  { name: 'logical: one part only', data: testStrings.logicalParts()[0], want: [] },
+  { name: 'logical: repeat twice', data: testStrings.logicalParts()[2].repeat(2), want: ['Portcullis.Test.Logical'] },
+  { name: 'logical: repeat once', data: testStrings.logicalParts()[2], want: [] },
+  { name: 'clean text', data: 'hello world', want: [] },
+  { name: 'empty object', data: '', want: [] },
+];
+
+for (const c of builtinCases) {
+  test(`builtin db: ${c.name}`, () => {
+    assert.deepEqual(names(builtin.scanBuffer(bytes(c.data))), c.want);
+  });
+}
+
+test('builtin db: stats count every built-in signature', () => {
+  assert.deepEqual(builtin.stats.loaded, { body: 2, md5: 2, logical: 1 });
+  assert.equal(builtin.stats.total, 5);
+  assert.deepEqual(builtin.stats.skipped, {});
+});
+
+test('builtin db: every byte split of the inputs gives the same findings as the whole', () => {
+  for (const c of builtinCases) {
+    const data = bytes(c.data);
+    const whole = builtin.scanBuffer(data);
+    for (let cut = 0; cut <= data.length; cut++) {
+      assert.deepEqual(scanChunks(builtin, data, [cut]), whole, `${c.name} split at ${cut}`);
+    }
+    const ones = Array.from({ length: data.length }, (_, i) => i);
+    assert.deepEqual(scanChunks(builtin, data, ones), whole, `${c.name} fed byte by byte`);
+  }
+});
+
+test('hash signatures: every kind by length, "*" sizes, wrong size misses', () => {
+  const db = compileDatabase([
+    file('a.hdb', `${hashOf('md5', 'alpha')}:5:T.Md5\n`),
+    file('b.hsb', `${hashOf('sha1', 'bravo')}:5:T.Sha1\n${hashOf('sha256', 'charlie')}:*:T.Sha256:73\n`),
+  ]);
+  assert.deepEqual(db.stats.loaded, { md5: 1, sha1: 1, sha256: 1 });
+  assert.deepEqual(names(db.scanBuffer(bytes('alpha'))), ['T.Md5']);
+  assert.deepEqual(names(db.scanBuffer(bytes('bravo'))), ['T.Sha1']);
+  assert.deepEqual(names(db.scanBuffer(bytes('charlie'))), ['T.Sha256']);
+  assert.deepEqual(names(db.scanBuffer(bytes('alphb'))), []);
+  const s = db.scan({ size: 5 });
+  s.write(bytes('al'));
+  s.write(bytes('pha'));
+  assert.deepEqual(names(s.end()), ['T.Md5']);
+});
+
+const allowCases: { name: string; files: DbFile[]; want: string[] }[] = [
+  { name: '.fp md5 clears a body hit', files: [file('x.fp', `${hashOf('md5', EICAR)}:68:Allowed.File\n`)], want: [] },
+  { name: '.sfp sha256 clears a body hit', files: [file('x.sfp', `${hashOf('sha256', EICAR)}:68:Allowed.File\n`)], want: [] },
+  { name: '.sfp with "*" size', files: [file('x.sfp', `${hashOf('sha1', EICAR)}:*:Allowed.File\n`)], want: [] },
+  { name: '.fp with another size does not clear', files: [file('x.fp', `${hashOf('md5', EICAR)}:69:Allowed.File\n`)], want: ['Eicar-Test-Signature'] },
+  { name: '.ign2 drops the name', files: [file('x.ign2', 'Eicar-Test-Signature\n')], want: [] },
+  { name: '.ign2 with an entry md5 drops the name', files: [file('x.ign2', 'Eicar-Test-Signature:bc356bae4c42f19a3de16e333ba3569c\n')], want: [] },
+  { name: 'old .ign db:line:name', files: [file('x.ign', 'daily.ndb:12:Eicar-Test-Signature\n')], want: [] },
+  { name: '.ign2 of another name keeps the hit', files: [file('x.ign2', 'Other.Name\n')], want: ['Eicar-Test-Signature'] },
+];
+
+for (const c of allowCases) {
+  test(`allow and ignore lists: ${c.name}`, () => {
+    const db = compileDatabase([...builtinDbFiles(), ...c.files]);
+    assert.deepEqual(names(db.scanBuffer(bytes(EICAR))), c.want);
+    assert.deepEqual(names(db.scanBuffer(bytes(testStrings.wildcard()))), ['Portcullis.Test.Wildcard'], 'other signatures still work');
+  });
+}
+
+test('allow list: an allowed object is clean even when a logical signature matches too', () => {
+  const [a, b] = testStrings.logicalParts();
+  const data = `${a}${b}${EICAR}`;
+  const db = compileDatabase([...builtinDbFiles(), file('x.fp', `${hashOf('md5', data)}:${data.length}:Allowed\n`)]);
+  assert.deepEqual(db.scanBuffer(bytes(data)), []);
+});
+
+const skippedKinds: { name: string; file: DbFile; reason: string; count: number }[] = [
+  { name: 'bytecode', file: file('x.cbc', 'ClamBC...\nmore\n'), reason: 'bytecode', count: 1 },
+  { name: 'PE section hashes (.mdb)', file: file('x.mdb', `45056:${hashOf('md5', 'a')}:T.Sect\n1:${hashOf('md5', 'b')}:T.Sect2\n`), reason: 'pe-section-hash', count: 2 },
+  { name: 'PE section hashes (.msb)', file: file('x.msb', `*:${hashOf('sha256', 'a')}:T.Sect:73\n`), reason: 'pe-section-hash', count: 1 },
+  { name: 'phishing (.pdb)', file: file('x.pdb', 'R:.+\\.example\\.com\n'), reason: 'phishing', count: 1 },
+  { name: 'phishing (.wdb)', file: file('x.wdb', 'X:.+:.+\nM:a:b\n'), reason: 'phishing', count: 2 },
+  { name: 'file type magic', file: file('x.ftm', '0:0:504b0304:ZIP:CL_TYPE_ANY:CL_TYPE_ZIP\n'), reason: 'file-type-magic', count: 1 },
+  { name: 'icons', file: file('x.idb', 'a:b:c\n'), reason: 'icon', count: 1 },
+  { name: 'container metadata', file: file('x.cdb', 'a:b:c\n'), reason: 'container-metadata', count: 1 },
+  { name: 'certificates', file: file('x.crb', 'a:b:c\n'), reason: 'certificate', count: 1 },
+  { name: 'database info', file: file('main.info', 'ClamAV-VDB:...\n'), reason: 'database-info', count: 1 },
+  { name: 'dynamic config', file: file('daily.cfg', 'DOCUMENT:0x1:1:99\n'), reason: 'dynamic-config', count: 1 },
+  { name: 'yara', file: file('x.yar', 'rule a { condition: true }\n'), reason: 'yara', count: 1 },
+  { name: 'no extension', file: file('COPYING', 'license text\n'), reason: 'unknown-file', count: 1 },
+  { name: 'unknown extension', file: file('notes.txt', 'hello\n'), reason: 'unknown-file-kind-txt', count: 1 },
+];
+
+for (const c of skippedKinds) {
+  test(`skipped file kind: ${c.name}`, () => {
+    const db = compileDatabase([c.file]);
+    assert.deepEqual(db.stats.skipped, { [c.reason]: c.count });
+    assert.equal(db.stats.skippedExamples[c.reason]?.length, 1);
+    assert.ok(db.stats.skippedExamples[c.reason]?.[0]?.startsWith(c.file.name));
+    assert.deepEqual(db.stats.files, [{ name: c.file.name, signatures: 0 }]);
+    assert.equal(db.stats.total, 0);
+  });
+}
+
+const ndbCases: { name: string; line: string; data: string; target?: number; want: string[]; skip?: string }[] = [
+  { name: 'plain body', line: `T.B:0:*:${hex('needle')}`, data: 'haystack needle hay', want: ['T.B'] },
+  { name: 'absolute offset hit', line: `T.B:0:4:${hex('needle')}`, data: 'abcdneedle', want: ['T.B'] },
+  { name: 'absolute offset miss', line: `T.B:0:3:${hex('needle')}`, data: 'abcdneedle', want: [] },
+  { name: 'EOF-n offset', line: `T.B:0:EOF-6:${hex('needle')}`, data: 'abcdneedle', want: ['T.B'] },
+  { name: 'target 7 on an ascii object', line: `T.B:7:*:${hex('needle')}`, data: 'needle', target: 7, want: ['T.B'] },
+  { name: 'target 7 on a PE object', line: `T.B:7:*:${hex('needle')}`, data: 'needle', target: 1, want: [] },
+  { name: 'target 7 on an unknown type', line: `T.B:7:*:${hex('needle')}`, data: 'needle', target: 0, want: ['T.B'] },
+  { name: 'bad hex', line: 'T.B:0:*:41zz', data: 'A', want: [], skip: 'bad-pattern' },
+  { name: 'unbalanced alternative', line: 'T.B:0:*:41(42|43', data: 'AB', want: [], skip: 'bad-pattern' },
+  { name: 'bad offset', line: 'T.B:0:abc:4142', data: 'AB', want: [], skip: 'bad-pattern' },
+  { name: 'entry point offset', line: 'T.B:1:EP+0:4142', data: 'AB', want: [], skip: 'ep-offset' },
+];
+
+for (const c of ndbCases) {
+  test(`ndb in the database: ${c.name}`, () => {
+    const db = compileDatabase([file('t.ndb', `# comment\n${c.line}\n`)]);
+    assert.deepEqual(names(db.scanBuffer(bytes(c.data), c.target)), c.want);
+    if (c.skip !== undefined) {
+      assert.deepEqual(db.stats.skipped, { [c.skip]: 1 });
+      assert.deepEqual(db.stats.skippedExamples[c.skip], [`t.ndb:2: ${c.line}`]);
+    } else {
+      assert.deepEqual(db.stats.loaded, { body: 1 });
+    }
+  });
+}
+
+test('old .db format: Name=Hex', () => {
+  const db = compileDatabase([file('x.db', `T.Old=${hex('oldsig')}\nbroken line\n`)]);
+  assert.deepEqual(names(db.scanBuffer(bytes('an oldsig here'))), ['T.Old']);
+  assert.deepEqual(db.stats.skipped, { 'malformed-db': 1 });
+});
+
+const ldbCases: { name: string; line: string; data: string; target?: number; want: boolean }[] = [
+  { name: 'and of two', line: `T.L;Target:0;0&1;${hex('one')};${hex('two')}`, data: 'two..one', want: true },
+  { name: 'and of two, one missing', line: `T.L;Target:0;0&1;${hex('one')};${hex('two')}`, data: 'one', want: false },
+  { name: 'count =2 holds', line: `T.L;Target:0;0=2;${hex('ab')}`, data: 'ab ab', want: true },
+  { name: 'count =2 with three', line: `T.L;Target:0;0=2;${hex('ab')}`, data: 'ab ab ab', want: false },
+  { name: 'count >3 with many', line: `T.L;Target:0;0>3;${hex('ab')}`, data: 'ab'.repeat(50), want: true },
+  { name: 'negation', line: `T.L;Target:0;0&1=0;${hex('one')};${hex('two')}`, data: 'one', want: true },
+  { name: 'negation fails', line: `T.L;Target:0;0&1=0;${hex('one')};${hex('two')}`, data: 'one two', want: false },
+  { name: 'distinct count', line: `T.L;Target:0;(0|1|2)>2,2;${hex('a1')};${hex('b2')};${hex('c3')}`, data: 'a1 a1 b2', want: true },
+  { name: 'distinct count, one kind only', line: `T.L;Target:0;(0|1|2)>2,2;${hex('a1')};${hex('b2')};${hex('c3')}`, data: 'a1 a1 a1 a1', want: false },
+  { name: 'file size in range', line: `T.L;Target:0,FileSize:3-5;0;${hex('one')}`, data: 'one', want: true },
+  { name: 'file size out of range', line: `T.L;Target:0,FileSize:3-5;0;${hex('one')}`, data: 'one two', want: false },
+  { name: 'target matches', line: `T.L;Target:7;0;${hex('one')}`, data: 'one', target: 7, want: true },
+  { name: 'target differs', line: `T.L;Target:7;0;${hex('one')}`, data: 'one', target: 1, want: false },
+  { name: 'subsig offset', line: `T.L;Target:0;0&1;0:${hex('one')};EOF-3:${hex('two')}`, data: 'one..two', want: true },
+  { name: 'subsig offset miss', line: `T.L;Target:0;0&1;1:${hex('one')};EOF-3:${hex('two')}`, data: 'one..two', want: false },
+  { name: 'nocase modifier', line: `T.L;Engine:81-255,Target:0;0;${hex('hello')}::i`, data: 'HeLLo', want: true },
+  { name: 'wide modifier', line: `T.L;Engine:81-255,Target:0;0;${hex('hi')}::w`, data: 'h\0i\0', want: true },
+  { name: 'wide modifier misses ascii', line: `T.L;Engine:81-255,Target:0;0;${hex('hi')}::w`, data: 'hi', want: false },
+  { name: 'wide+ascii matches ascii', line: `T.L;Engine:81-255,Target:0;0;${hex('hi')}::wa`, data: 'hi', want: true },
+  { name: 'fullword modifier hit', line: `T.L;Engine:81-255,Target:0;0;${hex('cat')}::f`, data: 'a cat.', want: true },
+  { name: 'fullword modifier miss', line: `T.L;Engine:81-255,Target:0;0;${hex('cat')}::f`, data: 'concatenate', want: false },
+  { name: 'pcre after trigger', line: `T.L;Engine:81-255,Target:0;0&1;${hex('eval')};0/eval\\s*\\(\\s*unescape/i`, data: 'x=eval ( UNESCAPE("%41")', want: true },
+  { name: 'pcre trigger not met', line: `T.L;Engine:81-255,Target:0;1;${hex('eval')};0/unescape/`, data: 'unescape', want: false },
+  { name: 'pcre regex fails', line: `T.L;Engine:81-255,Target:0;0&1;${hex('eval')};0/eval\\(\\d+\\)/`, data: 'eval(x)', want: false },
+  { name: 'pcre count with g', line: `T.L;Engine:81-255,Target:0;0&1>2;${hex('<')};0/<[a-z]+>/g`, data: '<a><b><c>', want: true },
+];
+
+for (const c of ldbCases) {
+  test(`ldb in the database: ${c.name}`, () => {
+    const db = compileDatabase([file('t.ldb', `${c.line}\n`)]);
+    assert.deepEqual(db.stats.skipped, {});
+    const data = bytes(c.data);
+    const want = c.want ? ['T.L'] : [];
+    assert.deepEqual(names(db.scanBuffer(data, c.target)), want);
+    for (let cut = 0; cut <= data.length; cut++) {
+      assert.deepEqual(names(scanChunks(db, data, [cut], c.target)), want, `split at ${cut}`);
+    }
+  });
+}
+
+test('ldb in the database: a bad subsig pattern skips the whole signature with its line', () => {
+  const line = 'T.L;Target:0;0&1;4142;41(42';
+  const db = compileDatabase([file('t.ldb', `${line}\n`)]);
+  assert.deepEqual(db.stats.skipped, { 'bad-pattern': 1 });
+  assert.deepEqual(db.stats.skippedExamples['bad-pattern'], [`t.ldb:1: ${line}`]);
+  assert.equal(db.stats.total, 0);
+});
+
+test('skipped examples: at most three per reason, counts keep going', () => {
+  const lines = Array.from({ length: 10 }, (_, i) => `T.E${i}:1:EP+${i}:4142`).join('\n');
+  const db = compileDatabase([file('t.ndb', lines)]);
+  assert.equal(db.stats.skipped['ep-offset'], 10);
+  assert.equal(db.stats.skippedExamples['ep-offset']?.length, 3);
+});
+
+test('cvd: files inside load, build time recorded, per-file counts listed', () => {
+  const cvd = makeCvd({
+    files: [
+      { name: 'main.ndb', data: `T.Cvd.Body:0:*:${hex('cvd-body')}\n` },
+      { name: 'main.hdb', data: `${hashOf('md5', 'cvd-hash')}:8:T.Cvd.Hash\n` },
+      { name: 'main.info', data: 'ClamAV-VDB:info\n' },
+    ],
+  });
+  const db = compileDatabase([{ name: 'main.cvd', data: cvd }]);
+  assert.equal(db.stats.newestBuildTime, 1699533208000);
+  assert.deepEqual(db.stats.loaded, { body: 1, md5: 1 });
+  assert.deepEqual(db.stats.skipped, { 'database-info': 1 });
+  assert.deepEqual(db.stats.files, [
+    { name: 'main.cvd/main.ndb', signatures: 1 },
+    { name: 'main.cvd/main.hdb', signatures: 1 },
+    { name: 'main.cvd/main.info', signatures: 0 },
+  ]);
+  assert.deepEqual(names(db.scanBuffer(bytes('a cvd-body b'))), ['T.Cvd.Body']);
+  assert.deepEqual(names(db.scanBuffer(bytes('cvd-hash'))), ['T.Cvd.Hash']);
+});
+
+test('cvd: newest build time over several containers', () => {
+  const older = makeCvd({ files: [], stime: '1600000000' });
+  const newer = makeCvd({ files: [], stime: '1700000000' });
+  const db = compileDatabase([{ name: 'main.cvd', data: newer }, { name: 'daily.cvd', data: older }]);
+  assert.equal(db.stats.newestBuildTime, 1700000000000);
+});
+
+test('cvd: an MD5 mismatch is a build error naming the file', () => {
+  const bad = makeCvd({ files: [{ name: 'main.ndb', data: 'T:0:*:4142\n' }], md5: 'f'.repeat(32) });
+  assert.throws(() => compileDatabase([...builtinDbFiles(), { name: 'main.cvd', data: bad }]),
+    (e: unknown) => isPortcullisError(e, 'PC_ERR_DB_BUILD') && /main\.cvd/.test(e.message));
+});
+
+test('scanning never throws: random bytes, writes after end, size that lies', () => {
+  let seed = 7;
+  const rand = (): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed >>> 24; };
+  for (let n = 0; n < 50; n++) {
+    const data = Uint8Array.from({ length: rand() * 8 }, rand);
+    builtin.scanBuffer(data);
+    const s = builtin.scan({ size: 3 });
+    s.write(data);
+    s.end();
+    s.write(data);
+    assert.deepEqual(s.end(), []);
+  }
+  const s = builtin.scan({ size: 5 });
+  s.write(bytes(EICAR));
+  assert.deepEqual(names(s.end()), ['Eicar-Test-Signature'], 'a body hit does not depend on the size given');
+});
+
+test('a hash DB of 1,000,000 generated lines loads with exact counts', () => {
+  const lines: string[] = [];
+  let x = 0x12345678;
+  for (let i = 0; i < 1_000_000; i++) {
+    let h = '';
+    for (let k = 0; k < 4; k++) {
+      x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+      h += (x >>> 0).toString(16).padStart(8, '0');
+    }
+    lines.push(`${h}:${256 + (i % 100_000)}:Gen.Hdb-${i}`);
+  }
+  lines.push(`${hashOf('md5', 'needle')}:6:Gen.Needle`);
+  const db = compileDatabase([file('gen.hdb', `${lines.join('\n')}\n`)]);
+  assert.equal(db.stats.loaded['md5'], 1_000_001);
+  assert.equal(db.stats.total, 1_000_001);
+  assert.deepEqual(db.stats.skipped, {});
+  assert.deepEqual(names(db.scanBuffer(bytes('needle'))), ['Gen.Needle']);
+  assert.deepEqual(names(db.scanBuffer(bytes('needlf'))), []);
+});
