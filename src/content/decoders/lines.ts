@@ -37,30 +37,32 @@ export class LineSplitter {
 
   #hold(part: Uint8Array): void {
     const joined = concat(this.#pending, part);
-    if (joined.length <= this.#maxLine) {
-      this.#pending = joined;
-      return;
-    }
     // Keep a byte back so a CR that ends the line can still be dropped.
-    const emit = joined.subarray(0, joined.length - 1);
-    this.#onLine(emit.slice(), this.#inLong ? 'more' : 'first');
-    this.#inLong = true;
-    this.#pending = joined.slice(joined.length - 1);
+    let off = 0;
+    while (joined.length - off - 1 > this.#maxLine) {
+      this.#onLine(joined.slice(off, off + this.#maxLine), this.#inLong ? 'more' : 'first');
+      this.#inLong = true;
+      off += this.#maxLine;
+    }
+    this.#pending = off === 0 ? joined : joined.slice(off);
   }
 
   #finish(tail: Uint8Array): void {
     let line = concat(this.#pending, tail);
     this.#pending = new Uint8Array(0);
     if (line.length > 0 && line[line.length - 1] === 0x0d) line = line.subarray(0, line.length - 1);
-    if (this.#inLong) {
-      this.#inLong = false;
-      this.#onLine(line, 'last');
-    } else if (line.length > this.#maxLine) {
-      this.#onLine(line.subarray(0, this.#maxLine), 'first');
-      this.#onLine(line.subarray(this.#maxLine), 'last');
-    } else {
+    if (!this.#inLong && line.length <= this.#maxLine) {
       this.#onLine(line, 'whole');
+      return;
     }
+    let off = 0;
+    while (line.length - off > this.#maxLine) {
+      this.#onLine(line.subarray(off, off + this.#maxLine), this.#inLong ? 'more' : 'first');
+      this.#inLong = true;
+      off += this.#maxLine;
+    }
+    this.#inLong = false;
+    this.#onLine(line.subarray(off), 'last');
   }
 }
 

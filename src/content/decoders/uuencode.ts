@@ -102,12 +102,12 @@ export function decodeUuLine(line: Uint8Array): Uint8Array | undefined {
   const first = line[0] as number;
   if (first < 0x20 || first > 0x60) return undefined;
   const n = (first - 0x20) & 0x3f;
-  const needChars = Math.ceil((n * 4) / 3);
   const fullChars = Math.ceil(n / 3) * 4;
   let body = line.length - 1;
-  // Some encoders add one checksum character, and some add trailing spaces.
+  // Some encoders add one checksum character or trailing spaces; some mailers
+  // strip trailing spaces, which stood for zero bits, so a short line is padded.
   while (body > fullChars && line[body] === 0x20) body--;
-  if (body < needChars || body > fullChars + 2) return undefined;
+  if (body > fullChars + 2) return undefined;
   for (let i = 1; i <= Math.min(body, fullChars); i++) {
     const c = line[i] as number;
     if (c < 0x20 || c > 0x60) return undefined;
