@@ -160,6 +160,8 @@ async function* extractFrom(
         pending.push(finding(limitFinding('MaxFileSize'), childPath));
       }
       state.produced += childData.length;
+      // A member cut short with the whole budget spent: every further member would be cut to nothing.
+      if (truncated && state.produced >= state.limits.MaxScanSize) state.stopped = true;
       yield* pending.splice(0);
       yield* visit(state, child.name, childData, childPath, depth + 1, truncated);
       if (state.stopped) break;

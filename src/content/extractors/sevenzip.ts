@@ -57,14 +57,18 @@ interface Listing {
 
 function run(sz: SevenZipModule, args: string[]): { code: number; lines: string[] } {
   output = [];
+  // Emscripten's exit path sets process.exitCode to 7-Zip's status; the gateway's exit code is not 7-Zip's to set.
+  const exitCode = process.exitCode;
   let code: number;
   try {
     code = (sz.callMain(args) as unknown as number | undefined) ?? 0;
   } catch (err) {
-    // Emscripten reports exit() as a thrown ExitStatus; anything else is 7-Zip failing.
-    const status = (err as { status?: unknown }).status;
-    code = typeof status === 'number' ? status : 255;
+    // An abort (out of memory, a trap) leaves the instance unusable: the next archive gets a fresh one.
+    modulePromise = undefined;
+    code = 255;
     output.push(`E:ERROR: ${err instanceof Error ? err.message : String(err)}`);
+  } finally {
+    process.exitCode = exitCode;
   }
   const lines = output;
   output = [];

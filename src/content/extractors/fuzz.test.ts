@@ -1,0 +1,73 @@
+/**
+ * Every extractor fed truncated, corrupted and random inputs (seeded, so a
+ * failure repeats): the walk must end, never throw, and always yield the
+ * root first. A hang fails the test through the per-input deadline.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  SAMPLE_7Z, SAMPLE_BZ2, SAMPLE_XZ, collect, concat, cpio, enc, gzip, seeded, szdd, tar, zip,
+} from '../testing.js';
+
+const A = enc('fuzz member alpha '.repeat(20));
+const B = enc('fuzz member bravo '.repeat(30));
+
+const SAMPLES: Readonly<Record<string, () => Uint8Array>> = {
+  zip: () => zip({ 'a.txt': A, 'b/c.txt': B, 'inner.zip': zip({ 'd.txt': A }) }),
+  'zip-stored': () => zip({ 'a.txt': A, 'b.txt': B }, 0),
+  gzip: () => gzip(A, 'a.txt'),
+  'tar.gz': () => gzip(tar([{ name: 'a.txt', data: A }, { name: 'b.txt', data: B }])),
+  tar: () => tar([{ name: 'a.txt', data: A }, { name: `${'x/'.repeat(60)}b`, data: B, style: 'gnu-long' }]),
+  bzip2: () => SAMPLE_BZ2,
+  xz: () => SAMPLE_XZ,
+  '7z': () => SAMPLE_7Z,
+  'cpio-newc': () => cpio('newc', [{ name: 'a', data: A }, { name: 'b', data: B }]),
+  'cpio-odc': () => cpio('odc', [{ name: 'a', data: A }]),
+  'cpio-bin-le': () => cpio('bin-le', [{ name: 'a', data: A }]),
+  'cpio-bin-be': () => cpio('bin-be', [{ name: 'a', data: A }]),
+  szdd: () => szdd(A),
+};
+
+const DEADLINE_MS = 10_000;
+
+async function walkSafely(label: string, data: Uint8Array): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${label}: walk did not end within ${DEADLINE_MS} ms`)), DEADLINE_MS);
+  });
+  try {
+    const { objects } = await Promise.race([collect('fuzz.bin', data, { limits: { MaxFileSize: 1024 * 1024, MaxScanSize: 4 * 1024 * 1024 } }), deadline]);
+    assert.equal(objects[0]?.path, 'fuzz.bin', `${label}: root first`);
+    assert.equal(objects[0]?.data.length, data.length, `${label}: root whole`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+for (const [format, make] of Object.entries(SAMPLES)) {
+  test(`fuzz ${format}: every truncation`, async () => {
+    const sample = make();
+    const step = Math.max(1, Math.floor(sample.length / 40));
+    for (let cut = 0; cut < sample.length; cut += step) await walkSafely(`${format} cut at ${cut}`, sample.subarray(0, cut));
+  });
+
+  test(`fuzz ${format}: seeded corruption`, async () => {
+    const sample = make();
+    const rand = seeded(format.length * 7919 + sample.length);
+    for (let round = 0; round < 60; round++) {
+      const bad = sample.slice();
+      const flips = 1 + Math.floor(rand() * 8);
+      for (let i = 0; i < flips; i++) bad[Math.floor(rand() * bad.length)] = Math.floor(rand() * 256);
+      await walkSafely(`${format} corruption round ${round}`, bad);
+    }
+  });
+
+  test(`fuzz ${format}: its magic followed by random bytes`, async () => {
+    const sample = make();
+    const rand = seeded(sample.length);
+    for (let round = 0; round < 30; round++) {
+      const tail = Uint8Array.from({ length: 16 + Math.floor(rand() * 2000) }, () => Math.floor(rand() * 256));
+      await walkSafely(`${format} random round ${round}`, concat(sample.subarray(0, 8), tail));
+    }
+  });
+}
