@@ -231,7 +231,8 @@ export async function buildAdmin(options: AdminOptions): Promise<AdminApp> {
   });
   await app.register(cookie);
   await app.register(formbody, { bodyLimit: 64 * 1024 });
-  await app.register(multipart, { limits: { fileSize: maxUploadBytes, files: 1, fields: 4, fieldSize: 1024, parts: 6 }, throwFileSizeLimit: false });
+  // preservePath: keep the name exactly as sent; it is display text only, never a path here.
+  await app.register(multipart, { preservePath: true, limits: { fileSize: maxUploadBytes, files: 1, fields: 4, fieldSize: 1024, parts: 6 }, throwFileSizeLimit: false });
 
   const sessionOf = new WeakMap<FastifyRequest, Session>();
   const isApi = (request: FastifyRequest): boolean => request.url.startsWith('/api/');
@@ -246,7 +247,7 @@ export async function buildAdmin(options: AdminOptions): Promise<AdminApp> {
     reply.code(status).type('text/html; charset=utf-8').send(body);
 
   const refuse = (request: FastifyRequest, reply: FastifyReply): FastifyReply => {
-    if (isApi(request) || request.method !== 'GET') {
+    if (isApi(request) || (request.method !== 'GET' && request.method !== 'HEAD')) {
       return reply.code(401).type('application/json').send({ error: { code: 'PC_ERR_AUTH', message: 'Cannot serve the request: log in first' } });
     }
     return reply.redirect(`/login?next=${encodeURIComponent(request.url)}`, 303);
