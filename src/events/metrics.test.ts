@@ -9,6 +9,7 @@ describe('metrics', () => {
     m.observeInspection({ protocol: 'smtp', direction: 'inbound', objectName: 'm', size: 1000, verdict: 'infected', findings: [], action: 'quarantine', durationMs: 20 });
     m.observeInspection({ protocol: 'ftp', direction: 'outbound', objectName: 'f', size: 24, verdict: 'error', findings: [], action: 'tempfail', durationMs: 3000,
       errors: [{ scanner: 'clamd', code: 'PC_ERR_SCAN_TIMEOUT', message: 'late' }] });
+    m.scannerError('clamd', 'PC_ERR_SCAN_TIMEOUT');
     m.sessionOpened('smtp');
     m.sessionOpened('smtp');
     m.sessionClosed('smtp');

@@ -41,7 +41,11 @@ export interface CreateMetricsOptions {
 
 export interface Metrics {
   readonly registry: Registry;
-  /** Counts one finished inspection (what `EventStore.record` is given). */
+  /**
+   * Counts one finished inspection (what `EventStore.record` is given).
+   * Its `errors` are not counted here: report each with `scannerError`, which
+   * also serves failures outside an inspection (a clamd health check).
+   */
   observeInspection(event: EventInput): void;
   sessionOpened(protocol: Protocol): void;
   sessionClosed(protocol: Protocol): void;
@@ -125,7 +129,6 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
       totalBytes += Math.max(0, e.size);
       byVerdict[e.verdict] += 1;
       byAction[e.action satisfies Action] = (byAction[e.action] ?? 0) + 1;
-      for (const err of e.errors ?? []) countScannerError(err.scanner, err.code);
     },
     sessionOpened(protocol) {
       sessions.inc({ protocol });
