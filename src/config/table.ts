@@ -105,8 +105,11 @@ export const CONFIG_TABLE = section('The portcullis config file.', {
   }),
   admin: switchable('Admin web UI and JSON API; false switches it off.', {
     listen: str(LISTEN_ADDRESS, '127.0.0.1:8025', 'Address of the admin UI and API (keep it on loopback or a management network).'),
-    passwordHash: optional(str(TEXT, '', 'Hash of the admin password (scrypt, as printed by the admin UI setup); none: the UI prints a one-time password at start.')),
-    sessionTimeout: duration(8 * H, { min: MIN, max: 30 * DAY }, 'An admin login expires after this long.'),
+    passwordHash: optional(str(TEXT, '', 'Admin password hash "scrypt$N$r$p$salt$hash" (make one with: node dist/src/admin/hash-password.js); none: a one-time password is logged at start.')),
+    sessionIdle: duration(H, { min: MIN, max: 30 * DAY }, 'An admin login idle this long expires.'),
+    sessionTimeout: duration(12 * H, { min: MIN, max: 30 * DAY }, 'An admin login expires this long after it began, idle or not.'),
+    metricsToken: optional(str(TEXT, '', 'Bearer token that /metrics requires; none: /metrics answers loopback clients only.')),
+    maxUploadSize: size(100 * MB, { min: 1024, max: 4 * GB }, 'Largest file accepted by "scan a file".'),
   }),
   smtp: switchable('SMTP proxy (before-queue, in front of a real MTA); false switches it off.', {
     listen: str(LISTEN_ADDRESS, '127.0.0.1:10025', 'Address the SMTP proxy listens on.'),

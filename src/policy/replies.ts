@@ -16,7 +16,7 @@ import type { Action, DecisionClass } from './types.js';
 export type Outcome =
   | 'clean' | 'passed' | 'stripped' | 'replaced' | 'quarantined' | 'tempfail'
   | `blocked.${ActionClass}`
-  | 'unavailable' | 'shuttingDown' | 'tooManySessions' | 'tooManyFromClient' | 'tooBig' | 'idleTimeout';
+  | 'unavailable' | 'shuttingDown' | 'tooManySessions' | 'tooManyFromClient' | 'tooBig' | 'idleTimeout' | 'closing';
 
 export interface SmtpReply { readonly code: number; readonly enhanced: string; readonly text: string }
 export interface FtpReply { readonly code: number; readonly text: string }
@@ -90,6 +90,10 @@ export const REPLIES: Readonly<Record<Outcome, ReplyRow>> = {
   tooBig: {
     smtp: { code: 552, enhanced: '5.3.4', text: 'Message too big' },
     ftp: { code: 552, text: 'File too big' },
+  },
+  closing: {
+    smtp: { code: 221, enhanced: '2.0.0', text: 'Bye' },
+    ftp: { code: 221, text: 'Goodbye' },
   },
   idleTimeout: {
     smtp: { code: 421, enhanced: '4.4.2', text: 'Timeout, closing connection' },

@@ -1,0 +1,293 @@
+/**
+ * The inspection pipeline, one object at a time:
+ *   true type → should it be scanned (policy) → scanner → banned names/types
+ *   (policy, inside containers too) → decision (policy) → quarantine (when
+ *   the action says so) → event + metrics → one "transfer" log line.
+ * The proxies call it for each file or mail part; the admin UI's "scan a
+ * file" calls it with protocol "upload".
+ *
+ * It runs on one snapshot from start to end: the session's, when the caller
+ * passes it, else the current one (held with a lease until done).
+ *
+ * Fail closed: a scanner that throws is a scanner failure (class
+ * scannerFailure, default tempfail), and a quarantine that cannot store the
+ * object turns "quarantine" into tempfail (upload: block) — the object is
+ * never delivered because its evidence could not be kept. A failure to record
+ * the event is logged and does not change the decision.
+ *
+ * Reads untrusted bytes: the object's head (true type), and the whole object
+ * through the content walker when banned rules exist; the object name is
+ * display text only and never becomes a path here.
+ */
+import { open } from 'node:fs/promises';
+import { detectType } from '../content/filetype.js';
+import { walk } from '../content/walker.js';
+import type { FileType } from '../content/types.js';
+import { isPortcullisError } from '../errors.js';
+import { logTransfer, type Logger } from '../log.js';
+import type { ObjectFact } from '../policy/banned.js';
+import type { PolicyDecision } from '../policy/actions.js';
+import type { Reply } from '../policy/replies.js';
+import type { Action, Direction, Protocol } from '../policy/types.js';
+import type { Finding, ScanReport, ScanTarget } from '../scanners/types.js';
+import type { Snapshot, SnapshotSource } from './snapshot.js';
+
+export interface Envelope {
+  readonly from: string;
+  readonly rcpts: readonly string[];
+}
+
+export interface InspectRequest {
+  readonly protocol: Protocol;
+  readonly direction: Direction;
+  /** Display name of the object (file name, "part 2 invoice.zip", message id); untrusted. */
+  readonly name: string;
+  /** The bytes: a spooled file or a buffer. */
+  readonly target: ScanTarget;
+  readonly peers?: { readonly client?: string; readonly server?: string };
+  readonly envelope?: Envelope;
+  readonly sessionId?: string;
+  /** The session's snapshot; default the current one. */
+  readonly snapshot?: Snapshot;
+  readonly signal?: AbortSignal;
+}
+
+export interface InspectDecision {
+  readonly action: Action;
+  readonly class: PolicyDecision['class'];
+  /** Findings of the deciding class. */
+  readonly findings: readonly Finding[];
+  readonly reply: Reply;
+}
+
+export interface InspectResult {
+  /** The scanner's report with banned findings merged in. */
+  readonly report: ScanReport;
+  readonly scanned: boolean;
+  /** Why it was (not) scanned. */
+  readonly scanReason: string;
+  readonly type: FileType;
+  readonly decision: InspectDecision;
+  readonly quarantineId?: string;
+  /** Undefined only when the event could not be recorded (logged). */
+  readonly eventId?: number;
+  readonly generation: number;
+  readonly durationMs: number;
+}
+
+export type Inspect = (request: InspectRequest) => Promise<InspectResult>;
+
+/** The operator-side stores inspect writes to; each is optional so tests and tools can leave one out. */
+export interface InspectDeps {
+  readonly snapshots: SnapshotSource;
+  readonly log: Logger;
+  readonly quarantine?: {
+    add(input: {
+      source: { path: string } | { data: Uint8Array };
+      originalName: string; protocol: Protocol; direction: Direction;
+      client?: string; server?: string; envelope?: Envelope; findings: readonly Finding[];
+    }): Promise<{ id: string }>;
+  };
+  readonly events?: { record(input: EventRecordInput): { id: number } };
+  readonly metrics?: { observeInspection(input: EventRecordInput): void; scannerError(scanner: string, code: string): void };
+}
+
+/** The event the pipeline records (the event store's EventInput). */
+export interface EventRecordInput {
+  readonly protocol: Protocol;
+  readonly direction: Direction;
+  readonly client?: string;
+  readonly server?: string;
+  readonly objectName: string;
+  readonly size: number;
+  readonly verdict: ScanReport['verdict'];
+  readonly findings: readonly Finding[];
+  readonly action: Action;
+  readonly durationMs: number;
+  readonly quarantineId?: string;
+  readonly sessionId?: string;
+  readonly envelope?: Envelope;
+  readonly errors?: ScanReport['errors'];
+}
+
+const HEAD_BYTES = 64 * 1024;
+
+function targetSize(t: ScanTarget): number {
+  return 'data' in t ? t.data.byteLength : t.size;
+}
+
+async function readPart(path: string, max: number): Promise<Uint8Array> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = new Uint8Array(max);
+    let off = 0;
+    while (off < max) {
+      const { bytesRead } = await fh.read(buf, off, max - off, off);
+      if (bytesRead === 0) break;
+      off += bytesRead;
+    }
+    return buf.subarray(0, off);
+  } finally {
+    await fh.close();
+  }
+}
+
+function failure(scanner: string, err: unknown, started: number): ScanReport {
+  return {
+    verdict: 'error',
+    findings: [],
+    errors: [{ scanner, code: isPortcullisError(err) ? err.code : 'PC_ERR_SCANNER', message: err instanceof Error ? err.message : String(err) }],
+    bytesScanned: 0,
+    durationMs: performance.now() - started,
+  };
+}
+
+/** Why a scan failed, in words fit for a reply ("clamd timed out"). */
+function failureReason(report: ScanReport): string {
+  const parts = report.errors.map((e) => `${e.scanner} ${e.code === 'PC_ERR_SCAN_TIMEOUT' ? 'timed out' : 'failed'}`);
+  return parts.length > 0 ? [...new Set(parts)].join(', ') : 'scanner unavailable';
+}
+
+/** Every object inside the target with its true type, for the banned rules; the root alone when it is too big to open. */
+async function objectFacts(target: ScanTarget, rootType: FileType, snapshot: Snapshot, signal: AbortSignal | undefined): Promise<ObjectFact[]> {
+  const limits = snapshot.config.limits;
+  const size = targetSize(target);
+  if (size > limits.MaxFileSize) return [{ path: [target.name], type: rootType }];
+  const data = 'data' in target ? target.data : await readPart(target.path, size);
+  const facts: ObjectFact[] = [];
+  for await (const item of walk({ name: target.name, data }, { limits, ...(signal !== undefined ? { signal } : {}) })) {
+    if (item.kind === 'object') facts.push({ path: item.node.path, type: item.node.type });
+  }
+  return facts;
+}
+
+export function createInspect(deps: InspectDeps): Inspect {
+  return async (req) => {
+    const started = performance.now();
+    const lease = req.snapshot === undefined ? deps.snapshots.acquire() : undefined;
+    const snapshot = req.snapshot ?? (lease as NonNullable<typeof lease>).snapshot;
+    try {
+      return await run(deps, req, snapshot, started);
+    } finally {
+      lease?.release();
+    }
+  };
+}
+
+async function run(deps: InspectDeps, req: InspectRequest, snapshot: Snapshot, started: number): Promise<InspectResult> {
+  const { policy, scanner } = snapshot;
+  const size = targetSize(req.target);
+  const signal = req.signal;
+
+  let unreadable: ScanReport | undefined;
+  let type: FileType = detectType(new Uint8Array(0));
+  try {
+    const head = 'data' in req.target ? req.target.data.subarray(0, HEAD_BYTES) : await readPart(req.target.path, Math.min(HEAD_BYTES, size));
+    type = detectType(head, req.name);
+  } catch (err) {
+    unreadable = failure('gateway', err, started);
+  }
+  const choice = policy.chooseScan(req.name, type);
+  let report: ScanReport = unreadable ?? (choice.scan
+    ? await scanner.scan(req.target, signal !== undefined ? { signal } : {}).catch((err: unknown) => failure(scanner.name, err, started))
+    : { verdict: 'clean', findings: [], errors: [], bytesScanned: 0, durationMs: 0 });
+
+  if (policy.hasBannedRules && report.errors.length === 0) {
+    try {
+      const banned = policy.banned(await objectFacts(req.target, type, snapshot, signal));
+      if (banned.length > 0) report = { ...report, verdict: 'infected', findings: [...report.findings, ...banned] };
+    } catch (err) {
+      report = { ...report, verdict: report.verdict === 'infected' ? 'infected' : 'error', errors: [...report.errors, ...failure('policy', err, started).errors] };
+    }
+  }
+
+  const decided = policy.decide({ protocol: req.protocol, direction: req.direction, report });
+  let action = decided.action;
+  let reason = failureReason(report);
+  let quarantineId: string | undefined;
+  if (action === 'quarantine') {
+    if (deps.quarantine === undefined) {
+      action = req.protocol === 'upload' ? 'block' : 'tempfail';
+      reason = 'quarantine unavailable';
+    } else {
+      try {
+        const entry = await deps.quarantine.add({
+          source: 'data' in req.target ? { data: req.target.data } : { path: req.target.path },
+          originalName: req.name,
+          protocol: req.protocol,
+          direction: req.direction,
+          ...(req.peers?.client !== undefined ? { client: req.peers.client } : {}),
+          ...(req.peers?.server !== undefined ? { server: req.peers.server } : {}),
+          ...(req.envelope !== undefined ? { envelope: req.envelope } : {}),
+          findings: report.findings,
+        });
+        quarantineId = entry.id;
+      } catch (err) {
+        deps.log.error({ err, name: req.name }, 'quarantine failed; refusing the object instead');
+        action = req.protocol === 'upload' ? 'block' : 'tempfail';
+        reason = 'quarantine unavailable';
+      }
+    }
+  }
+  const decision = { action, class: decided.class, findings: decided.findings };
+  const reply = policy.reply(decision, { reason, ...(quarantineId !== undefined ? { id: quarantineId } : {}) });
+  const durationMs = performance.now() - started;
+
+  const event: EventRecordInput = {
+    protocol: req.protocol,
+    direction: req.direction,
+    ...(req.peers?.client !== undefined ? { client: req.peers.client } : {}),
+    ...(req.peers?.server !== undefined ? { server: req.peers.server } : {}),
+    objectName: req.name,
+    size,
+    verdict: report.verdict,
+    findings: report.findings,
+    action,
+    durationMs,
+    ...(quarantineId !== undefined ? { quarantineId } : {}),
+    ...(req.sessionId !== undefined ? { sessionId: req.sessionId } : {}),
+    ...(req.envelope !== undefined ? { envelope: req.envelope } : {}),
+    ...(report.errors.length > 0 ? { errors: report.errors } : {}),
+  };
+  let eventId: number | undefined;
+  try {
+    eventId = deps.events?.record(event).id;
+  } catch (err) {
+    deps.log.error({ err, name: req.name }, 'event could not be recorded');
+  }
+  deps.metrics?.observeInspection(event);
+  for (const e of report.errors) deps.metrics?.scannerError(e.scanner, e.code);
+
+  logTransfer(deps.log, {
+    protocol: req.protocol,
+    ...(req.sessionId !== undefined ? { sessionId: req.sessionId } : {}),
+    direction: req.direction,
+    ...(req.peers?.client !== undefined ? { client: req.peers.client } : {}),
+    ...(req.peers?.server !== undefined ? { server: req.peers.server } : {}),
+    name: req.name,
+    size,
+    scanned: choice.scan,
+    verdict: report.verdict,
+    findings: [...new Set(report.findings.map((f) => f.name))],
+    action,
+    class: decision.class,
+    reply: req.protocol === 'ftp' ? reply.ftp.code : reply.smtp.code,
+    ...(quarantineId !== undefined ? { quarantineId } : {}),
+    ...(eventId !== undefined ? { eventId } : {}),
+    durationMs: Math.round(durationMs * 10) / 10,
+    generation: snapshot.generation,
+    ...(report.errors.length > 0 ? { errors: report.errors.map((e) => e.code) } : {}),
+  });
+
+  return {
+    report,
+    scanned: choice.scan,
+    scanReason: choice.reason,
+    type,
+    decision: { ...decision, reply },
+    ...(quarantineId !== undefined ? { quarantineId } : {}),
+    ...(eventId !== undefined ? { eventId } : {}),
+    generation: snapshot.generation,
+    durationMs,
+  };
+}
