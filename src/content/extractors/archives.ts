@@ -1,13 +1,15 @@
 /**
  * Archive and compression formats, in the order users meet them most:
  * zip, gzip, tar, bzip2, xz, 7z/cab/rar/arj/chm/iso/lzh (7-Zip in wasm),
- * cpio, SZDD, and installer payloads inside PE files (NSIS, SFX).
+ * cpio, SZDD, and installer payloads inside PE files (InstallShield,
+ * then NSIS and SFX archives through 7-Zip).
  * Each format lives in its own file; this is only the list.
  */
 import type { Extractor } from '../types.js';
 import { bzip2Extractor } from './bzip2.js';
 import { cpioExtractor } from './cpio.js';
 import { gzipExtractor } from './gzip.js';
+import { installShieldExtractor } from './installshield.js';
 import { peInstallerExtractor, sevenZipExtractor } from './sevenzip.js';
 import { szddExtractor } from './szdd.js';
 import { tarExtractor } from './tar.js';
@@ -23,5 +25,6 @@ export const archiveExtractors: readonly Extractor[] = [
   sevenZipExtractor,
   cpioExtractor,
   szddExtractor,
+  installShieldExtractor,
   peInstallerExtractor,
 ];
