@@ -90,7 +90,12 @@ async function* extractMime(data: Uint8Array, ctx: ExtractContext): AsyncGenerat
 
   const handOn = function* (readings: Reading[]): Generator<ExtractedChild> {
     for (const r of readings) {
-      if (r.data.length === 0 || !seen.add(r.data)) continue;
+      if (r.data.length === 0) {
+        // Nothing kept because the budget is spent: say so rather than drop the part silently.
+        if (r.capped) fitChild(ctx, { name: r.name, data: r.data }, true);
+        continue;
+      }
+      if (!seen.add(r.data)) continue;
       if (r.text) noteTextBlocks(r.data, insideText, ctx);
       const child = fitChild(ctx, { name: r.name, data: r.data }, r.capped);
       if (child) yield child;
@@ -172,7 +177,7 @@ function decodeLeaf(leaf: Leaf, label: string, cap: number): Reading[] {
     if (enc === 'base64') {
       const r = decodeAll((d) => new Base64Decoder(d), leaf.body, cap);
       add(suffix, r.data, r.capped, false);
-      if ((r.decoder as Base64Decoder).junk > 0) {
+      if ((r.decoder as Base64Decoder).junk > 0 || hasForeignLines(leaf.body)) {
         const clean = decodeAll((d) => new Base64Decoder(d), base64Lines(leaf.body), cap);
         add('(base64 lines)', clean.data, clean.capped, false);
       }
@@ -222,6 +227,11 @@ const B64_LINE = /^[A-Za-z0-9+/]{4,}={0,2}$/;
 function base64Lines(body: Uint8Array): Uint8Array {
   const keep = latin1Text(body).split(/\r?\n/).map((l) => l.trim()).filter((l) => B64_LINE.test(l));
   return latin1Bytes(keep.join(''));
+}
+
+/** True when some non-blank line is not wholly base64 (junk a broken or hostile mailer put in). */
+function hasForeignLines(body: Uint8Array): boolean {
+  return latin1Text(body).split(/\r?\n/).some((l) => l.trim() !== '' && !B64_LINE.test(l.trim()));
 }
 
 /** Records the blocks inside a text part, so the raw scan does not hand them on a second time. */
@@ -323,7 +333,7 @@ function splitMultipart(body: Uint8Array, declared: readonly string[]): Uint8Arr
   const lines = lineOffsets(body);
   const text = (i: number): string => {
     const [s, e] = lines[i] as [number, number];
-    return latin1Text(body.subarray(s, Math.min(e, s + 1024))).replace(/[ \t\r]+$/, '');
+    return latin1Text(body.subarray(s, Math.min(e, s + 1024))).replace(/[ \t\r\n]+$/, '');
   };
   const candidates = declared.map((b) => b.replace(/[ \t]+$/, ''));
   let match = (t: string): 'open' | 'close' | undefined => {
