@@ -47,9 +47,10 @@ class NamePool {
     const length = end - start;
     this.#reserve(length + 2);
     const at = this.#used;
-    this.#bytes[at] = length & 0xff;
-    this.#bytes[at + 1] = length >>> 8;
-    this.#bytes.set(src.subarray(start, end), at + 2);
+    const bytes = this.#bytes;
+    bytes[at] = length & 0xff;
+    bytes[at + 1] = length >>> 8;
+    for (let i = 0; i < length; i++) bytes[at + 2 + i] = src[start + i] as number;
     this.#used += length + 2;
     return at;
   }
@@ -95,10 +96,21 @@ class DigestTable {
     this.#names = new Uint32Array(1024);
   }
 
-  /** Room for the digest of the next entry; call `commit` once the rest of the line is valid. */
-  nextDigestSlot(): Uint8Array {
+  /**
+   * Decodes the hex digest at `src[at…]` into the next entry's place; false
+   * when a digit is not hex. Call `commit` once the rest of the line is valid.
+   */
+  decodeNext(src: Uint8Array, at: number): boolean {
     if (this.count === this.#sizes.length) this.#grow();
-    return this.#digests.subarray(this.count * this.width, (this.count + 1) * this.width);
+    const digests = this.#digests;
+    const base = this.count * this.width;
+    for (let k = 0, p = at; k < this.width; k++, p += 2) {
+      const hi = HEX[src[p] as number] as number;
+      const lo = HEX[src[p + 1] as number] as number;
+      if (hi < 0 || lo < 0) return false;
+      digests[base + k] = (hi << 4) | lo;
+    }
+    return true;
   }
 
   commit(size: number, nameRef: number): void {
@@ -210,20 +222,25 @@ export class HashSet {
   addLines(data: Uint8Array, skip: SkipReporter): number {
     if (this.#frozen) throw new Error('Cannot add hash lines: the set is frozen');
     let loaded = 0;
-    let start = 0;
     const n = data.length;
-    while (start < n) {
-      let end = data.indexOf(0x0a, start);
-      if (end === -1) end = n;
-      const next = end + 1;
+    // Colon positions of the current line; a sixth colon already makes it malformed.
+    const colons = new Int32Array(6);
+    let p = 0;
+    while (p < n) {
+      let start = p;
+      let ncolons = 0;
+      let b = 0;
+      while (p < n && (b = data[p] as number) !== 0x0a) {
+        if (b === 0x3a && ncolons < 6) colons[ncolons++] = p;
+        p++;
+      }
+      let end = p;
+      p++;
       while (end > start && isSpace(data[end - 1] as number)) end--;
       while (start < end && isSpace(data[start] as number)) start++;
-      if (end > start && data[start] !== 0x23 /* '#' */) {
-        const reason = this.#addLine(data, start, end);
-        if (reason === undefined) loaded++;
-        else skip(reason, latin1(data, start, end));
-      }
-      start = next;
+      if (end === start || data[start] === 0x23 /* '#' */) continue;
+      if (this.#addLine(data, start, end, colons, ncolons)) loaded++;
+      else skip('malformed-hash', latin1(data, start, end));
     }
     return loaded;
   }
@@ -256,30 +273,25 @@ export class HashSet {
     return HASH_KINDS.reduce((sum, k) => sum + this.#tables[k].byteLength, 0) + this.#names.byteLength;
   }
 
-  /** Returns undefined when the line was loaded, else the reason it was not. */
-  #addLine(data: Uint8Array, start: number, end: number): string | undefined {
-    const c1 = data.indexOf(0x3a, start);
-    if (c1 < 0 || c1 >= end) return 'malformed-hash';
+  /** Loads one `hash:size:name[:minfl[:maxfl]]` line; false when it is malformed. */
+  #addLine(data: Uint8Array, start: number, end: number, colons: Int32Array, ncolons: number): boolean {
+    if (ncolons < 2 || ncolons > 4) return false;
+    const c1 = colons[0] as number;
+    const c2 = colons[1] as number;
     const kind = hashKindOfHexLength(c1 - start);
-    if (kind === undefined) return 'malformed-hash';
-    const c2 = data.indexOf(0x3a, c1 + 1);
-    if (c2 < 0 || c2 >= end) return 'malformed-hash';
+    if (kind === undefined) return false;
     const size = parseSize(data, c1 + 1, c2);
-    if (size < 0) return 'malformed-hash';
-    let nameEnd = data.indexOf(0x3a, c2 + 1);
-    if (nameEnd < 0 || nameEnd > end) nameEnd = end;
-    if (nameEnd === c2 + 1 || nameEnd - c2 - 1 > 0xffff) return 'malformed-hash';
-    if (nameEnd < end && !isFlevelTail(data, nameEnd, end)) return 'malformed-hash';
-    const table = this.#tables[kind];
-    const slot = table.nextDigestSlot();
-    for (let k = 0, p = start; k < slot.length; k++, p += 2) {
-      const hi = HEX[data[p] as number] as number;
-      const lo = HEX[data[p + 1] as number] as number;
-      if (hi < 0 || lo < 0) return 'malformed-hash';
-      slot[k] = (hi << 4) | lo;
+    if (size < 0) return false;
+    const nameEnd = ncolons > 2 ? colons[2] as number : end;
+    if (nameEnd === c2 + 1 || nameEnd - c2 - 1 > 0xffff) return false;
+    for (let q = nameEnd + 1; q < end; q++) {
+      const d = data[q] as number;
+      if (d !== 0x3a && (d < 0x30 || d > 0x39)) return false;
     }
+    const table = this.#tables[kind];
+    if (!table.decodeNext(data, start)) return false;
     table.commit(size, this.#names.add(data, c2 + 1, nameEnd));
-    return undefined;
+    return true;
   }
 }
 
@@ -294,17 +306,6 @@ function parseSize(data: Uint8Array, start: number, end: number): number {
     v = v * 10 + d;
   }
   return v >= ANY_SIZE ? -1 : v;
-}
-
-/** `:MinFL` or `:MinFL:MaxFL` (either may be empty). */
-function isFlevelTail(data: Uint8Array, colon: number, end: number): boolean {
-  let fields = 0;
-  for (let p = colon; p < end; p++) {
-    const b = data[p] as number;
-    if (b === 0x3a) { if (++fields > 2) return false; continue; }
-    if (b < 0x30 || b > 0x39) return false;
-  }
-  return true;
 }
 
 function isSpace(b: number): boolean { return b === 0x20 || b === 0x09 || b === 0x0d; }

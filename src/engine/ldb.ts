@@ -9,7 +9,8 @@
  *   `HandlerType` re-types files: signatures using them are skipped by reason.
  * - Expression: subsig indexes, `&`, `|`, parentheses, and `A=X`, `A>X`, `A<X`
  *   with an optional `,Y` (at least Y distinct subsigs of block A matched).
- *   Without parentheses `&` binds tighter than `|`.
+ *   Without parentheses `&` and `|` group to the right, as in clamscan:
+ *   `0&1|2` is `0&(1|2)`.
  * - Subsigs: `[Offset:]Hex[::iwfa]` body patterns (compiled by the matcher),
  *   PCRE `[Offset:]Trigger/regex/flags` (translated to a JS RegExp and run on
  *   the buffered object at end of scan), byte-compare and macro subsigs (skipped).
@@ -121,15 +122,16 @@ export function parseExpression(text: string, subsigCount: number): Expr {
     }
     return e;
   };
-  const conjunction = (): Expr => {
-    const items = [primary()];
-    while (peek() === '&') { at++; items.push(primary()); }
-    return items.length === 1 ? items[0] as Expr : { t: 'and', items };
-  };
+  // ClamAV gives & and | one precedence and groups to the right: 0&1|2 is 0&(1|2)
+  // (checked against clamscan 1.4). Runs of one operator are flattened.
   const alternatives = (): Expr => {
-    const items = [conjunction()];
-    while (peek() === '|') { at++; items.push(conjunction()); }
-    return items.length === 1 ? items[0] as Expr : { t: 'or', items };
+    const left = primary();
+    const op = peek();
+    if (op !== '&' && op !== '|') return left;
+    at++;
+    const right = alternatives();
+    const t = op === '&' ? 'and' : 'or';
+    return { t, items: right.t === t ? [left, ...right.items] : [left, right] };
   };
   if (/\s/.test(text)) throw new ExprError(`whitespace in expression "${text}"`);
   const e = alternatives();
