@@ -31,11 +31,10 @@ import type { Reply } from '../policy/replies.js';
 import type { Action, Direction, Protocol } from '../policy/types.js';
 import type { Finding, ScanReport, ScanTarget } from '../scanners/types.js';
 import type { Snapshot, SnapshotSource } from './snapshot.js';
-
-export interface Envelope {
-  readonly from: string;
-  readonly rcpts: readonly string[];
-}
+import type { Envelope, EventInput } from '../events/types.js';
+import type { EventStore } from '../events/store.js';
+import type { Metrics } from '../events/metrics.js';
+import type { Quarantine } from '../quarantine/store.js';
 
 export interface InspectRequest {
   readonly protocol: Protocol;
@@ -81,33 +80,9 @@ export type Inspect = (request: InspectRequest) => Promise<InspectResult>;
 export interface InspectDeps {
   readonly snapshots: SnapshotSource;
   readonly log: Logger;
-  readonly quarantine?: {
-    add(input: {
-      source: { path: string } | { data: Uint8Array };
-      originalName: string; protocol: Protocol; direction: Direction;
-      client?: string; server?: string; envelope?: Envelope; findings: readonly Finding[];
-    }): Promise<{ id: string }>;
-  };
-  readonly events?: { record(input: EventRecordInput): { id: number } };
-  readonly metrics?: { observeInspection(input: EventRecordInput): void; scannerError(scanner: string, code: string): void };
-}
-
-/** The event the pipeline records (the event store's EventInput). */
-export interface EventRecordInput {
-  readonly protocol: Protocol;
-  readonly direction: Direction;
-  readonly client?: string;
-  readonly server?: string;
-  readonly objectName: string;
-  readonly size: number;
-  readonly verdict: ScanReport['verdict'];
-  readonly findings: readonly Finding[];
-  readonly action: Action;
-  readonly durationMs: number;
-  readonly quarantineId?: string;
-  readonly sessionId?: string;
-  readonly envelope?: Envelope;
-  readonly errors?: ScanReport['errors'];
+  readonly quarantine?: Pick<Quarantine, 'add'>;
+  readonly events?: Pick<EventStore, 'record'>;
+  readonly metrics?: Pick<Metrics, 'observeInspection' | 'scannerError'>;
 }
 
 const HEAD_BYTES = 64 * 1024;
@@ -233,7 +208,7 @@ async function run(deps: InspectDeps, req: InspectRequest, snapshot: Snapshot, s
   const reply = policy.reply(decision, { reason, ...(quarantineId !== undefined ? { id: quarantineId } : {}) });
   const durationMs = performance.now() - started;
 
-  const event: EventRecordInput = {
+  const event: EventInput = {
     protocol: req.protocol,
     direction: req.direction,
     ...(req.peers?.client !== undefined ? { client: req.peers.client } : {}),

@@ -27,7 +27,7 @@ import { loadConfig } from '../config/load.js';
 import type { Config, FtpConfig, SmtpConfig } from '../config/table.js';
 import { isPortcullisError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
-import { createInspect, type Inspect, type InspectDeps } from './inspect.js';
+import { createInspect, type Inspect } from './inspect.js';
 import type { BoundAddress, DrainResult, ListenerContext, ProtocolListener } from './listeners.js';
 import { PlaceholderListener } from './placeholder.js';
 import { dropPrivileges, type DropResult } from './privileges.js';
@@ -195,7 +195,7 @@ export class Gateway {
       stores = await openStores(config, log);
       const s = stores;
       s.metrics.setSignatures({ loaded: first.signatures.loaded, loadedAt: first.signatures.loadedAt, ...(first.signatures.newestBuildTime !== undefined ? { newestBuildTime: first.signatures.newestBuildTime } : {}) });
-      const inspect = createInspect({ snapshots: holder, log, quarantine: s.quarantine, events: s.events, metrics: s.metrics } as InspectDeps);
+      const inspect = createInspect({ snapshots: holder, log, quarantine: s.quarantine, events: s.events, metrics: s.metrics });
       const ctx: ListenerContext = { snapshots: holder, inspect, log, metrics: s.metrics };
 
       for (const protocol of ['smtp', 'ftp'] as const) {
