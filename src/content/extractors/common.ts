@@ -33,7 +33,7 @@ export function latin1Text(data: Uint8Array): string {
 }
 
 export function latin1Bytes(text: string): Uint8Array {
-  return Uint8Array.from(text, (c) => c.charCodeAt(0) & 0xff);
+  return new Uint8Array(Buffer.from(text, 'latin1'));
 }
 
 /** A display name made safe: no control characters, no path separators in the way, bounded length. */

@@ -221,17 +221,64 @@ function looksQuotedPrintable(body: Uint8Array): boolean {
   return soft + esc >= 3;
 }
 
-const B64_LINE = /^[A-Za-z0-9+/]{4,}={0,2}$/;
+
+/** One line as base64 sees it: where its trimmed text lies, and whether it is wholly base64. */
+interface LineClass {
+  readonly start: number;
+  readonly end: number;
+  readonly line: number;
+  readonly base64: boolean;
+}
+
+/**
+ * Classifies every line without building strings (mail can be tens of MB):
+ * a line is base64 when, trimmed, it is at least 4 alphabet symbols and at
+ * most two '=' at its end.
+ */
+function classifyLines(data: Uint8Array): { lines: LineClass[]; foreign: number } {
+  const lines: LineClass[] = [];
+  let foreign = 0;
+  let pos = 0;
+  let n = 0;
+  while (pos < data.length) {
+    let eol = data.indexOf(0x0a, pos);
+    if (eol < 0) eol = data.length;
+    let s = pos, e = eol;
+    while (s < e && isSpace(data[s] as number)) s++;
+    while (e > s && isSpace(data[e - 1] as number)) e--;
+    if (e > s) {
+      let pads = 0;
+      while (pads < 2 && e - pads > s && data[e - pads - 1] === 0x3d) pads++;
+      let ok = e - pads - s >= 4;
+      for (let i = s; ok && i < e - pads; i++) ok = isBase64Char(data[i] as number);
+      if (!ok) foreign++;
+      lines.push({ start: s, end: e, line: n, base64: ok });
+    }
+    n++;
+    pos = eol + 1;
+  }
+  return { lines, foreign };
+}
+
+function isSpace(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a;
+}
 
 /** Only the lines that are wholly base64, joined: a reading that skips injected junk lines. */
 function base64Lines(body: Uint8Array): Uint8Array {
-  const keep = latin1Text(body).split(/\r?\n/).map((l) => l.trim()).filter((l) => B64_LINE.test(l));
-  return latin1Bytes(keep.join(''));
+  const keep = classifyLines(body).lines.filter((l) => l.base64);
+  const out = new Uint8Array(keep.reduce((a, l) => a + l.end - l.start, 0));
+  let at = 0;
+  for (const l of keep) {
+    out.set(body.subarray(l.start, l.end), at);
+    at += l.end - l.start;
+  }
+  return out;
 }
 
 /** True when some non-blank line is not wholly base64 (junk a broken or hostile mailer put in). */
 function hasForeignLines(body: Uint8Array): boolean {
-  return latin1Text(body).split(/\r?\n/).some((l) => l.trim() !== '' && !B64_LINE.test(l.trim()));
+  return classifyLines(body).foreign > 0;
 }
 
 /** Records the blocks inside a text part, so the raw scan does not hand them on a second time. */
@@ -391,26 +438,23 @@ function trimEol(data: Uint8Array, start: number, end: number): number {
 
 /** Base64 runs and text-encoded blocks anywhere in the raw message. */
 function* rawScan(data: Uint8Array, cap: number, maxBlocks: number): Generator<Reading> {
-  const lines = lineOffsets(data);
-  let run: string[] = [];
-  let runStart = 0;
+  let run: LineClass[] = [];
   const flush = function* (): Generator<Reading> {
-    const symbols = run.reduce((a, l) => a + l.length, 0);
-    if (symbols >= 64 && (run.length >= 2 || symbols >= 76)) {
-      const r = decodeAll((d) => new Base64Decoder(d), latin1Bytes(run.join('')), cap);
-      yield { name: `base64 line ${runStart + 1}`, data: r.data, capped: r.capped, text: false };
+    const symbols = run.reduce((a, l) => a + l.end - l.start, 0);
+    const first = run[0];
+    if (first && symbols >= 64 && (run.length >= 2 || symbols >= 76)) {
+      const r = decodeAll((d) => new Base64Decoder(d), run.map((l) => data.subarray(l.start, l.end)), cap);
+      yield { name: `base64 line ${first.line + 1}`, data: r.data, capped: r.capped, text: false };
     }
     run = [];
   };
-  for (let i = 0; i < lines.length; i++) {
-    const [s, e] = lines[i] as [number, number];
-    const line = e - s > 16 * 1024 ? '' : latin1Text(data.subarray(s, e)).trim();
-    if (line.length >= 16 && B64_LINE.test(line)) {
-      if (run.length === 0) runStart = i;
-      run.push(line);
-      if (line.endsWith('=')) yield* flush();
-    } else {
-      yield* flush();
+  for (const l of classifyLines(data).lines) {
+    const prev = run[run.length - 1];
+    // A run is consecutive base64 lines of 16 or more symbols; a padded line ends it.
+    if (prev && (l.line !== prev.line + 1 || !l.base64 || l.end - l.start < 16)) yield* flush();
+    if (l.base64 && l.end - l.start >= 16) {
+      run.push(l);
+      if (data[l.end - 1] === 0x3d) yield* flush();
     }
   }
   yield* flush();
