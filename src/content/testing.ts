@@ -6,7 +6,7 @@
  * once with the bzip2, xz and 7-Zip tools; no compressor for them exists in
  * Node). Used by tests only; reads no untrusted bytes.
  */
-import { gzipSync, zipSync, type Zippable } from 'fflate';
+import { gzipSync, zipSync, zlibSync, type Zippable } from 'fflate';
 import { walk, type WalkOptions } from './walker.js';
 import type { WalkItem } from './types.js';
 
@@ -198,4 +198,61 @@ export function seeded(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** A minimal PE image (one 512-byte section, image ends at 0x400) with `overlay` appended. */
+export function peWithOverlay(overlay: Uint8Array): Uint8Array {
+  const image = new Uint8Array(0x400);
+  const dv = new DataView(image.buffer);
+  image.set(enc('MZ'), 0);
+  dv.setUint32(0x3c, 0x40, true);
+  image.set(enc('PE\0\0'), 0x40);
+  dv.setUint16(0x40 + 6, 1, true); // sections
+  dv.setUint16(0x40 + 20, 0, true); // size of optional header
+  const section = 0x40 + 24;
+  image.set(enc('.text'), section);
+  dv.setUint32(section + 16, 0x200, true); // SizeOfRawData
+  dv.setUint32(section + 20, 0x200, true); // PointerToRawData
+  return concat(image, overlay);
+}
+
+/** InstallShield plain overlay records: name, path, version, decimal size, data. */
+export function installShieldPlain(files: Record<string, Uint8Array>): Uint8Array {
+  return concat(...Object.entries(files).flatMap(([name, data]) => [enc(`${name}\0Disk1\\${name}\0${'0.0.0.0'}\0${data.length}\0`), data]));
+}
+
+/** The obfuscated "InstallShield" layout, every file zlib-compressed, as setup.exe writes it. */
+export function installShieldObfuscated(files: Record<string, Uint8Array>, obfuscate: (plain: Uint8Array, name: Uint8Array) => Uint8Array): Uint8Array {
+  const header = new Uint8Array(46);
+  header.set(enc('InstallShield\0'), 0);
+  new DataView(header.buffer).setUint16(14, Object.keys(files).length, true);
+  const parts: Uint8Array[] = [enc('NB10 debug info padding\0'), header];
+  for (const [name, data] of Object.entries(files)) {
+    const body = obfuscate(zlibSync(data), enc(name));
+    const rec = new Uint8Array(312);
+    rec.set(enc(name), 0);
+    const dv = new DataView(rec.buffer);
+    dv.setUint32(260, 6, true);
+    dv.setBigUint64(268, BigInt(body.length), true);
+    parts.push(rec, body);
+  }
+  return concat(...parts);
+}
+
+/** An EPOC release 6 SIS file with one simple file record, zlib-compressed. */
+export function sis(name: string, data: Uint8Array): Uint8Array {
+  const packed = zlibSync(data);
+  const dst = new Uint8Array(Buffer.from(`!:\\sys\\bin\\${name}`, 'utf16le'));
+  const head = new Uint8Array(0x66);
+  const dv = new DataView(head.buffer);
+  dv.setUint32(0, 0x10000000, true); dv.setUint32(4, 0x10003a12, true); dv.setUint32(8, 0x10000419, true);
+  dv.setUint16(0x12, 1, true); dv.setUint16(0x14, 1, true); dv.setUint16(0x24, 1, true);
+  dv.setUint32(0x34, 0x66, true);
+  const rec = new Uint8Array(48);
+  const rv = new DataView(rec.buffer);
+  const dstAt = 0x66 + rec.length;
+  const dataAt = dstAt + dst.length;
+  rv.setUint32(20, dst.length, true); rv.setUint32(24, dstAt, true);
+  rv.setUint32(28, packed.length, true); rv.setUint32(32, dataAt, true); rv.setUint32(36, data.length, true);
+  return concat(head, rec, dst, packed);
 }

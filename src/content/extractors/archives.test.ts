@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   SAMPLE_7Z, SAMPLE_7Z_ENCRYPTED, SAMPLE_BZ2, SAMPLE_TEXT, SAMPLE_XZ, collect, concat, cpio, dec, enc, gzip, overlappingZip,
-  setZipFlags, szdd, tar, zip, type CpioFormat,
+  installShieldObfuscated, installShieldPlain, peWithOverlay, setZipFlags, sis, szdd, tar, zip, type CpioFormat,
 } from '../testing.js';
 
 const A = enc('first member: alpha alpha alpha\n');
@@ -77,7 +77,27 @@ const CASES: readonly Case[] = [
     input: () => concat(enc('SZDD'), new Uint8Array([0x88, 0xf0, 0x27, 0x33, 0x41, 0x78, 9, 0, 0, 0, 0x07, 0x61, 0x62, 0x63, 0xf0, 0xf3])),
     objects: { 'r.szdd/r': 'abcabcabc' },
   },
+  { name: 'Symbian SIS (release 6, zlib)', file: 'app.sis', input: () => sis('app.exe', A), objects: { 'app.sis/app.exe': dec(A) } },
+  {
+    name: 'InstallShield plain overlay records', file: 'setup.exe', input: () => peWithOverlay(installShieldPlain({ 'a.exe': A, 'b.ini': B })),
+    objects: { 'setup.exe/Disk1/a.exe': dec(A), 'setup.exe/Disk1/b.ini': dec(B) },
+  },
+  {
+    name: 'InstallShield obfuscated records', file: 'setup.exe',
+    input: () => peWithOverlay(installShieldObfuscated({ 'a.exe': A, 'b.ini': B }, obfuscateForTest)),
+    objects: { 'setup.exe/a.exe': dec(A), 'setup.exe/b.ini': dec(B) },
+  },
 ];
+
+/** The setup.exe side: c = swap-nibbles(NOT p XOR key), the inverse of what the extractor undoes. */
+function obfuscateForTest(plain: Uint8Array, name: Uint8Array): Uint8Array {
+  const magic = [0x13, 0x35, 0x86, 0x07];
+  const key = name.map((b, i) => b ^ (magic[i % 4] ?? 0));
+  return plain.map((p, i) => {
+    const x = (~p ^ (key[(i % 1024) % key.length] ?? 0)) & 0xff;
+    return ((x << 4) | (x >> 4)) & 0xff;
+  });
+}
 
 for (const c of CASES) {
   test(`extracts: ${c.name}`, async () => {

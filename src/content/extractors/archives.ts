@@ -1,7 +1,7 @@
 /**
  * Archive and compression formats, in the order users meet them most:
  * zip, gzip, tar, bzip2, xz, 7z/cab/rar/arj/chm/iso/lzh (7-Zip in wasm),
- * cpio, SZDD, and installer payloads inside PE files (InstallShield,
+ * cpio, SZDD, Symbian SIS, and installer payloads inside PE files (InstallShield,
  * then NSIS and SFX archives through 7-Zip).
  * Each format lives in its own file; this is only the list.
  */
@@ -11,6 +11,7 @@ import { cpioExtractor } from './cpio.js';
 import { gzipExtractor } from './gzip.js';
 import { installShieldExtractor } from './installshield.js';
 import { peInstallerExtractor, sevenZipExtractor } from './sevenzip.js';
+import { sisExtractor } from './sis.js';
 import { szddExtractor } from './szdd.js';
 import { tarExtractor } from './tar.js';
 import { xzExtractor } from './xz.js';
@@ -25,6 +26,7 @@ export const archiveExtractors: readonly Extractor[] = [
   sevenZipExtractor,
   cpioExtractor,
   szddExtractor,
+  sisExtractor,
   installShieldExtractor,
   peInstallerExtractor,
 ];

@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  SAMPLE_7Z, SAMPLE_BZ2, SAMPLE_XZ, collect, concat, cpio, enc, gzip, seeded, szdd, tar, zip,
+  SAMPLE_7Z, SAMPLE_BZ2, SAMPLE_XZ, collect, concat, cpio, enc, gzip, installShieldObfuscated, installShieldPlain, peWithOverlay,
+  seeded, sis, szdd, tar, zip,
 } from '../testing.js';
 
 const A = enc('fuzz member alpha '.repeat(20));
@@ -26,6 +27,9 @@ const SAMPLES: Readonly<Record<string, () => Uint8Array>> = {
   'cpio-bin-le': () => cpio('bin-le', [{ name: 'a', data: A }]),
   'cpio-bin-be': () => cpio('bin-be', [{ name: 'a', data: A }]),
   szdd: () => szdd(A),
+  sis: () => sis('a.exe', A),
+  'installshield-plain': () => peWithOverlay(installShieldPlain({ 'a.exe': A, 'b.txt': B })),
+  'installshield-obfuscated': () => peWithOverlay(installShieldObfuscated({ 'a.exe': A }, (p) => p.map((b) => b ^ 0x5a))),
 };
 
 const DEADLINE_MS = 10_000;
