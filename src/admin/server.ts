@@ -26,7 +26,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { unlink } from 'node:fs/promises';
+import { mkdir, unlink } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,7 +88,8 @@ export function parseListen(listen: AdminOptions['listen']): { host: string; por
 /** `Content-Disposition: attachment` for an untrusted name (RFC 6266 with an RFC 5987 UTF-8 form). */
 export function contentDisposition(originalName: string, fallback: string): string {
   const name = safeFileName(originalName, fallback);
-  const ascii = name.replace(/[^\x20-\x7e]/g, '_').replace(/["\\;]/g, '_');
+  // Some browsers percent-decode the plain form too, so % goes as well.
+  const ascii = Array.from(name, (c) => (/^[\x20-\x7e]$/.test(c) && !'"\\;%'.includes(c) ? c : '_')).join('');
   const encoded = encodeURIComponent(name).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
   return `attachment; filename="${ascii}"; filename*=UTF-8''${encoded}`;
 }
@@ -448,6 +449,7 @@ export async function buildAdmin(options: AdminOptions): Promise<AdminApp> {
         part.file.resume();
         continue;
       }
+      await mkdir(spoolDir, { recursive: true, mode: 0o700 });
       const path = join(spoolDir, `portcullis-upload-${randomBytes(12).toString('hex')}`);
       let size = 0;
       part.file.on('data', (chunk: Buffer) => { size += chunk.length; });

@@ -132,6 +132,13 @@ describe('quarantine store', () => {
     assert.throws(() => q.read(e.id), (err) => isPortcullisError(err, 'PC_ERR_QUARANTINE'));
   });
 
+  it('says so when the stored file has gone missing', async () => {
+    const q = open();
+    const e = await q.add(input());
+    for (const f of readdirSync(q.dir)) rmSync(join(q.dir, f));
+    assert.throws(() => q.read(e.id), (err) => isPortcullisError(err, 'PC_ERR_QUARANTINE') && /missing/.test(err.message));
+  });
+
   it('lists with filters, search and paging', async () => {
     const q = open();
     const a = await q.add(input({ originalName: 'a.exe' }));

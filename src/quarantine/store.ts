@@ -17,7 +17,7 @@
  * ids (parsed by id.ts).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, mkdirSync, type ReadStream } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, type ReadStream } from 'node:fs';
 import { mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -220,10 +220,13 @@ export function safeFileName(original: string, fallback: string): string {
   const last = original.split(/[/\\]/).pop() ?? '';
   const cleaned = last
     .replace(/[\u0000-\u001f\u007f-\u009f<>:"|?*\u202a-\u202e\u2066-\u2069]/g, '_')
+    // A lone surrogate cannot be written as UTF-8 (file name, header).
+    .replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '_')
     .replace(/^[.\s]+/, '')
-    .trim()
-    .slice(0, 120);
-  return cleaned === '' ? fallback : cleaned;
+    .trim();
+  // Cut by code points so a surrogate pair is never split.
+  const short = Array.from(cleaned).slice(0, 120).join('').trim();
+  return short === '' ? fallback : short;
 }
 
 function notFound(id: string): PortcullisError {
@@ -389,7 +392,10 @@ export function openQuarantine(options: OpenQuarantineOptions): Quarantine {
     read(id) {
       const r = row(id);
       if (r === undefined || r.state === 'deleted') throw notFound(id);
-      return { entry: fromRow(r), stream: createReadStream(storagePath(r)) };
+      const path = storagePath(r);
+      // Checked here so a missing file is a clear error, not a stream that fails later.
+      if (!existsSync(path)) throw new PortcullisError('PC_ERR_QUARANTINE', `Cannot read ${r.id}: its stored file is missing`);
+      return { entry: fromRow(r), stream: createReadStream(path) };
     },
 
     async release(id, opts = {}) {
