@@ -6,9 +6,9 @@ import { makeCvd, makeTar } from './testing.js';
 
 const ndb = 'T.Body:0:*:414243\n';
 
-test('cvd: header fields read from the right, build time keeps its colon', () => {
+test('cvd: header fields as sigtool writes them', () => {
   const h = parseCvdHeader(makeCvd({ files: [{ name: 'x.ndb', data: ndb }] }), 'main.cvd');
-  assert.equal(h.buildTime, '09 Nov 2023 07:33 -0500');
+  assert.equal(h.buildTime, '09 Nov 2023 07-33 -0500');
   assert.equal(h.version, 27088);
   assert.equal(h.signatures, 1);
   assert.equal(h.flevel, 90);
@@ -16,10 +16,22 @@ test('cvd: header fields read from the right, build time keeps its colon', () =>
   assert.equal(h.buildTimeMs, 1699533208000);
 });
 
-test('cvd: build time parsed from the text when STime is not a number', () => {
-  const h = parseCvdHeader(makeCvd({ files: [], stime: 'none' }), 'main.cvd');
-  assert.equal(h.buildTimeMs, Date.parse('09 Nov 2023 07:33 -0500'));
+test('cvd: a colon inside the build time does not shift the fields', () => {
+  const h = parseCvdHeader(makeCvd({ files: [], buildTime: '09 Nov 2023 07:33 -0500' }), 'main.cvd');
+  assert.equal(h.buildTime, '09 Nov 2023 07:33 -0500');
+  assert.equal(h.version, 27088);
+  assert.equal(h.buildTimeMs, 1699533208000);
 });
+
+const buildTimes: [string, number][] = [
+  ['09 Nov 2023 07-33 -0500', Date.UTC(2023, 10, 9, 12, 33)],
+  ['09 Nov 2023 07:33 -0500', Date.UTC(2023, 10, 9, 12, 33)],
+];
+for (const [text, ms] of buildTimes) {
+  test(`cvd: build time "${text}" parsed when STime is not a number`, () => {
+    assert.equal(parseCvdHeader(makeCvd({ files: [], stime: 'none', buildTime: text }), 'main.cvd').buildTimeMs, ms);
+  });
+}
 
 test('cvd: unpack gives the files inside with the container as prefix', () => {
   const r = unpackCvd({ name: 'main.cvd', data: makeCvd({ files: [{ name: 'main.ndb', data: ndb }, { name: 'main.info', data: 'x' }] }) });

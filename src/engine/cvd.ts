@@ -12,8 +12,8 @@
  * "X"), so it cannot be checked. The digital signature (DSig, RSA with
  * ClamAV's key) is not verified.
  *
- * The build time may itself contain a colon ("09 Nov 2023 07:33 -0500"),
- * so the fixed fields are read from the right.
+ * sigtool writes the build time as "09 Nov 2023 07-33 -0500"; other writers
+ * may put a colon in it ("07:33"), so the fixed fields are read from the right.
  *
  * Limits: ustar/GNU tar with regular files only; reads untrusted bytes and
  * throws PortcullisError(PC_ERR_DB_BUILD) for anything it cannot read.
@@ -24,7 +24,7 @@ import { PortcullisError } from '../errors.js';
 import type { DbFile } from './types.js';
 
 export interface CvdHeader {
-  /** As written, e.g. "09 Nov 2023 07:33 -0500". */
+  /** As written, e.g. "09 Nov 2023 07-33 -0500". */
   readonly buildTime: string;
   readonly version: number;
   readonly signatures: number;
@@ -62,7 +62,7 @@ export function parseCvdHeader(data: Uint8Array, fileName: string): CvdHeader {
   };
   const md5Lower = md5.toLowerCase();
   if (md5Lower !== 'x' && !/^[0-9a-f]{32}$/.test(md5Lower)) throw buildError(fileName, `the header's MD5 "${md5}" is not 32 hex digits`);
-  const stimeMs = /^\d+$/.test(stime) ? Number(stime) * 1000 : Date.parse(buildTime);
+  const stimeMs = /^\d+$/.test(stime) ? Number(stime) * 1000 : Date.parse(buildTime.replace(/ (\d\d)-(\d\d) /, ' $1:$2 '));
   return {
     buildTime,
     version: num('version', version),

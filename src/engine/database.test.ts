@@ -122,7 +122,8 @@ const skippedKinds: { name: string; file: DbFile; reason: string; count: number 
   { name: 'database info', file: file('main.info', 'ClamAV-VDB:...\n'), reason: 'database-info', count: 1 },
   { name: 'dynamic config', file: file('daily.cfg', 'DOCUMENT:0x1:1:99\n'), reason: 'dynamic-config', count: 1 },
   { name: 'yara', file: file('x.yar', 'rule a { condition: true }\n'), reason: 'yara', count: 1 },
-  { name: 'no extension', file: file('COPYING', 'license text\n'), reason: 'unknown-file', count: 1 },
+  { name: 'licence in a container', file: file('COPYING', 'license text\n'), reason: 'database-info', count: 1 },
+  { name: 'no extension', file: file('README', 'text\n'), reason: 'unknown-file', count: 1 },
   { name: 'unknown extension', file: file('notes.txt', 'hello\n'), reason: 'unknown-file-kind-txt', count: 1 },
 ];
 
@@ -278,21 +279,26 @@ test('scanning never throws: random bytes, writes after end, size that lies', ()
 });
 
 test('a hash DB of 1,000,000 generated lines loads with exact counts', () => {
-  const lines: string[] = [];
+  // Lines written straight into one buffer (as a 61 MB file would arrive), not built as strings.
+  const n = 1_000_000;
+  const digits = Buffer.from('0123456789abcdef', 'latin1');
+  const lineBytes = 32 + 1 + 6 + 1 + 15 + 1;
+  const data = Buffer.alloc(n * lineBytes + 64);
   let x = 0x12345678;
-  for (let i = 0; i < 1_000_000; i++) {
-    let h = '';
+  let p = 0;
+  for (let i = 0; i < n; i++) {
     for (let k = 0; k < 4; k++) {
       x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
-      h += (x >>> 0).toString(16).padStart(8, '0');
+      for (let j = 28; j >= 0; j -= 4) data[p++] = digits[(x >>> j) & 15] as number;
     }
-    lines.push(`${h}:${256 + (i % 100_000)}:Gen.Hdb-${i}`);
+    p += data.write(`:${100_000 + (i % 100_000)}:Gen.Hdb-${String(i).padStart(7, '0')}\n`, p, 'latin1');
   }
-  lines.push(`${hashOf('md5', 'needle')}:6:Gen.Needle`);
-  const db = compileDatabase([file('gen.hdb', `${lines.join('\n')}\n`)]);
-  assert.equal(db.stats.loaded['md5'], 1_000_001);
-  assert.equal(db.stats.total, 1_000_001);
+  p += data.write(`${hashOf('md5', 'needle')}:6:Gen.Needle\n`, p, 'latin1');
+  const db = compileDatabase([{ name: 'gen.hdb', data: data.subarray(0, p) }]);
+  assert.equal(db.stats.loaded['md5'], n + 1);
+  assert.equal(db.stats.total, n + 1);
   assert.deepEqual(db.stats.skipped, {});
+  assert.deepEqual(db.stats.files, [{ name: 'gen.hdb', signatures: n + 1 }]);
   assert.deepEqual(names(db.scanBuffer(bytes('needle'))), ['Gen.Needle']);
   assert.deepEqual(names(db.scanBuffer(bytes('needlf'))), []);
 });

@@ -294,7 +294,9 @@ class Builder {
   }
 
   #skippedKind(file: DbFile, ext: string): void {
-    const kind = SKIPPED_KINDS[ext] ?? { reason: ext === '' ? 'unknown-file' : `unknown-file-kind-${ext}`, perLine: false };
+    // sigtool puts the licence in every container.
+    const licence = file.name.endsWith('/COPYING') || file.name === 'COPYING';
+    const kind = (licence ? SKIPPED_KINDS['info'] : SKIPPED_KINDS[ext]) ?? { reason: ext === '' ? 'unknown-file' : `unknown-file-kind-${ext}`, perLine: false };
     const lines = [...textLines(file.data)];
     const first = lines[0]?.[1] ?? '';
     this.stats.skip(kind.reason, file.name, first, kind.perLine ? lines.length : 1);

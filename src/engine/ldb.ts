@@ -24,8 +24,12 @@
  * reason, never thrown.
  */
 
-/** The functionality level we claim against `Engine:X-Y` and .ndb MinFL/MaxFL (ClamAV 1.4 era). */
-export const ENGINE_FLEVEL = 200;
+/**
+ * The functionality level we claim against `Engine:X-Y` and .ndb MinFL/MaxFL:
+ * ClamAV 1.4's (sigtool 1.4.6 writes 216), so we load the lines clamscan 1.4
+ * loads and let the parsers report what we cannot use.
+ */
+export const ENGINE_FLEVEL = 216;
 export const MAX_SUBSIGS = 64;
 
 export type Expr =

@@ -39,7 +39,7 @@ export function makeCvd(options: {
   const tar = makeTar(options.files);
   const body = options.gzip === false ? tar : gzipSync(tar);
   const md5 = options.md5 ?? createHash('md5').update(body).digest('hex');
-  const header = `ClamAV-VDB:${options.buildTime ?? '09 Nov 2023 07:33 -0500'}:27088:${options.files.length}:90:${md5}:dsig:tester:${options.stime ?? '1699533208'}`;
+  const header = `ClamAV-VDB:${options.buildTime ?? '09 Nov 2023 07-33 -0500'}:27088:${options.files.length}:90:${md5}:dsig:tester:${options.stime ?? '1699533208'}`;
   return Buffer.concat([Buffer.from(header.padEnd(512, ' '), 'latin1'), body]);
 }
 

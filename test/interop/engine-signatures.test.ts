@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -107,6 +107,26 @@ describe('engine and clamscan read signatures alike', () => {
       assert.deepEqual(ours(files, c.data), clamscan(dir, c.files, c.data));
     });
   }
+
+  it('a .cud built by sigtool loads, passes the MD5 check and detects', () => {
+    const src = join(dir, 'cud');
+    mkdirSync(src);
+    writeFileSync(join(src, 'test.ndb'), `T.Cud.Body:0:*:${hex('needle-in-cud')}\n`);
+    writeFileSync(join(src, 'test.hdb'), `${md5(pad('hashed'))}:${pad('hashed').length}:T.Cud.Hash\n`);
+    writeFileSync(join(src, 'COPYING'), 'test database\n');
+    const r = spawnSync('sigtool', ['--build=test.cud', '--unsigned', '--cvd-version=7', '--max-bad-sigs=0', `--datadir=${src}`],
+      { cwd: src, input: 'tester\n', encoding: 'latin1' });
+    assert.equal(r.status, 0, r.stderr);
+    const data = readFileSync(join(src, 'test.cud'));
+    const db = compileDatabase([{ name: 'test.cud', data }]);
+    assert.deepEqual(db.stats.loaded, { body: 1, md5: 1 });
+    assert.ok((db.stats.newestBuildTime ?? 0) > Date.UTC(2020, 0, 1));
+    assert.deepEqual(db.scanBuffer(Buffer.from(pad('needle-in-cud'))).map((f) => f.name), ['T.Cud.Body']);
+    assert.deepEqual(db.scanBuffer(Buffer.from(pad('hashed'))).map((f) => f.name), ['T.Cud.Hash']);
+    const damaged = Buffer.from(data);
+    damaged[damaged.length - 1] = (damaged[damaged.length - 1] ?? 0) ^ 0xff;
+    assert.throws(() => compileDatabase([{ name: 'test.cud', data: damaged }]), /does not match|corrupt/);
+  });
 
   const builtinText = Object.fromEntries(builtinDbFiles().map((f) => [f.name, Buffer.from(f.data).toString('latin1')]));
   const [one, two, repeat] = testStrings.logicalParts();
