@@ -75,9 +75,7 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
-const latin1 = new TextDecoder('latin1');
-
-/** A line as a string with one char per byte, for matching markers. */
+/** A line as a string with one char per byte, for matching markers (WHATWG's "latin1" would be windows-1252). */
 export function lineText(line: Uint8Array): string {
-  return latin1.decode(line);
+  return Buffer.from(line.buffer, line.byteOffset, line.byteLength).toString('latin1');
 }

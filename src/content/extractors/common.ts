@@ -25,11 +25,9 @@ export class SeenSet {
   }
 }
 
-const latin1 = new TextDecoder('latin1');
-
-/** Bytes as a string, one char per byte (no decoding can fail). */
+/** Bytes as a string, one char per byte (no decoding can fail). WHATWG's "latin1" is windows-1252, so Buffer's is used. */
 export function latin1Text(data: Uint8Array): string {
-  return latin1.decode(data);
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('latin1');
 }
 
 export function latin1Bytes(text: string): Uint8Array {
