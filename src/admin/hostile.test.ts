@@ -6,21 +6,11 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { seeded as rng } from '../content/testing.js';
 import { parseQuarantineId } from '../quarantine/id.js';
 import { safeFileName } from '../quarantine/store.js';
 import { escapeHtml, html } from './html.js';
 import { contentDisposition } from './server.js';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ALPHABET = ['/', '\\', '.', '..', ' ', '"', "'", '<', '>', '&', ';', ':', '%', '\u0000', '\r', '\n', '\t', '\u202e', '\u2066',
   'a', 'Z', '0', '9', '-', '_', '\u00e9', '\u4e2d', '\ud83d\ude00', 'O', 'I', 'L', '*', '?', '|', '=', '`', '\ud800', '\udc00'];
