@@ -214,8 +214,13 @@ function looksBase64(body: Uint8Array): boolean {
   return symbols >= 64 && other * 50 < symbols && base64Lines(body).length * 2 > body.length;
 }
 
+/** QP is 7-bit text with soft breaks or =XX escapes; binary bytes with stray "=4F" are not. */
 function looksQuotedPrintable(body: Uint8Array): boolean {
-  const text = latin1Text(body.subarray(0, 1024 * 1024));
+  const head = body.subarray(0, 1024 * 1024);
+  let eight = 0;
+  for (let i = 0; i < head.length; i++) if ((head[i] as number) >= 0x80 || (head[i] as number) === 0) eight++;
+  if (eight * 100 > head.length) return false;
+  const text = latin1Text(head);
   const soft = text.match(/=\r?\n/g)?.length ?? 0;
   const esc = text.match(/=[0-9A-F]{2}/g)?.length ?? 0;
   return soft + esc >= 3;
