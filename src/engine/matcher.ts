@@ -1,18 +1,26 @@
 /**
  * The body-signature matcher: many ClamAV hex patterns searched at once in a
- * stream of bytes. See DESIGN.md in this folder for how and why.
+ * stream of bytes. DESIGN.md in this folder explains the choices; in short:
+ * every pattern is cut at its unbounded gaps into segments, every segment
+ * gets one static anchor (4 bytes when it has them), a q-gram filter with a
+ * bitmap finds anchor positions, and a small position-set verifier confirms
+ * the whole segment left and right of the anchor. Segments of one pattern
+ * are chained with a little per-scan state, never with an unbounded buffer.
  *
  * Reads untrusted bytes (the scanned object). Compiling may throw
  * PatternSyntaxError (a build error); scanning never throws because of the
- * bytes scanned.
+ * bytes scanned. Limits: a gap wider than MAX_INLINE_GAP is handled as a
+ * chain link, and a chained pattern tracks at most CHAIN_ITEM_CAP partial
+ * matches per segment (beyond that, later starts of that pattern in the same
+ * object go unreported; earlier ones are kept).
  */
-import { PatternSyntaxError } from './pattern.js';
-import type { OffsetSpec } from './offset.js';
-import { naiveStarts, patternForms } from './naive.js';
+import { IS_ALNUM, IS_BOUNDARY, PatternSyntaxError, nodeSpan, testByte, type ByteLike, type PatternNode } from './pattern.js';
+import { offsetWindow, type OffsetSpec } from './offset.js';
+import { patternForms } from './naive.js';
 
-/** One pattern to compile. Several inputs may share an id (their matches are reported under it). */
+/** One pattern to compile. */
 export interface PatternInput {
-  /** Caller's number for the pattern, passed back in onMatch. */
+  /** Caller's number for the pattern, passed back in onMatch. Should be unique in a set. */
   readonly id: number;
   /** ClamAV hex pattern text (pattern.ts lists the syntax). */
   readonly pattern: string;
@@ -36,9 +44,10 @@ export interface ScanSetup {
   /** ClamAV target type of the object when known; 0 = unknown (every pattern applies). */
   readonly target: number;
   /**
-   * Called for every start offset where a pattern matches (each start once
-   * per id). Return false to hear no more about this id in this scan
-   * (ndb signatures need only their first match).
+   * Called for every start offset where a pattern matches, each start once
+   * per id, during write() or end(). Offsets of one id may arrive out of
+   * order when the pattern has variable-length parts. Return false to hear
+   * no more about this id in this scan (ndb signatures need only one match).
    */
   onMatch(id: number, offset: number): boolean;
 }
@@ -49,55 +58,896 @@ export interface PatternScan {
   end(): void;
 }
 
+/** Gaps up to this width stay inside a segment; wider ones become chain links. */
+export const MAX_INLINE_GAP = 512;
+/** Partial matches kept per segment of a chained pattern in one scan. */
+export const CHAIN_ITEM_CAP = 256;
+/** Parsed segments kept for verification; re-parsed from the text when evicted. */
+const NODE_CACHE_CAP = 8192;
+/** Bytes a ::f check may look beyond a match (two for the wide form). */
+const FULLWORD_SLACK = 2;
+
+interface Segment { readonly nodes: PatternNode[] }
+interface Link { readonly lo: number; readonly hi: number }
+interface ProgShape { readonly segs: Segment[]; readonly links: Link[] }
+
+/** Cuts a node list at unbounded and very wide gaps; both sides of a cut must consume bytes. */
+function splitSegments(nodes: PatternNode[]): ProgShape {
+  const segs: Segment[] = [];
+  const links: Link[] = [];
+  let cur: PatternNode[] = [];
+  const consumes = (ns: PatternNode[]): boolean => ns.some((n) => n.k === 'byte' || n.k === 'set' || n.k === 'alt');
+  for (let i = 0; i < nodes.length; i++) {
+    const n = nodes[i] as PatternNode;
+    if (n.k === 'gap' && n.hi > MAX_INLINE_GAP && consumes(cur) && consumes(nodes.slice(i + 1))) {
+      segs.push({ nodes: cur });
+      links.push({ lo: n.lo, hi: n.hi });
+      cur = [];
+    } else {
+      cur.push(n);
+    }
+  }
+  segs.push({ nodes: cur });
+  return { segs, links };
+}
+
+/** How common a byte is in executables and documents; anchors avoid common bytes. */
+const BYTE_COST = new Float64Array(256);
+for (let b = 0; b < 256; b++) {
+  BYTE_COST[b] = b === 0 ? 8 : b === 0xff ? 6 : b === 0x20 ? 5 : IS_ALNUM[b] ? 3 : b < 0x80 ? 2.5 : 1;
+}
+
+const EXACT: number[][] = Array.from({ length: 256 }, (_, b) => [b]);
+
+/** Values a node may take when it can serve in an anchor (an exact byte, or a ::i letter), else null. */
+function anchorValues(n: PatternNode): readonly number[] | null {
+  if (n.k !== 'byte') return null;
+  if (n.mask === 0xff) return EXACT[n.value] as number[];
+  if (n.mask === 0xdf && n.value >= 0x41 && n.value <= 0x5a) return [n.value, n.value | 0x20];
+  return null;
+}
+
+/**
+ * How a segment is found. `q`-byte grams are looked up at every `stride`-th
+ * offset of the object; the anchor window holds stride + q - 1 static bytes,
+ * so exactly one of its grams falls on a looked-up offset wherever it occurs.
+ * Fewer lookups per byte is what makes the filter fast (DESIGN.md).
+ */
+interface AnchorChoice {
+  /** Index into PLANS, or -1 for the slow path. */
+  readonly plan: number;
+  /** Node index where the anchor window starts (the verifier pivots there). */
+  readonly node: number;
+  /** Gram keys (little-endian) with their distance from the window start. */
+  readonly grams: { readonly key: number; readonly delta: number }[];
+  /** Slow path only: bytes the pivot node accepts. */
+  readonly test: Uint8Array | null;
+}
+
+/** Longest stride: longer means more table entries per pattern for fewer lookups. */
+export const MAX_STRIDE = 8;
+
+/**
+ * The four gram tables, by the longest static run of a segment. The main
+ * loop reads 4 bytes at every 4th offset and from them looks up the q4/8
+ * table (every other time), the q4/4 table, and two q2/2 grams; the q2/1
+ * table needs its own pass over every offset and is empty for most databases.
+ */
+const PLAN_Q4S8 = 0;
+const PLAN_Q4S4 = 1;
+const PLAN_Q2S2 = 2;
+const PLAN_Q2S1 = 3;
+const PLANS = [{ q: 4, stride: 8 }, { q: 4, stride: 4 }, { q: 2, stride: 2 }, { q: 2, stride: 1 }] as const;
+
+function gramPlan(run: number): number {
+  if (run >= 11) return PLAN_Q4S8;
+  if (run >= 7) return PLAN_Q4S4;
+  if (run >= 3) return PLAN_Q2S2;
+  if (run === 2) return PLAN_Q2S1;
+  return -1;
+}
+
+function anchorCost(v: readonly number[]): number {
+  return (BYTE_COST[v[0] as number] as number) + (v.length - 1) * 0.5;
+}
+
+function chooseAnchor(nodes: PatternNode[]): AnchorChoice {
+  const vals = nodes.map(anchorValues);
+  let run = 0;
+  let longest = 0;
+  for (const v of vals) { run = v === null ? 0 : run + 1; longest = Math.max(longest, run); }
+  const planIndex = gramPlan(longest);
+  if (planIndex >= 0) {
+    const plan = PLANS[planIndex] as { q: number; stride: number };
+    // The cheapest window of `width` static bytes, by a sliding sum.
+    const width = plan.stride + plan.q - 1;
+    let best = -1;
+    let bestCost = Infinity;
+    let cost = 0;
+    run = 0;
+    for (let i = 0; i < vals.length; i++) {
+      const v = vals[i];
+      if (v === null || v === undefined) { run = 0; cost = 0; continue; }
+      run++;
+      cost += anchorCost(v);
+      if (run > width) cost -= anchorCost(vals[i - width] as readonly number[]);
+      if (run >= width && cost < bestCost - 1e-9) { bestCost = cost; best = i - width + 1; }
+    }
+    const grams: { key: number; delta: number }[] = [];
+    for (let d = 0; d < plan.stride; d++) {
+      let keys = [0];
+      for (let j = 0; j < plan.q; j++) {
+        const choices = vals[best + d + j] as readonly number[];
+        const next: number[] = [];
+        for (const k of keys) for (const c of choices) next.push(k | (c << (8 * j)));
+        keys = next;
+      }
+      for (const key of keys) grams.push({ key: key | 0, delta: d });
+    }
+    return { plan: planIndex, node: best, grams, test: null };
+  }
+  // No two static bytes in a row: test one node at every offset. Prefer the
+  // node accepting the fewest bytes; alternatives test their first bytes.
+  let best = -1;
+  let bestTest: Uint8Array | null = null;
+  let bestCount = Infinity;
+  nodes.forEach((n, i) => {
+    const test = new Uint8Array(256);
+    if (n.k === 'byte' || n.k === 'set') {
+      for (let b = 0; b < 256; b++) if (testByte(n, b)) test[b] = 1;
+    } else if (n.k === 'alt' && !n.negated) {
+      for (const a of n.alts) for (let b = 0; b < 256; b++) if (testByte(a[0] as ByteLike, b)) test[b] = 1;
+    } else if (n.k === 'alt') {
+      test.fill(1);
+    } else {
+      return;
+    }
+    const count = test.reduce((s, x) => s + x, 0);
+    if (count < bestCount) { bestCount = count; best = i; bestTest = test; }
+  });
+  return { plan: -1, node: best, grams: [], test: bestTest };
+}
+
+function spanOf(nodes: PatternNode[], from: number, to: number): { min: number; max: number } {
+  let min = 0;
+  let max = 0;
+  for (let i = from; i < to; i++) {
+    const s = nodeSpan(nodes[i] as PatternNode);
+    min += s.min;
+    max += s.max;
+  }
+  return { min, max };
+}
+
+/** All anchors with one gram size and stride: a bitmap, then buckets by hash. */
+interface GramTable {
+  readonly q: number;
+  readonly stride: number;
+  /** Keeps the gram's q low bytes of a 4-byte little-endian read. */
+  readonly keyMask: number;
+  readonly bitmap: Int32Array;
+  readonly bitShift: number;
+  readonly bucketShift: number;
+  readonly bucketStart: Uint32Array;
+  readonly key: Int32Array;
+  readonly seg: Int32Array;
+  readonly delta: Uint8Array;
+}
+
+/** Everything compile() produces; shared read-only by all scans. */
+interface Compiled {
+  readonly inputs: readonly PatternInput[];
+  // Per prog (one search form of one input):
+  readonly progInput: Int32Array;
+  readonly progWide: Uint8Array;
+  readonly progTarget: Int32Array;
+  readonly progFirstSeg: Int32Array;
+  readonly progSegs: Int32Array;
+  /** 1 when one start may be found twice (variable left part, or two forms of one input). */
+  readonly progDedupe: Uint8Array;
+  readonly progMaxLeft: Int32Array;
+  // Per segment:
+  readonly segProg: Int32Array;
+  readonly segAnchor: Int32Array;
+  readonly segMinLeft: Int32Array;
+  readonly segMaxLeft: Int32Array;
+  readonly segMaxRight: Int32Array;
+  /** Gram tables by plan (PLAN_Q4S8 …); empty tables have an all-zero bitmap. */
+  readonly tables: readonly [GramTable, GramTable, GramTable, GramTable];
+  // Slow path: one byte test per offset.
+  readonly scanSeg: Int32Array;
+  readonly scanTest: Uint8Array;
+  /** Bytes before a looked-up offset a scan must keep (largest left part, ::f slack, stride). */
+  readonly keepLeft: number;
+}
+
+const HASH_MUL = 0x9e3779b1 | 0;
+
+function buildTable(q: number, stride: number, keys: number[], segs: number[], deltas: number[]): GramTable {
+  const n = keys.length;
+  // About 3% of the bitmap set, and about one entry per bucket. 2-byte grams
+  // get an exact 65536-bit bitmap indexed by the gram itself: no hashing.
+  const bitBits = q === 2 ? 16 : Math.min(26, Math.max(6, Math.ceil(Math.log2(n + 1)) + 5));
+  const bucketBits = Math.max(1, Math.min(bitBits - 5, Math.ceil(Math.log2(n + 1))));
+  const bitmap = new Int32Array((1 << bitBits) >>> 5);
+  const bucketStart = new Uint32Array((1 << bucketBits) + 1);
+  const hashes = new Int32Array(n);
+  for (let e = 0; e < n; e++) {
+    const h = Math.imul(keys[e]!, HASH_MUL);
+    hashes[e] = h;
+    const bi = q === 2 ? keys[e]! : h >>> (32 - bitBits);
+    bitmap[bi >>> 5] = bitmap[bi >>> 5]! | (1 << (bi & 31));
+    const slot = (h >>> (32 - bucketBits)) + 1;
+    bucketStart[slot] = bucketStart[slot]! + 1;
+  }
+  for (let b = 0; b < (1 << bucketBits); b++) bucketStart[b + 1] = bucketStart[b + 1]! + bucketStart[b]!;
+  const fill = bucketStart.slice(0, 1 << bucketBits);
+  const key = new Int32Array(n);
+  const seg = new Int32Array(n);
+  const delta = new Uint8Array(n);
+  for (let e = 0; e < n; e++) {
+    const b = hashes[e]! >>> (32 - bucketBits);
+    const at = fill[b]!;
+    fill[b] = at + 1;
+    key[at] = keys[e]!;
+    seg[at] = segs[e]!;
+    delta[at] = deltas[e]!;
+  }
+  return {
+    q, stride, keyMask: q === 4 ? -1 : (1 << (8 * q)) - 1,
+    bitmap, bitShift: 32 - bitBits, bucketShift: 32 - bucketBits, bucketStart, key, seg, delta,
+  };
+}
+
+function buildSet(inputs: readonly PatternInput[]): Compiled {
+  const progInput: number[] = [];
+  const progWide: number[] = [];
+  const progTarget: number[] = [];
+  const progFirstSeg: number[] = [];
+  const progSegs: number[] = [];
+  const progDedupe: number[] = [];
+  const progMaxLeft: number[] = [];
+  const segProg: number[] = [];
+  const segAnchor: number[] = [];
+  const segMinLeft: number[] = [];
+  const segMaxLeft: number[] = [];
+  const segMaxRight: number[] = [];
+  const tableParts = PLANS.map(() => ({ keys: [] as number[], segs: [] as number[], deltas: [] as number[] }));
+  const scanSeg: number[] = [];
+  const scanTests: Uint8Array[] = [];
+  let keepLeft = 0;
+
+  inputs.forEach((input, index) => {
+    try {
+      if (input.offset?.kind === 'unsupported') {
+        throw new PatternSyntaxError(`unsupported offset '${input.offset.text}'`, 0);
+      }
+      const forms = patternForms(input);
+      for (const form of forms) {
+        const prog = progInput.length;
+        const shape = splitSegments(form.nodes);
+        progInput.push(index);
+        progWide.push(form.wide ? 1 : 0);
+        progTarget.push(input.target ?? 0);
+        progFirstSeg.push(segProg.length);
+        progSegs.push(shape.segs.length);
+        let dedupe = forms.length > 1;
+        let progLeft = 0;
+        shape.segs.forEach((seg, k) => {
+          const s = segProg.length;
+          const a = chooseAnchor(seg.nodes);
+          const left = spanOf(seg.nodes, 0, a.node);
+          const right = spanOf(seg.nodes, a.node, seg.nodes.length);
+          const last = k === shape.segs.length - 1;
+          if (left.min !== left.max) dedupe = true;
+          segProg.push(prog);
+          segAnchor.push(a.node);
+          segMinLeft.push(left.min);
+          segMaxLeft.push(left.max);
+          segMaxRight.push(right.max + (last && input.fullword ? FULLWORD_SLACK : 0));
+          progLeft = Math.max(progLeft, left.max);
+          keepLeft = Math.max(keepLeft, left.max);
+          if (a.test !== null) {
+            scanSeg.push(s);
+            scanTests.push(a.test);
+            return;
+          }
+          const part = tableParts[a.plan] as (typeof tableParts)[number];
+          for (const g of a.grams) { part.keys.push(g.key); part.segs.push(s); part.deltas.push(g.delta); }
+        });
+        progDedupe.push(dedupe ? 1 : 0);
+        progMaxLeft.push(progLeft);
+      }
+    } catch (e) {
+      if (e instanceof PatternSyntaxError) throw new PatternSyntaxError(e.reason, e.position, input.id);
+      throw e;
+    }
+  });
+
+  const table = (plan: number): GramTable => {
+    const t = tableParts[plan] as (typeof tableParts)[number];
+    const { q, stride } = PLANS[plan] as { q: number; stride: number };
+    return buildTable(q, stride, t.keys, t.segs, t.deltas);
+  };
+  const tables = [table(0), table(1), table(2), table(3)] as const;
+  const scanTest = new Uint8Array(256 * scanTests.length);
+  scanTests.forEach((t, i) => scanTest.set(t, i * 256));
+
+  return {
+    inputs,
+    progInput: Int32Array.from(progInput),
+    progWide: Uint8Array.from(progWide),
+    progTarget: Int32Array.from(progTarget),
+    progFirstSeg: Int32Array.from(progFirstSeg),
+    progSegs: Int32Array.from(progSegs),
+    progDedupe: Uint8Array.from(progDedupe),
+    progMaxLeft: Int32Array.from(progMaxLeft),
+    segProg: Int32Array.from(segProg),
+    segAnchor: Int32Array.from(segAnchor),
+    segMinLeft: Int32Array.from(segMinLeft),
+    segMaxLeft: Int32Array.from(segMaxLeft),
+    segMaxRight: Int32Array.from(segMaxRight),
+    tables,
+    scanSeg: Int32Array.from(scanSeg),
+    scanTest,
+    keepLeft: keepLeft + FULLWORD_SLACK + MAX_STRIDE,
+  };
+}
+
 /** A compiled, immutable set of patterns, shared by any number of concurrent scans. */
 export class PatternSet {
-  readonly #inputs: PatternInput[];
+  readonly #c: Compiled;
+  /** Parsed shapes of recently verified progs: a memo, so sharing it between scans is safe. */
+  readonly #shapes = new Map<number, ProgShape>();
 
-  private constructor(inputs: PatternInput[]) {
-    this.#inputs = inputs;
+  private constructor(c: Compiled) {
+    this.#c = c;
   }
 
   /** Compiles the patterns. Throws PatternSyntaxError naming the id of the first bad pattern. */
   static compile(inputs: readonly PatternInput[]): PatternSet {
-    for (const p of inputs) {
-      try {
-        if (p.offset?.kind === 'unsupported') throw new PatternSyntaxError(`unsupported offset '${p.offset.text}'`, 0);
-        patternForms(p);
-      } catch (e) {
-        if (e instanceof PatternSyntaxError) throw new PatternSyntaxError(e.reason, e.position, p.id);
-        throw e;
-      }
-    }
-    return new PatternSet([...inputs]);
+    return new PatternSet(buildSet([...inputs]));
   }
 
   /** Number of inputs compiled. */
-  get size(): number { return this.#inputs.length; }
+  get size(): number { return this.#c.inputs.length; }
 
+  /** Starts one streaming scan of one object. */
   newScan(setup: ScanSetup): PatternScan {
-    const chunks: Uint8Array[] = [];
-    const inputs = this.#inputs;
-    return {
-      write(chunk) { chunks.push(chunk.slice()); },
-      end() {
-        const all = Buffer.concat(chunks);
-        const muted = new Set<number>();
-        for (const p of inputs) {
-          for (const s of naiveStarts(p, all, setup.target)) {
-            if (muted.has(p.id)) break;
-            if (!setup.onMatch(p.id, s)) muted.add(p.id);
-          }
-        }
-      },
-    };
+    return new Scan(this.#c, setup, (prog) => this.#shape(prog));
   }
 
-  /** Convenience: every (id, offset) match in one whole buffer. */
+  /** Convenience: every (id, offset) match in one whole buffer, in the order found. */
   scanBuffer(data: Uint8Array, target = 0): [number, number][] {
     const out: [number, number][] = [];
     const scan = this.newScan({ size: data.length, target, onMatch: (id, at) => { out.push([id, at]); return true; } });
     scan.write(data);
     scan.end();
     return out;
+  }
+
+  #shape(prog: number): ProgShape {
+    let s = this.#shapes.get(prog);
+    if (s === undefined) {
+      const c = this.#c;
+      const input = c.inputs[c.progInput[prog] as number] as PatternInput;
+      const wide = c.progWide[prog] === 1;
+      const form = patternForms(input).find((f) => f.wide === wide) as { nodes: PatternNode[] };
+      s = splitSegments(form.nodes);
+      if (this.#shapes.size >= NODE_CACHE_CAP) this.#shapes.clear();
+      this.#shapes.set(prog, s);
+    }
+    return s;
+  }
+}
+
+/** Chain progress of one chained prog in one scan. */
+interface ChainState {
+  /** Segment matches waiting to be applied in start order: level, start, ends. */
+  tuples: { level: number; start: number; ends: number[] }[];
+  /** Per level, flat (start of the whole match, end of this segment) pairs. */
+  items: number[][];
+}
+
+const EMPTY: number[] = [];
+
+function sortUnique(a: number[]): number[] {
+  if (a.length < 2) return a;
+  a.sort((x, y) => x - y);
+  let w = 1;
+  for (let r = 1; r < a.length; r++) if (a[r] !== a[w - 1]) a[w++] = a[r] as number;
+  a.length = w;
+  return a;
+}
+
+class Scan implements PatternScan {
+  readonly #c: Compiled;
+  readonly #setup: ScanSetup;
+  readonly #shape: (prog: number) => ProgShape;
+  readonly #target: number;
+  #buf = new Uint8Array(0);
+  /** Absolute offset of #buf[0]. */
+  #base = 0;
+  /** Absolute offset just past the last byte received. */
+  #avail = 0;
+  #eof = false;
+  #ended = false;
+  /** Next offset (a multiple of 8) the q4/8 loop has not examined; Infinity when its table is empty. */
+  #nextLong: number;
+  /** Next offset (a multiple of 4) the q4/4 + q2/2 loop has not examined; Infinity when both are empty. */
+  #nextShort: number;
+  #view = new DataView(new ArrayBuffer(0));
+  /** Next offset the q2/1 pass has not examined; Infinity when that table is empty. */
+  #nextEvery: number;
+  /** The slow path's next offset not yet examined. */
+  #nextScan: number;
+  /** Candidates waiting for bytes right of their anchor: flat (segment, anchor offset) pairs. */
+  #pending: number[] = [];
+  #muted: Set<number> | null = null;
+  #seen: Map<number, Set<number>> | null = null;
+  #chains: Map<number, ChainState> | null = null;
+
+  constructor(c: Compiled, setup: ScanSetup, shape: (prog: number) => ProgShape) {
+    this.#c = c;
+    this.#setup = setup;
+    this.#shape = shape;
+    this.#target = setup.target;
+    this.#nextLong = c.tables[PLAN_Q4S8].key.length > 0 ? 0 : Infinity;
+    this.#nextShort = c.tables[PLAN_Q4S4].key.length + c.tables[PLAN_Q2S2].key.length > 0 ? 0 : Infinity;
+    this.#nextEvery = c.tables[PLAN_Q2S1].key.length > 0 ? 0 : Infinity;
+    // Without slow-path patterns it never holds bytes back.
+    this.#nextScan = c.scanSeg.length > 0 ? 0 : Infinity;
+  }
+
+  write(chunk: Uint8Array): void {
+    if (this.#ended || chunk.length === 0) return;
+    this.#append(chunk);
+    this.#resolvePending();
+    if (this.#nextLong !== Infinity) this.#scanLong();
+    if (this.#nextShort !== Infinity) this.#scanShort();
+    if (this.#nextEvery !== Infinity) this.#scanEvery();
+    if (this.#nextScan !== Infinity) this.#scanSlow();
+    if (this.#chains !== null) this.#runChains(false);
+  }
+
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#eof = true;
+    // Grams shorter than 4 bytes may still sit in the last 3 bytes.
+    this.#scanTail();
+    this.#resolvePending();
+    if (this.#chains !== null) this.#runChains(true);
+    this.#buf = new Uint8Array(0);
+  }
+
+  /** Lowest anchor offset a future candidate can have. */
+  #frontier(): number {
+    let f = this.#scanFloor();
+    const p = this.#pending;
+    for (let i = 1; i < p.length; i += 2) f = Math.min(f, p[i] as number);
+    return f;
+  }
+
+  /** Lowest offset an anchor still to be looked up may start at. */
+  #scanFloor(): number {
+    let f = this.#nextScan;
+    f = Math.min(f, this.#nextLong - MAX_STRIDE, this.#nextShort - MAX_STRIDE, this.#nextEvery);
+    return f;
+  }
+
+  /** Keeps the bytes future verifications may read, then adds the chunk. */
+  #append(chunk: Uint8Array): void {
+    const c = this.#c;
+    let keep = this.#scanFloor() - c.keepLeft;
+    const p = this.#pending;
+    for (let i = 0; i < p.length; i += 2) {
+      keep = Math.min(keep, (p[i + 1] as number) - (c.segMaxLeft[p[i] as number] as number) - FULLWORD_SLACK);
+    }
+    keep = Math.min(Math.max(keep, this.#base), this.#avail);
+    const tail = this.#avail - keep;
+    const need = tail + chunk.length;
+    let buf = this.#buf;
+    if (buf.length < need) {
+      const grown = new Uint8Array(Math.max(need, Math.min(buf.length * 2, need + (1 << 20))));
+      grown.set(buf.subarray(keep - this.#base, this.#avail - this.#base));
+      buf = grown;
+    } else if (keep > this.#base) {
+      buf.copyWithin(0, keep - this.#base, this.#avail - this.#base);
+    }
+    buf.set(chunk, tail);
+    if (buf !== this.#buf) this.#view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.#buf = buf;
+    this.#base = keep;
+    this.#avail += chunk.length;
+  }
+
+  /**
+   * The hot loop for long anchors: a 4-byte gram at every 8th offset, looked
+   * up in the q4/8 table. It runs alone, and reads grams in batches of four
+   * before testing them, because its bitmap is large and its loads must
+   * overlap to hide memory latency (DESIGN.md, "measured").
+   */
+  #scanLong(): void {
+    const last = this.#avail - 4;
+    let at = this.#nextLong;
+    if (at > last) return;
+    const g = this.#c.tables[PLAN_Q4S8];
+    const bm = g.bitmap;
+    const sh = g.bitShift;
+    const view = this.#view;
+    const base = this.#base;
+    let i = at - base;
+    const stop = last - base;
+    for (const stop4 = stop - 24; i <= stop4; i += 32) {
+      const h0 = Math.imul(view.getInt32(i, true), HASH_MUL);
+      const h1 = Math.imul(view.getInt32(i + 8, true), HASH_MUL);
+      const h2 = Math.imul(view.getInt32(i + 16, true), HASH_MUL);
+      const h3 = Math.imul(view.getInt32(i + 24, true), HASH_MUL);
+      const b0 = h0 >>> sh;
+      const b1 = h1 >>> sh;
+      const b2 = h2 >>> sh;
+      const b3 = h3 >>> sh;
+      const w0 = bm[b0 >>> 5]! >>> (b0 & 31);
+      const w1 = bm[b1 >>> 5]! >>> (b1 & 31);
+      const w2 = bm[b2 >>> 5]! >>> (b2 & 31);
+      const w3 = bm[b3 >>> 5]! >>> (b3 & 31);
+      if (((w0 | w1 | w2 | w3) & 1) === 0) continue;
+      if ((w0 & 1) !== 0) this.#lookup(g, view.getInt32(i, true), h0, base + i);
+      if ((w1 & 1) !== 0) this.#lookup(g, view.getInt32(i + 8, true), h1, base + i + 8);
+      if ((w2 & 1) !== 0) this.#lookup(g, view.getInt32(i + 16, true), h2, base + i + 16);
+      if ((w3 & 1) !== 0) this.#lookup(g, view.getInt32(i + 24, true), h3, base + i + 24);
+    }
+    for (; i <= stop; i += 8) {
+      const v = view.getInt32(i, true);
+      const h = Math.imul(v, HASH_MUL);
+      const b = h >>> sh;
+      if ((bm[b >>> 5]! & (1 << (b & 31))) !== 0) this.#lookup(g, v, h, base + i);
+    }
+    at = base + i;
+    this.#nextLong = at;
+  }
+
+  /**
+   * The loop for shorter anchors: at every 4th offset, the q4/4 table and
+   * both 2-byte halves in the q2/2 table (an exact 65536-bit bitmap).
+   */
+  #scanShort(): void {
+    const last = this.#avail - 4;
+    const first = this.#nextShort;
+    if (first > last) return;
+    const t4 = this.#c.tables[PLAN_Q4S4];
+    const t2 = this.#c.tables[PLAN_Q2S2];
+    const view = this.#view;
+    const base = this.#base;
+    const bm4 = t4.bitmap;
+    const bm2 = t2.bitmap;
+    const sh4 = t4.bitShift;
+    let i = first - base;
+    for (const stop = last - base; i <= stop; i += 4) {
+      const v = view.getInt32(i, true);
+      const h4 = Math.imul(v, HASH_MUL);
+      const b4 = h4 >>> sh4;
+      if ((bm4[b4 >>> 5]! & (1 << (b4 & 31))) !== 0) this.#lookup(t4, v, h4, base + i);
+      const lo = v & 0xffff;
+      if ((bm2[lo >>> 5]! & (1 << (lo & 31))) !== 0) this.#lookup(t2, lo, Math.imul(lo, HASH_MUL), base + i);
+      const hi = v >>> 16;
+      if ((bm2[hi >>> 5]! & (1 << (hi & 31))) !== 0) this.#lookup(t2, hi, Math.imul(hi, HASH_MUL), base + i + 2);
+    }
+    this.#nextShort = base + i;
+  }
+
+  /** A bitmap hit: every entry of the gram's bucket with the same key is a candidate. */
+  #lookup(g: GramTable, key: number, h: number, at: number): void {
+    const b = h >>> g.bucketShift;
+    for (let e = g.bucketStart[b]!, end = g.bucketStart[b + 1]!; e < end; e++) {
+      if (g.key[e] === key) this.#candidate(g.seg[e]!, at - g.delta[e]!);
+    }
+  }
+
+  /** The q2/1 table: 2-byte grams at every offset (segments with only 2 static bytes in a row). */
+  #scanEvery(): void {
+    const g = this.#c.tables[PLAN_Q2S1];
+    const buf = this.#buf;
+    const base = this.#base;
+    let i = this.#nextEvery - base;
+    for (const stop = this.#avail - 2 - base; i <= stop; i++) {
+      const k = buf[i]! | (buf[i + 1]! << 8);
+      if ((g.bitmap[k >>> 5]! & (1 << (k & 31))) !== 0) this.#lookup(g, k, Math.imul(k, HASH_MUL), base + i);
+    }
+    this.#nextEvery = base + i;
+  }
+
+  /** At the end of the object: q2/2 grams in the last 3 bytes, which the main loop cannot read 4 bytes at. */
+  #scanTail(): void {
+    const t2 = this.#c.tables[PLAN_Q2S2];
+    if (this.#nextShort === Infinity) return;
+    for (let i = this.#nextShort; i + 2 <= this.#avail; i += 2) {
+      const k = this.#at(i) | (this.#at(i + 1) << 8);
+      this.#lookup(t2, k, Math.imul(k, HASH_MUL), i);
+    }
+    this.#nextShort = Infinity;
+  }
+
+  #scanSlow(): void {
+    const c = this.#c;
+    const buf = this.#buf;
+    const base = this.#base;
+    const n = c.scanSeg.length;
+    for (let i = this.#nextScan - base, stop = this.#avail - base; i < stop; i++) {
+      const b = buf[i]!;
+      for (let j = 0; j < n; j++) if (c.scanTest[j * 256 + b] === 1) this.#candidate(c.scanSeg[j]!, base + i);
+    }
+    this.#nextScan = this.#avail;
+  }
+
+  #isMuted(prog: number): boolean {
+    const m = this.#muted;
+    return m !== null && m.has((this.#c.inputs[this.#c.progInput[prog]!] as PatternInput).id);
+  }
+
+  #candidate(seg: number, p: number): void {
+    const c = this.#c;
+    const prog = c.segProg[seg]!;
+    const t = c.progTarget[prog]!;
+    if (t !== 0 && this.#target !== 0 && t !== this.#target) return;
+    if (this.#isMuted(prog)) return;
+    if (c.progFirstSeg[prog] === seg) {
+      // Cheap offset test before any verification: the start lies in [p - maxLeft, p - minLeft].
+      const off = (c.inputs[c.progInput[prog]!] as PatternInput).offset;
+      if (off !== undefined && off.kind !== 'any') {
+        const w = offsetWindow(off, this.#setup.size);
+        if (w === null || p - c.segMinLeft[seg]! < w.lo || p - c.segMaxLeft[seg]! > w.hi) return;
+      }
+    }
+    if (this.#eof || this.#avail >= p + c.segMaxRight[seg]!) this.#verify(seg, p);
+    else this.#pending.push(seg, p);
+  }
+
+  #resolvePending(): void {
+    const p = this.#pending;
+    if (p.length === 0) return;
+    const c = this.#c;
+    const rest: number[] = [];
+    for (let i = 0; i < p.length; i += 2) {
+      const seg = p[i]!;
+      const at = p[i + 1]!;
+      if (this.#eof || this.#avail >= at + c.segMaxRight[seg]!) {
+        if (!this.#isMuted(c.segProg[seg]!)) this.#verify(seg, at);
+      } else {
+        rest.push(seg, at);
+      }
+    }
+    this.#pending = rest;
+  }
+
+  /** Confirms one anchor hit left and right, then reports it or feeds its chain. */
+  #verify(seg: number, p: number): void {
+    const c = this.#c;
+    const prog = c.segProg[seg]!;
+    const input = c.inputs[c.progInput[prog]!] as PatternInput;
+    const shape = this.#shape(prog);
+    const level = seg - c.progFirstSeg[prog]!;
+    const levels = c.progSegs[prog]!;
+    const nodes = (shape.segs[level] as Segment).nodes;
+    const anchor = c.segAnchor[seg]!;
+    const wide = c.progWide[prog] === 1;
+    let starts = [p];
+    for (let i = anchor - 1; i >= 0 && starts.length > 0; i--) starts = this.#stepBack(nodes[i] as PatternNode, starts);
+    if (level === 0) {
+      const off = input.offset;
+      const w = off === undefined ? null : offsetWindow(off, this.#setup.size);
+      if (off !== undefined && off.kind !== 'any') starts = w === null ? EMPTY : starts.filter((s) => s >= w.lo && s <= w.hi);
+      if (input.fullword) starts = starts.filter((s) => !this.#wordBefore(s, wide));
+    }
+    if (starts.length === 0) return;
+    let ends = [p];
+    for (let i = anchor; i < nodes.length && ends.length > 0; i++) ends = this.#stepFwd(nodes[i] as PatternNode, ends);
+    if (level === levels - 1 && input.fullword) ends = ends.filter((e) => !this.#wordAfter(e, wide));
+    if (ends.length === 0) return;
+    if (levels === 1) {
+      for (const s of starts) this.#report(prog, s);
+      return;
+    }
+    this.#chains ??= new Map();
+    let st = this.#chains.get(prog);
+    if (st === undefined) {
+      st = { tuples: [], items: Array.from({ length: levels }, () => []) };
+      this.#chains.set(prog, st);
+    }
+    for (const s of starts) st.tuples.push({ level, start: s, ends });
+  }
+
+  #report(prog: number, start: number): void {
+    const c = this.#c;
+    const id = (c.inputs[c.progInput[prog]!] as PatternInput).id;
+    if (this.#muted?.has(id)) return;
+    if (c.progDedupe[prog] === 1 || c.progSegs[prog]! > 1) {
+      this.#seen ??= new Map();
+      let seen = this.#seen.get(id);
+      if (seen === undefined) { seen = new Set(); this.#seen.set(id, seen); }
+      if (seen.has(start)) return;
+      if (seen.size >= 1 << 16) seen.clear();
+      seen.add(start);
+    }
+    let more: boolean;
+    try {
+      more = this.#setup.onMatch(id, start);
+    } catch {
+      // A throwing callback is the caller's bug; stop reporting that id rather than break the scan.
+      more = false;
+    }
+    if (!more) (this.#muted ??= new Set()).add(id);
+  }
+
+  /**
+   * Applies buffered segment matches of chained progs in start order. A tuple
+   * is safe to apply once no candidate still to come can start before it.
+   */
+  #runChains(final: boolean): void {
+    const c = this.#c;
+    const frontier = final ? Infinity : this.#frontier();
+    for (const [prog, st] of this.#chains as Map<number, ChainState>) {
+      if (st.tuples.length === 0) continue;
+      const limit = frontier - c.progMaxLeft[prog]!;
+      st.tuples.sort((a, b) => a.start - b.start);
+      let n = 0;
+      while (n < st.tuples.length && (st.tuples[n] as ChainState['tuples'][number]).start < limit) n++;
+      if (n === 0) continue;
+      const ready = st.tuples.splice(0, n);
+      if (this.#isMuted(prog)) continue;
+      const shape = this.#shape(prog);
+      const levels = st.items.length;
+      for (const t of ready) {
+        if (t.level === 0) {
+          for (const e of t.ends) this.#addItem(st, shape, 0, t.start, e);
+          continue;
+        }
+        const link = shape.links[t.level - 1] as Link;
+        const prev = st.items[t.level - 1] as number[];
+        let w = 0;
+        for (let r = 0; r < prev.length; r += 2) {
+          const from = prev[r]!;
+          const end = prev[r + 1]!;
+          if (end + link.hi < t.start) continue; // expired: later tuples start later still
+          prev[w++] = from;
+          prev[w++] = end;
+          if (t.start < end + link.lo) continue;
+          if (t.level === levels - 1) this.#report(prog, from);
+          else for (const e of t.ends) this.#addItem(st, shape, t.level, from, e);
+        }
+        prev.length = w;
+      }
+    }
+  }
+
+  #addItem(st: ChainState, shape: ProgShape, level: number, from: number, end: number): void {
+    const items = st.items[level] as number[];
+    const unbounded = (shape.links[level] as Link).hi === Infinity;
+    for (let r = 0; r < items.length; r += 2) {
+      // With an unbounded link next, an earlier end from the same start serves every later use.
+      if (items[r] === from && (items[r + 1] === end || (unbounded && items[r + 1]! <= end))) return;
+    }
+    if (items.length >= CHAIN_ITEM_CAP * 2) return;
+    items.push(from, end);
+  }
+
+  #fileEnd(): number { return this.#eof ? this.#avail : this.#setup.size; }
+
+  /** The byte at absolute offset q, or -1 when it is outside what is held. */
+  #at(q: number): number {
+    return q >= this.#base && q < this.#avail ? this.#buf[q - this.#base]! : -1;
+  }
+
+  #wordBefore(s: number, wide: boolean): boolean {
+    const b = this.#at(wide ? s - 2 : s - 1);
+    return b >= 0 && IS_ALNUM[b] === 1 && (!wide || this.#at(s - 1) === 0);
+  }
+
+  #wordAfter(e: number, wide: boolean): boolean {
+    const b = this.#at(e);
+    if (b < 0 || IS_ALNUM[b] !== 1) return false;
+    return !wide || this.#at(e + 1) === 0;
+  }
+
+  #seqAt(seq: readonly ByteLike[], q: number): boolean {
+    for (let j = 0; j < seq.length; j++) {
+      const b = this.#at(q + j);
+      if (b < 0 || !testByte(seq[j] as ByteLike, b)) return false;
+    }
+    return true;
+  }
+
+  /** Positions after `node` consumed from each position in `cur` (sorted, unique). */
+  #stepFwd(node: PatternNode, cur: number[]): number[] {
+    const out: number[] = [];
+    const fileEnd = this.#fileEnd();
+    switch (node.k) {
+      case 'byte': case 'set':
+        for (const q of cur) { const b = this.#at(q); if (b >= 0 && testByte(node, b)) out.push(q + 1); }
+        return out;
+      case 'gap': {
+        let lastHi = -1;
+        for (const q of cur) {
+          const lo = Math.max(q + node.lo, lastHi + 1);
+          const hi = Math.min(q + node.hi, fileEnd);
+          for (let r = lo; r <= hi; r++) out.push(r);
+          if (hi > lastHi) lastHi = hi;
+        }
+        return out;
+      }
+      case 'alt':
+        for (const q of cur) {
+          if (node.negated) {
+            if (q + node.minLen > this.#avail) continue;
+            if (!node.alts.some((a) => this.#seqAt(a, q))) out.push(q + node.minLen);
+          } else {
+            for (const a of node.alts) if (this.#seqAt(a, q)) out.push(q + a.length);
+          }
+        }
+        return sortUnique(out);
+      case 'boundary':
+        for (const q of cur) {
+          if (q === 0 || q === fileEnd) out.push(q);
+          const b = this.#at(q);
+          if (b >= 0 && IS_BOUNDARY[b] === 1) out.push(q + 1);
+        }
+        return sortUnique(out);
+      case 'line':
+        for (const q of cur) {
+          if (q === 0 || q === fileEnd) out.push(q);
+          const b = this.#at(q);
+          if (b === 0x0d && this.#at(q + 1) === 0x0a) out.push(q + 2);
+          if (b === 0x0d || b === 0x0a) out.push(q + 1);
+        }
+        return sortUnique(out);
+    }
+  }
+
+  /** Positions before `node` consumed backwards from each position in `cur` (sorted, unique). */
+  #stepBack(node: PatternNode, cur: number[]): number[] {
+    const out: number[] = [];
+    const fileEnd = this.#fileEnd();
+    switch (node.k) {
+      case 'byte': case 'set':
+        for (const q of cur) { const b = this.#at(q - 1); if (b >= 0 && testByte(node, b)) out.push(q - 1); }
+        return out;
+      case 'gap': {
+        let lastHi = -1;
+        for (const q of cur) {
+          const lo = Math.max(q - node.hi, lastHi + 1, 0);
+          const hi = q - node.lo;
+          for (let r = lo; r <= hi; r++) out.push(r);
+          if (hi > lastHi) lastHi = hi;
+        }
+        return out;
+      }
+      case 'alt':
+        for (const q of cur) {
+          if (node.negated) {
+            const s = q - node.minLen;
+            if (s < 0 || s < this.#base) continue;
+            if (!node.alts.some((a) => this.#seqAt(a, s))) out.push(s);
+          } else {
+            for (const a of node.alts) if (q - a.length >= 0 && this.#seqAt(a, q - a.length)) out.push(q - a.length);
+          }
+        }
+        return sortUnique(out);
+      case 'boundary':
+        for (const q of cur) {
+          if (q === 0 || q === fileEnd) out.push(q);
+          const b = this.#at(q - 1);
+          if (b >= 0 && IS_BOUNDARY[b] === 1) out.push(q - 1);
+        }
+        return sortUnique(out);
+      case 'line':
+        for (const q of cur) {
+          if (q === 0 || q === fileEnd) out.push(q);
+          const b = this.#at(q - 1);
+          if (b === 0x0a && this.#at(q - 2) === 0x0d) out.push(q - 2);
+          if (b === 0x0d || b === 0x0a) out.push(q - 1);
+        }
+        return sortUnique(out);
+    }
   }
 }

@@ -161,7 +161,7 @@ class Parser {
         consumed = true;
       }
     }
-    if (!consumed) this.#fail('pattern matches no bytes', 0);
+    if (!consumed) this.#fail(out.some((n) => n.k === 'gap' && n.hi === Infinity) ? 'no bytes after the last unbounded gap' : 'pattern matches no bytes', 0);
     return out;
   }
 
@@ -175,11 +175,7 @@ class Parser {
     const hi = a === 0x3f ? -2 : hexValue(a);
     const lo = b === 0x3f ? -2 : hexValue(b);
     if (hi === -1 || lo === -1) this.#fail(`unexpected character '${t[hi === -1 ? at : at + 1]}'`, hi === -1 ? at : at + 1);
-    return {
-      k: 'byte',
-      value: (hi < 0 ? 0 : hi << 4) | (lo < 0 ? 0 : lo),
-      mask: (hi < 0 ? 0 : 0xf0) | (lo < 0 ? 0 : 0x0f),
-    };
+    return byteNode((hi < 0 ? 0 : hi << 4) | (lo < 0 ? 0 : lo), (hi < 0 ? 0 : 0xf0) | (lo < 0 ? 0 : 0x0f));
   }
 
   #number(): number {
@@ -276,6 +272,13 @@ function pushGap(out: PatternNode[], lo: number, hi: number): void {
   else out.push({ k: 'gap', lo, hi });
 }
 
+/** Byte nodes are immutable, so one object per (value, mask) serves every pattern: 100k patterns compile without millions of allocations. */
+const BYTE_NODES: (ByteNode | undefined)[] = new Array(1 << 16);
+function byteNode(value: number, mask: number): ByteNode {
+  const key = (value << 8) | mask;
+  return BYTE_NODES[key] ??= { k: 'byte', value, mask };
+}
+
 /** Whether byte `b` passes a single-byte test. */
 export function testByte(n: ByteLike, b: number): boolean {
   return n.k === 'byte' ? (b & n.mask) === n.value : n.set[b] === 1;
@@ -285,7 +288,7 @@ function isLetter(b: number): boolean { return (b >= 0x41 && b <= 0x5a) || (b >=
 
 function foldByte(n: ByteLike): ByteLike {
   if (n.k === 'byte') {
-    if (n.mask === 0xff && isLetter(n.value)) return { k: 'byte', value: n.value & 0xdf, mask: 0xdf };
+    if (n.mask === 0xff && isLetter(n.value)) return byteNode(n.value & 0xdf, 0xdf);
     if (n.mask === 0xff) return n;
     // A nibble test on a letter: widen to a set holding both cases of every matching byte.
     const set = new Uint8Array(256);
@@ -297,7 +300,7 @@ function foldByte(n: ByteLike): ByteLike {
   return { k: 'set', set };
 }
 
-const ZERO: ByteNode = { k: 'byte', value: 0, mask: 0xff };
+const ZERO = byteNode(0, 0xff);
 
 function applyOptions(nodes: PatternNode[], o: PatternOptions): PatternNode[] {
   if (!o.nocase && !o.wide) return nodes;
