@@ -66,6 +66,14 @@ describe('admin server', () => {
     assert.ok(admin.routes.length > 30, 'the route list is collected');
   });
 
+  it('documents every route in docs/ADMIN.md', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { fileURLToPath } = await import('node:url');
+    const doc = readFileSync(fileURLToPath(new URL('../../../docs/ADMIN.md', import.meta.url)), 'utf8');
+    const missing = admin.routes.filter((r) => r.method !== 'HEAD' && !doc.includes(`${r.method} ${r.url}`)).map((r) => `${r.method} ${r.url}`);
+    assert.deepEqual(missing, []);
+  });
+
   it('refuses every protected route without a session (401 JSON for the API, login redirect for pages)', async () => {
     const e = await fx.quarantine.add({ source: { data: Buffer.from(EICAR) }, originalName: 'x', protocol: 'ftp', direction: 'inbound', findings: [] });
     const checked: string[] = [];
