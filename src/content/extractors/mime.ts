@@ -60,7 +60,8 @@ export const mimeExtractor: Extractor = {
   name: 'mime',
   accepts(type: FileType, data: Uint8Array): boolean {
     if (type.name === 'mail') return true;
-    return (type.name === 'text' || type.name === 'binary') && looksLikeMail(data);
+    // The type sniffer may call a mail with BinHex or HTML near its top by those names.
+    return (type.name === 'text' || type.name === 'binary' || type.name === 'binhex' || type.name === 'html') && looksLikeMail(data);
   },
   extract(data: Uint8Array, ctx: ExtractContext): AsyncIterable<ExtractedChild> {
     return extractMime(data, ctx);

@@ -30,7 +30,7 @@ export function isOle2(data: Uint8Array): boolean {
 export const ole2Extractor: Extractor = {
   name: 'ole2',
   accepts(type: FileType, data: Uint8Array): boolean {
-    return type.name === 'ole2' || isOle2(data);
+    return type.name === 'ole2' || (type.name === 'binary' && isOle2(data));
   },
   async *extract(data: Uint8Array, ctx: ExtractContext): AsyncGenerator<ExtractedChild> {
     let container: CFB.CFB$Container;

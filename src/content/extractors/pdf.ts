@@ -20,7 +20,7 @@ import { childBudget, fitChild, latin1Text } from './common.js';
 export const pdfExtractor: Extractor = {
   name: 'pdf',
   accepts(type: FileType, data: Uint8Array): boolean {
-    return type.name === 'pdf' || latin1Text(data.subarray(0, 1024)).includes('%PDF-');
+    return type.name === 'pdf' || (type.name === 'binary' && latin1Text(data.subarray(0, 1024)).includes('%PDF-'));
   },
   async *extract(data: Uint8Array, ctx: ExtractContext): AsyncGenerator<ExtractedChild> {
     const text = latin1Text(data);

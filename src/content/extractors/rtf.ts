@@ -16,7 +16,7 @@ import { childBudget, cleanName, fitChild, labelled, latin1Text } from './common
 export const rtfExtractor: Extractor = {
   name: 'rtf',
   accepts(type: FileType, data: Uint8Array): boolean {
-    return type.name === 'rtf' || latin1Text(data.subarray(0, 16)).startsWith('{\\rt');
+    return type.name === 'rtf' || ((type.name === 'text' || type.name === 'binary') && latin1Text(data.subarray(0, 16)).startsWith('{\\rt'));
   },
   async *extract(data: Uint8Array, ctx: ExtractContext): AsyncGenerator<ExtractedChild> {
     const text = latin1Text(data);

@@ -33,7 +33,10 @@ export const TEXT_BLOCK_KINDS: readonly TextBlockKind[] = ['uuencode', 'yenc', '
 
 /**
  * The extractor of one text encoding: blocks found anywhere in a text → the
- * files they carry, named after the block. Mail is not taken: the MIME
+ * files they carry, named after the block. It accepts a text holding its own
+ * encoding's marker, but decodes every text encoding present, because the
+ * walker runs only the first extractor that accepts and one text may carry
+ * a uuencoded and a yEnc file side by side. Mail is not taken: the MIME
  * extractor hands its text parts on and the walker brings them back as text.
  */
 export function textBlockExtractor(kind: TextBlockKind, title: string): Extractor {
@@ -43,15 +46,22 @@ export function textBlockExtractor(kind: TextBlockKind, title: string): Extracto
       return (type.name === kind || type.name === 'text' || type.name === 'binary') && hasTextBlock(kind, data);
     },
     async *extract(data: Uint8Array, ctx: ExtractContext): AsyncGenerator<ExtractedChild> {
-      const blocks = findTextBlocks(kind, data, childBudget(ctx), ctx.limits.MaxFiles);
+      const order = [kind, ...TEXT_BLOCK_KINDS.filter((k) => k !== kind)];
       let n = 0;
-      for (const b of blocks) {
-        n++;
-        // A missing end line is common and harmless; a failed check means the bytes are not what was sent.
-        if (b.problems.some((p) => p !== 'truncated' && p !== 'no-end')) ctx.report(`Heuristics.Broken.${title}`, b.name);
-        const child = fitChild(ctx, { name: cleanName(b.name) || `${kind} ${n}`, data: b.data }, b.capped);
-        if (child) yield child;
+      for (const k of order) {
+        for (const b of findTextBlocks(k, data, childBudget(ctx), ctx.limits.MaxFiles)) {
+          if (++n > ctx.limits.MaxFiles) {
+            ctx.report('Heuristics.Limits.Exceeded.MaxFiles');
+            return;
+          }
+          // A missing end line is common and harmless; a failed check means the bytes are not what was sent.
+          if (b.problems.some((p) => p !== 'truncated' && p !== 'no-end')) ctx.report(`Heuristics.Broken.${k === kind ? title : TITLES[k]}`, b.name);
+          const child = fitChild(ctx, { name: cleanName(b.name) || `${k} ${n}`, data: b.data }, b.capped);
+          if (child) yield child;
+        }
       }
     },
   };
 }
+
+const TITLES: Readonly<Record<TextBlockKind, string>> = { uuencode: 'UUencode', yenc: 'YEnc', binhex: 'BinHex' };

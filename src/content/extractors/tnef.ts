@@ -17,7 +17,7 @@ export function isTnef(data: Uint8Array): boolean {
 export const tnefExtractor: Extractor = {
   name: 'tnef',
   accepts(type: FileType, data: Uint8Array): boolean {
-    return type.name === 'tnef' || isTnef(data);
+    return type.name === 'tnef' || (type.name === 'binary' && isTnef(data));
   },
   async *extract(data: Uint8Array, ctx: ExtractContext): AsyncGenerator<ExtractedChild> {
     let decoder: TnefDecoder | undefined;
