@@ -302,3 +302,58 @@ test('a hash DB of 1,000,000 generated lines loads with exact counts', () => {
   assert.deepEqual(names(db.scanBuffer(bytes('needle'))), ['Gen.Needle']);
   assert.deepEqual(names(db.scanBuffer(bytes('needlf'))), []);
 });
+
+/** Seeded mutations of valid lines: every content line must end up loaded or skipped, and nothing may throw. */
+test('property: mutated signature lines are each loaded or skipped, never thrown', () => {
+  let seed = 99;
+  const rand = (n: number): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed >>> 8) % n; };
+  const seeds: Record<string, string[]> = {
+    hdb: [`${hashOf('md5', 'a')}:1:T.A`, `${hashOf('sha256', 'b')}:*:T.B:73`, `${hashOf('sha1', 'c')}:1:T.C:20:255`],
+    ndb: [`T.N:0:*:${hex('needle')}`, 'T.N:0:EOF-3,2:41??42{1-4}43(44|45)*46', 'T.N:7:10:4142[1-2]43'],
+    ldb: [`T.L;Engine:81-255,Target:0;(0|1)>1,2;${hex('one')}::i;10:${hex('two')}`, `T.L;Target:0;0&1;${hex('x')};0/a[bc]+d/gi`],
+  };
+  const alphabet = ':;()|&=<>,*?{}-[]!/\\#$0123456789abcdefABCDEFxyz \t\r\x00\xff';
+  const loadedKinds: Record<string, string[]> = { hdb: ['md5', 'sha1', 'sha256'], ndb: ['body'], ldb: ['logical'] };
+  for (let round = 0; round < 400; round++) {
+    const ext = (['hdb', 'ndb', 'ldb'] as const)[round % 3] as 'hdb' | 'ndb' | 'ldb';
+    const lines = Array.from({ length: 5 }, () => {
+      const pool = seeds[ext] as string[];
+      let line = pool[rand(pool.length)] as string;
+      for (let m = rand(4); m >= 0; m--) {
+        const at = rand(line.length + 1);
+        const op = rand(3);
+        const ch = alphabet[rand(alphabet.length)] as string;
+        line = op === 0 ? line.slice(0, at) + ch + line.slice(at)
+          : op === 1 ? line.slice(0, at) + line.slice(at + 1)
+            : line.slice(0, at);
+      }
+      return line;
+    });
+    const text = lines.join('\n');
+    const contentLines = text.split('\n').map((l) => l.replace(/^[ \t\r]+|[ \t\r]+$/g, '')).filter((l) => l !== '' && !l.startsWith('#'));
+    let db: CompiledDatabase | undefined;
+    assert.doesNotThrow(() => { db = compileDatabase([file(`f.${ext}`, text)]); }, text);
+    const stats = (db as CompiledDatabase).stats;
+    const loaded = (loadedKinds[ext] as string[]).reduce((sum, k) => sum + (stats.loaded[k] ?? 0), 0);
+    const skipped = Object.values(stats.skipped).reduce((a, b) => a + b, 0);
+    assert.equal(loaded + skipped, contentLines.length, text);
+    (db as CompiledDatabase).scanBuffer(bytes(`needle one two ${text}`));
+  }
+});
+
+test('property: damaged containers load or fail with PC_ERR_DB_BUILD, nothing else', () => {
+  let seed = 5;
+  const rand = (n: number): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed >>> 8) % n; };
+  const good = makeCvd({ files: [{ name: 'a.ndb', data: `T.N:0:*:${hex('needle')}\n` }, { name: 'b.hdb', data: `${hashOf('md5', 'x')}:1:T.H\n` }], gzip: false, md5: 'X' });
+  for (let round = 0; round < 300; round++) {
+    const data = Buffer.from(good.subarray(0, rand(4) === 0 ? rand(good.length) : good.length));
+    for (let m = rand(6); m >= 0; m--) if (data.length > 0) data[rand(data.length)] = rand(256);
+    for (const name of ['x.cld', 'x.cvd']) {
+      try {
+        compileDatabase([{ name, data }]);
+      } catch (e) {
+        assert.ok(isPortcullisError(e, 'PC_ERR_DB_BUILD'), String(e));
+      }
+    }
+  }
+});

@@ -169,7 +169,23 @@ const refused: { name: string; source: string; flags?: string }[] = [
   { name: 'wide \\x{}', source: '\\x{263a}' },
   { name: 'unterminated class', source: '[ab' },
   { name: 'possessive {n}+', source: 'a{2}+' },
+  { name: 'nested repeat (a+)+', source: '(a+)+b' },
+  { name: 'nested repeat deeper ((\\w*)x)*', source: '((\\w*)x)*y' },
+  { name: 'nested repeat with {n,}', source: '(?:ab{2,})*c' },
 ];
+
+const accepted: { name: string; source: string }[] = [
+  { name: 'bounded inner repeat', source: '(ab{2})+c' },
+  { name: 'repeat inside an unrepeated group', source: '(a+)b' },
+  { name: 'escaped parenthesis and plus', source: '\\(a+\\)+' },
+  { name: 'class holding ")"', source: '([)]+)b' },
+];
+
+for (const c of accepted) {
+  test(`pcre accepted: ${c.name}`, () => {
+    assert.ok('source' in translatePcre(c.source, ''), JSON.stringify(translatePcre(c.source, '')));
+  });
+}
 
 for (const c of refused) {
   test(`pcre refused: ${c.name}`, () => {

@@ -331,6 +331,7 @@ function parsePcreOffset(text: string): PcreOffset | undefined {
 export function translatePcre(source: string, flags: string): { source: string; flags: string } | { unsupported: string } {
   if (flags.includes('x')) return { unsupported: 'extended (x) flag' };
   if (flags.includes('U')) return { unsupported: 'ungreedy (U) flag' };
+  if (hasNestedUnboundedRepeat(source)) return { unsupported: 'repeated group with a repeat inside (backtracking risk)' };
   const dotAll = flags.includes('s');
   const multiline = flags.includes('m');
   const dollarEndOnly = flags.includes('E');
@@ -408,6 +409,39 @@ export function translatePcre(source: string, flags: string): { source: string; 
     return { unsupported: `JS RegExp refuses it: ${(e as Error).message}` };
   }
   return { source: out, flags: jsFlags };
+}
+
+/**
+ * True for `(…x+…)*`-like patterns. JS RegExp has no match limit (PCRE has
+ * PCREMatchLimit), and these can backtrack exponentially on hostile bytes:
+ * a scan must never hang, so such subsigs are refused and reported.
+ */
+export function hasNestedUnboundedRepeat(source: string): boolean {
+  const groups: boolean[] = [false];
+  const unboundedAt = (i: number): boolean => {
+    const c = source[i];
+    return c === '*' || c === '+' || (c === '{' && /^\{\d*,\}/.test(source.slice(i)));
+  };
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    if (c === '\\') { i++; continue; }
+    if (c === '[') {
+      i++;
+      if (source[i] === '^') i++;
+      if (source[i] === ']') i++;
+      while (i < source.length && source[i] !== ']') { if (source[i] === '\\') i++; i++; }
+      continue;
+    }
+    if (c === '(') { groups.push(false); continue; }
+    if (c === ')') {
+      const inner = groups.length > 1 ? groups.pop() === true : false;
+      if (inner && unboundedAt(i + 1)) return true;
+      if (inner) groups[groups.length - 1] = true;
+      continue;
+    }
+    if (unboundedAt(i)) groups[groups.length - 1] = true;
+  }
+  return false;
 }
 
 /**
