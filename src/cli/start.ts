@@ -7,6 +7,7 @@
  */
 import { loadConfig } from '../config/load.js';
 import { PortcullisError } from '../errors.js';
+import type { Gateway as GatewayInstance } from '../gateway/runtime.js';
 
 const USAGE = `usage: portcullis start [--config FILE] [--check]
 
@@ -55,31 +56,51 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   const { Gateway } = await import('../gateway/runtime.js');
-  const gateway = await Gateway.start(args.config !== undefined ? { configFile: args.config } : {});
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const onHup = (): void => { gateway.reload().catch(() => undefined); };
-    const onStop = (signal: NodeJS.Signals): void => {
-      if (stopping) {
-        gateway.log.warn({ event: 'stop', signal }, 'second signal: exiting without waiting for sessions');
-        process.exit(1);
-      }
-      stopping = true;
-      gateway.stop(signal).then(
-        () => finish(0),
-        (err: unknown) => { gateway.log.error({ err }, 'stop failed'); finish(1); },
-      );
-    };
-    const finish = (code: number): void => {
-      process.off('SIGHUP', onHup);
-      process.off('SIGTERM', onStop);
-      process.off('SIGINT', onStop);
-      // A handle left open by a library (a pooled socket) must not keep a stopped gateway alive.
-      setTimeout(() => process.exit(code), 2000).unref();
-      resolve(code);
-    };
-    process.on('SIGHUP', onHup);
-    process.on('SIGTERM', onStop);
-    process.on('SIGINT', onStop);
-  });
+  // Signals are caught before the gateway starts: a TERM that arrives while it
+  // starts (or just as its start line is written) stops it right after, and a
+  // HUP then reloads it, instead of killing it half-started.
+  let gateway: GatewayInstance | undefined;
+  let pendingStop: NodeJS.Signals | undefined;
+  let pendingReload = false;
+  let stopping = false;
+  let resolveExit: (code: number) => void = () => undefined;
+  const exit = new Promise<number>((resolve) => { resolveExit = resolve; });
+
+  const finish = (code: number): void => {
+    process.off('SIGHUP', onHup);
+    process.off('SIGTERM', onStop);
+    process.off('SIGINT', onStop);
+    // A handle left open by a library (a pooled socket) must not keep a stopped gateway alive.
+    setTimeout(() => process.exit(code), 2000).unref();
+    resolveExit(code);
+  };
+  const stop = (g: GatewayInstance, signal: NodeJS.Signals): void => {
+    stopping = true;
+    g.stop(signal).then(() => finish(0), (err: unknown) => { g.log.error({ err }, 'stop failed'); finish(1); });
+  };
+  function onHup(): void {
+    if (gateway === undefined) pendingReload = true;
+    else gateway.reload().catch(() => undefined);
+  }
+  function onStop(signal: NodeJS.Signals): void {
+    if (stopping || pendingStop !== undefined) {
+      process.stderr.write(`portcullis: second ${signal}: exiting without waiting for sessions\n`);
+      process.exit(1);
+    }
+    if (gateway === undefined) pendingStop = signal;
+    else stop(gateway, signal);
+  }
+  process.on('SIGHUP', onHup);
+  process.on('SIGTERM', onStop);
+  process.on('SIGINT', onStop);
+
+  try {
+    gateway = await Gateway.start(args.config !== undefined ? { configFile: args.config } : {});
+  } catch (err) {
+    finish(2);
+    throw err;
+  }
+  if (pendingStop !== undefined) stop(gateway, pendingStop);
+  else if (pendingReload) gateway.reload().catch(() => undefined);
+  return exit;
 }

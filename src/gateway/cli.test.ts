@@ -2,8 +2,8 @@
 // config and data folder on free ports; SIGHUP reload, failed reload, and
 // SIGTERM drain with a connection in flight.
 import { strict as assert } from 'node:assert';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
@@ -48,11 +48,11 @@ function startChild(configFile: string): Child {
   };
 }
 
-const CONFIG = (data: string, extra = ''): string => `data: ${JSON.stringify(data)}
+const CONFIG = (data: string, extra = '', admin = ''): string => `data: ${JSON.stringify(data)}
 drainTimeout: 1500ms
 smtp: { listen: "127.0.0.1:0", idleTimeout: 1m }
 ftp: { listen: "127.0.0.1:0" }
-admin: { listen: "127.0.0.1:0" }
+admin: { listen: "127.0.0.1:0"${admin} }
 ${extra}`;
 
 async function httpStatus(url: string): Promise<number> {
@@ -61,19 +61,63 @@ async function httpStatus(url: string): Promise<number> {
   return r.status;
 }
 
-describe('portcullis start (child process)', () => {
-  it('SIGHUP reloads (log line), a bad config is refused and the old one stays, listeners and admin keep answering', async () => {
-    const dir = await tempDir('pc-cli-');
-    const file = join(dir.path, 'portcullis.yaml');
-    await writeFile(file, CONFIG(join(dir.path, 'var')));
-    const child = startChild(file);
-    try {
-      const start = await child.waitFor((l) => l['event'] === 'start');
-      const listeners = start['listeners'] as { smtp: string; ftp: string };
-      const admin = String(start['admin']);
-      assert.equal(start['generation'], 1);
+interface Running {
+  readonly child: Child;
+  readonly start: Record<string, unknown>;
+  readonly listeners: { readonly smtp: string; readonly ftp: string };
+  readonly admin: string;
+  readonly dir: string;
+  readonly file: string;
+}
 
-      await writeFile(file, CONFIG(join(dir.path, 'var'), 'policy: { scanAll: false }\n'));
+/** Starts the CLI on a fresh config and data folder, waits for its start line, runs `body`, then cleans up. */
+async function withChild(extra: string, body: (r: Running) => Promise<void>, admin = '', dirMode?: number): Promise<void> {
+  const dir = await tempDir('pc-cli-');
+  if (dirMode !== undefined) await chmod(dir.path, dirMode);
+  const file = join(dir.path, 'portcullis.yaml');
+  await writeFile(file, CONFIG(join(dir.path, 'var'), extra, admin));
+  const child = startChild(file);
+  try {
+    const start = await child.waitFor((l) => l['event'] === 'start');
+    await body({ child, start, listeners: start['listeners'] as Running['listeners'], admin: String(start['admin']), dir: dir.path, file });
+  } finally {
+    child.proc.kill('SIGKILL');
+    await child.exited;
+    await dir.remove();
+  }
+}
+
+const PASSWORD = 'correct horse';
+let hashed: string | undefined;
+async function passwordHash(): Promise<string> {
+  const { hashPassword } = await import('../admin/password.js');
+  hashed ??= await hashPassword(PASSWORD, { N: 2 ** 14, r: 8, p: 1 });
+  return hashed;
+}
+
+async function adminLogin(admin: string): Promise<Record<string, string>> {
+  const login = await fetch(`${admin}api/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: PASSWORD }) });
+  assert.equal(login.status, 200);
+  const { csrfToken } = (await login.json()) as { csrfToken: string };
+  return { cookie: (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '', 'x-csrf-token': csrfToken };
+}
+
+async function scanEicar(admin: string, headers: Record<string, string>): Promise<{ quarantineId?: string; eventId?: number }> {
+  const form = new FormData();
+  form.append('file', new Blob(['X5O!P%@AP[4\\PZX54(P^)7CC)7}$' + 'EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*']), 'eicar.com');
+  const scan = await fetch(`${admin}api/scan`, { method: 'POST', headers, body: form });
+  const result = (await scan.json()) as { verdict: string; action: string; quarantineId?: string; eventId?: number };
+  assert.equal(scan.status, 200, JSON.stringify(result));
+  assert.deepEqual([result.verdict, result.action], ['infected', 'quarantine']);
+  assert.ok(result.quarantineId);
+  return result;
+}
+
+describe('portcullis start (child process)', () => {
+  it('SIGHUP reloads (log line), a bad config is refused and the old one stays, listeners and admin keep answering', () =>
+    withChild('', async ({ child, start, listeners, admin, dir, file }) => {
+      assert.equal(start['generation'], 1);
+      await writeFile(file, CONFIG(join(dir, 'var'), 'policy: { scanAll: false }\n'));
       child.proc.kill('SIGHUP');
       const reload = await child.waitFor((l) => l['event'] === 'reload' && l['generation'] === 2);
       assert.deepEqual(reload['changed'], ['policy.scanAll']);
@@ -86,7 +130,7 @@ describe('portcullis start (child process)', () => {
       ftp.close();
       assert.equal(await httpStatus(`${admin}login`), 200);
 
-      await writeFile(file, CONFIG(join(dir.path, 'var'), 'smtp: { listen: abc }\n'));
+      await writeFile(file, CONFIG(join(dir, 'var'), 'smtp: { listen: abc }\n'));
       child.proc.kill('SIGHUP');
       const failed = await child.waitFor((l) => l['event'] === 'reload-failed');
       assert.match(String(failed['reason']), /PC_ERR_CONFIG/);
@@ -95,21 +139,11 @@ describe('portcullis start (child process)', () => {
       assert.equal(await again.readLine(), '421 4.3.2 Service not yet available');
       again.close();
       assert.equal(await httpStatus(`${admin}login`), 200);
-    } finally {
-      child.proc.kill('SIGKILL');
-      await child.exited;
-      await dir.remove();
-    }
-  });
+    }));
 
-  it('SIGTERM with a connection in flight: waits up to drainTimeout, says 421, exits 0', async () => {
-    const dir = await tempDir('pc-cli-');
-    const file = join(dir.path, 'portcullis.yaml');
-    await writeFile(file, CONFIG(join(dir.path, 'var')));
-    const child = startChild(file);
-    try {
-      const start = await child.waitFor((l) => l['event'] === 'start');
-      const c = await LineClient.open((start['listeners'] as { smtp: string }).smtp);
+  it('SIGTERM with a connection in flight: waits up to drainTimeout, says 421, exits 0', () =>
+    withChild('', async ({ child, listeners }) => {
+      const c = await LineClient.open(listeners.smtp);
       await c.readLine();
       const sent = Date.now();
       child.proc.kill('SIGTERM');
@@ -123,28 +157,56 @@ describe('portcullis start (child process)', () => {
       assert.ok(waited < 6000, `exited after ${waited} ms`);
       const stop = child.lines.find((l) => l['event'] === 'stop');
       assert.deepEqual([stop?.['finished'], stop?.['aborted']], [0, 1]);
-    } finally {
-      child.proc.kill('SIGKILL');
-      await dir.remove();
-    }
-  });
+    }));
 
-  it('SIGTERM with nothing in flight exits 0 at once', async () => {
-    const dir = await tempDir('pc-cli-');
-    const file = join(dir.path, 'portcullis.yaml');
-    await writeFile(file, CONFIG(join(dir.path, 'var')));
-    const child = startChild(file);
-    try {
-      await child.waitFor((l) => l['event'] === 'start');
+  it('SIGTERM with nothing in flight exits 0 at once', () =>
+    withChild('', async ({ child }) => {
       const sent = Date.now();
       child.proc.kill('SIGTERM');
       const { code, at } = await child.exited;
       assert.equal(code, 0, child.stderr());
       assert.ok(at - sent < 1400, `took ${at - sent} ms`);
-    } finally {
-      child.proc.kill('SIGKILL');
+    }));
+
+  it('admin API: "scan a file" runs through inspect (EICAR quarantined, event recorded), reload and redacted config', async () => {
+    await withChild('', async ({ admin }) => {
+      const headers = await adminLogin(admin);
+      const result = await scanEicar(admin, headers);
+      const q = await fetch(`${admin}api/quarantine/${result.quarantineId}`, { headers });
+      assert.equal(q.status, 200);
+      const ev = await fetch(`${admin}api/events/${result.eventId}`, { headers });
+      assert.equal(((await ev.json()) as { protocol: string }).protocol, 'upload');
+
+      const reload = await fetch(`${admin}api/reload`, { method: 'POST', headers });
+      assert.match(((await reload.json()) as { message: string }).message, /generation 2/);
+      const config = (await (await fetch(`${admin}api/config`, { headers })).json()) as { admin: { passwordHash: string } };
+      assert.equal(config.admin.passwordHash, '[redacted]');
+      assert.doesNotMatch(JSON.stringify(config), /scrypt/);
+    }, `, passwordHash: ${JSON.stringify(await passwordHash())}`);
+  });
+
+  it('user: nobody — as root it drops privileges after binding and still writes its data; otherwise it refuses to start', async () => {
+    if (process.getuid?.() !== 0) {
+      const dir = await tempDir('pc-cli-');
+      const file = join(dir.path, 'portcullis.yaml');
+      await writeFile(file, CONFIG(join(dir.path, 'var'), 'user: nobody\n'));
+      const child = startChild(file);
+      const { code } = await child.exited;
       await dir.remove();
+      assert.equal(code, 2);
+      assert.match(child.stderr(), /not running as root/);
+      return;
     }
+    await withChild('user: nobody\n', async ({ child, start, admin }) => {
+      const nobody = Number(execFileSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).trim());
+      assert.equal(start['uid'], nobody);
+      const status = await readFile(`/proc/${child.proc.pid}/status`, 'utf8');
+      const uids = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)/m.exec(status);
+      assert.deepEqual(uids?.slice(1).map(Number), [nobody, nobody, nobody, nobody], 'real, effective, saved and fs uid are all nobody');
+      const headers = await adminLogin(admin);
+      const result = await scanEicar(admin, headers);
+      assert.ok(result.quarantineId, 'the quarantine is still writable after the drop');
+    }, `, passwordHash: ${JSON.stringify(await passwordHash())}`, 0o755);
   });
 
   it('an invalid config at start exits 2 and names the key', async () => {

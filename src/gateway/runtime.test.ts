@@ -186,6 +186,21 @@ describe('runtime: reload', () => {
     assert.match(r.message, /restart needed for quarantine\.maxAge, smtp\.listen/);
   });
 
+  it('a new log level applies to the listeners\' loggers too', async () => {
+    h.setConfig(testConfig(h.dir, { log: { level: 'warn' } }));
+    await h.gw.reload();
+    const before = h.logs.lines.filter((l) => l['event'] === 'session').length;
+    const c = await LineClient.open(h.gw.addresses().smtp as string);
+    await c.readLine();
+    c.send('QUIT');
+    await c.readLine();
+    await c.closed();
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(h.logs.lines.filter((l) => l['event'] === 'session').length, before, 'info lines are off');
+    h.setConfig(testConfig(h.dir));
+    await h.gw.reload();
+  });
+
   it('loads new signatures on reload', async () => {
     const db = join(h.dir, 'extra.hdb');
     const { createHash } = await import('node:crypto');
@@ -198,6 +213,28 @@ describe('runtime: reload', () => {
     assert.equal(r.signatures, previous + 1);
     const afterReload = await h.gw.inspect({ protocol: 'upload', direction: 'inbound', name: 'a.txt', target: { name: 'a.txt', data: CLEAN } });
     assert.deepEqual(afterReload.report.findings.map((f) => f.name), ['Test.Clean.Text.Now.Listed']);
+  });
+});
+
+describe('runtime: session limits', () => {
+  it('refuses a client over maxSessionsPerClient with 421 4.7.0, and counts sessions', async () => {
+    const h = await startHarness({ smtp: { listen: '127.0.0.1:0', maxSessionsPerClient: 1 } });
+    try {
+      const first = await LineClient.open(h.gw.addresses().smtp as string);
+      assert.equal(await first.readLine(), '421 4.3.2 Service not yet available');
+      assert.equal(h.gw.sessions(), 1);
+      assert.equal(h.gw.stores.metrics.snapshot().sessionsOpen['smtp'], 1);
+      const second = await LineClient.open(h.gw.addresses().smtp as string);
+      assert.equal(await second.readLine(), '421 4.7.0 Too many connections from your address, try again later');
+      await second.closed();
+      first.close();
+      await first.closed();
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(h.gw.sessions(), 0);
+      assert.equal(h.gw.stores.metrics.snapshot().sessionsOpen['smtp'], 0);
+    } finally {
+      await h.done();
+    }
   });
 });
 

@@ -127,7 +127,7 @@ async function openStores(config: Config, log: Logger): Promise<Stores> {
     const metrics = createMetrics();
     const retention = startRetention({
       tasks: { events: () => events.prune(), quarantine: () => quarantine.prune() },
-      logger: log.child({ component: 'retention' }),
+      logger: log,
     });
     return { db, events, quarantine, metrics, retention };
   } catch (err) {
@@ -159,6 +159,7 @@ export class Gateway {
   readonly privileges: DropResult | undefined;
   readonly #options: GatewayOptions;
   readonly #holder: SnapshotHolder;
+  readonly #loggers: readonly Logger[];
   readonly #stores: Stores;
   readonly #listeners: readonly ProtocolListener[];
   readonly #admin: AdminHandle | undefined;
@@ -166,11 +167,12 @@ export class Gateway {
   #stopping: Promise<StopResult> | undefined;
 
   private constructor(parts: {
-    options: GatewayOptions; log: Logger; holder: SnapshotHolder; stores: Stores; inspect: Inspect;
+    options: GatewayOptions; log: Logger; loggers: readonly Logger[]; holder: SnapshotHolder; stores: Stores; inspect: Inspect;
     listeners: readonly ProtocolListener[]; admin: AdminHandle | undefined; privileges: DropResult | undefined;
   }) {
     this.#options = parts.options;
     this.log = parts.log;
+    this.#loggers = parts.loggers;
     this.#holder = parts.holder;
     this.#stores = parts.stores;
     this.inspect = parts.inspect;
@@ -188,11 +190,18 @@ export class Gateway {
       if (err !== undefined) log.warn({ err, generation: s.generation }, 'closing a retired scanner failed');
       else log.debug({ generation: s.generation }, 'retired snapshot closed');
     });
+    // pino children keep the level they were made with; reload sets each one's level.
+    const loggers: Logger[] = [log];
+    const child = (bindings: Record<string, string>): Logger => {
+      const c = log.child(bindings);
+      loggers.push(c);
+      return c;
+    };
     let stores: Stores | undefined;
     const started: ProtocolListener[] = [];
     let admin: AdminHandle | undefined;
     try {
-      stores = await openStores(config, log);
+      stores = await openStores(config, child({ component: 'retention' }));
       const s = stores;
       s.metrics.setSignatures({ loaded: first.signatures.loaded, loadedAt: first.signatures.loadedAt, ...(first.signatures.newestBuildTime !== undefined ? { newestBuildTime: first.signatures.newestBuildTime } : {}) });
       const inspect = createInspect({ snapshots: holder, log, quarantine: s.quarantine, events: s.events, metrics: s.metrics });
@@ -203,7 +212,7 @@ export class Gateway {
         if (pc === false) continue;
         const factory = options.listeners?.[protocol] ?? (await defaultListenerFactory(protocol));
         const listener = (factory as (c: typeof pc) => ProtocolListener)(pc);
-        await listener.start({ ...ctx, log: log.child({ protocol }) });
+        await listener.start({ ...ctx, log: child({ protocol }) });
         started.push(listener);
       }
 
@@ -237,7 +246,7 @@ export class Gateway {
           },
           configRedacted: () => redactConfig(holder.current().config),
           dbStats: () => holder.current().signatures,
-          logger: log.child({ component: 'admin' }),
+          logger: child({ component: 'admin' }),
         });
       }
       mkdirSync(join(config.data, 'spool'), { recursive: true, mode: 0o700 });
@@ -248,7 +257,7 @@ export class Gateway {
         dataDir: config.data,
       });
 
-      gateway = new Gateway({ options, log, holder, stores: s, inspect, listeners: started, admin, privileges });
+      gateway = new Gateway({ options, log, loggers, holder, stores: s, inspect, listeners: started, admin, privileges });
       log.info({
         event: 'start',
         generation: first.generation,
@@ -317,7 +326,7 @@ export class Gateway {
       const config = await readConfig();
       const next = await buildSnapshot(config, old.generation + 1);
       this.#holder.swap(next);
-      this.log.level = config.log.level;
+      for (const l of this.#loggers) l.level = config.log.level;
       this.#stores.metrics.setSignatures({ loaded: next.signatures.loaded, loadedAt: next.signatures.loadedAt, ...(next.signatures.newestBuildTime !== undefined ? { newestBuildTime: next.signatures.newestBuildTime } : {}) });
       const changed = changedKeys(old.config, config);
       const restart = changed.filter(needsRestart);
