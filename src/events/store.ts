@@ -138,6 +138,8 @@ export function openEventStore(options: OpenEventStoreOptions): EventStore {
     VALUES (@time, @protocol, @direction, @client, @server, @object_name, @size, @verdict, @findings, @finding_names, @action, @duration_ms, @quarantine_id, @session_id, @envelope, @errors)`);
   const byId = db.prepare('SELECT * FROM events WHERE id = ?');
   const recent = db.prepare("SELECT * FROM events WHERE verdict != 'clean' ORDER BY time DESC, id DESC LIMIT ?");
+  const perMinuteVerdict = db.prepare(`SELECT (time / 60000) * 60000 AS minute, verdict, COUNT(*) AS n, SUM(size) AS bytes
+    FROM events WHERE time >= ? GROUP BY minute, verdict ORDER BY minute`);
   const deleteOlder = db.prepare('DELETE FROM events WHERE time < ?');
   const deleteBeyondRows = db.prepare('DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?)');
 
@@ -185,18 +187,21 @@ export function openEventStore(options: OpenEventStoreOptions): EventStore {
     },
 
     summary(since) {
+      // One pass over the time index; grouping by verdict first would make
+      // SQLite walk the verdict index over the whole table instead.
+      const rows = perMinuteVerdict.all(since) as { minute: number; verdict: string; n: number; bytes: number | null }[];
       const byVerdict: Record<Verdict, number> = { clean: 0, infected: 0, error: 0 };
-      const counts = db.prepare('SELECT verdict, COUNT(*) AS n, SUM(size) AS bytes FROM events WHERE time >= ? GROUP BY verdict')
-        .all(since) as { verdict: string; n: number; bytes: number | null }[];
+      const minutes = new Map<number, { minute: number; events: number; bytes: number }>();
       let bytes = 0;
-      for (const c of counts) {
-        if (c.verdict in byVerdict) byVerdict[c.verdict as Verdict] = c.n;
-        bytes += c.bytes ?? 0;
+      for (const r of rows) {
+        if (r.verdict in byVerdict) byVerdict[r.verdict as Verdict] += r.n;
+        bytes += r.bytes ?? 0;
+        const m = minutes.get(r.minute) ?? { minute: r.minute, events: 0, bytes: 0 };
+        m.events += r.n;
+        m.bytes += r.bytes ?? 0;
+        minutes.set(r.minute, m);
       }
-      const perMinute = (db.prepare(`SELECT (time / 60000) * 60000 AS minute, COUNT(*) AS events, SUM(size) AS bytes
-        FROM events WHERE time >= ? GROUP BY minute ORDER BY minute`).all(since) as { minute: number; events: number; bytes: number | null }[])
-        .map((m) => ({ minute: m.minute, events: m.events, bytes: m.bytes ?? 0 }));
-      return { since, byVerdict, bytes, perMinute };
+      return { since, byVerdict, bytes, perMinute: [...minutes.values()] };
     },
 
     prune() {
