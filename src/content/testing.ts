@@ -6,7 +6,7 @@
  * once with the bzip2, xz and 7-Zip tools; no compressor for them exists in
  * Node). Used by tests only; reads no untrusted bytes.
  */
-import { gzipSync, zipSync, zlibSync, type Zippable } from 'fflate';
+import { deflateSync, gzipSync, zipSync, zlibSync, type Zippable } from 'fflate';
 import { walk, type WalkOptions } from './walker.js';
 import type { WalkItem } from './types.js';
 
@@ -255,4 +255,33 @@ export function sis(name: string, data: Uint8Array): Uint8Array {
   rv.setUint32(20, dst.length, true); rv.setUint32(24, dstAt, true);
   rv.setUint32(28, packed.length, true); rv.setUint32(32, dataAt, true); rv.setUint32(36, data.length, true);
   return concat(head, rec, dst, packed);
+}
+
+/** An InstallShield 9 cabinet set holding one compressed file: [data1.hdr, data1.cab]. */
+export function isCabSet(name: string, data: Uint8Array): [Uint8Array, Uint8Array] {
+  const common = (cdSize: number): Uint8Array => {
+    const h = new Uint8Array(512);
+    const dv = new DataView(h.buffer);
+    h.set(enc('ISc('), 0);
+    dv.setUint32(4, 0x01009500, true);
+    dv.setUint32(12, 512, true);
+    dv.setUint32(16, cdSize, true);
+    return h;
+  };
+  const packed = deflateSync(data);
+  const chunk = concat(new Uint8Array([packed.length & 0xff, packed.length >> 8]), packed);
+  const cab = concat(common(0), chunk);
+  const cd = new Uint8Array(0x200 + 16 + 0x57);
+  const cdv = new DataView(cd.buffer);
+  cdv.setUint32(0x0c, 0x200, true); // file table, relative to the descriptor
+  cdv.setUint32(0x28, 1, true); // file count
+  cdv.setUint32(0x2c, 16, true); // descriptors, relative to the file table
+  cd.set(enc(`${name}\0`), 0x200);
+  const fd = 0x200 + 16;
+  cdv.setUint16(fd, 4, true); // compressed
+  cdv.setUint32(fd + 2, data.length, true);
+  cdv.setUint32(fd + 0x0a, chunk.length, true);
+  cdv.setUint32(fd + 0x12, 512, true);
+  cdv.setUint16(fd + 0x55, 1, true);
+  return [concat(common(cd.length), cd), cab];
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   SAMPLE_7Z, SAMPLE_7Z_ENCRYPTED, SAMPLE_BZ2, SAMPLE_TEXT, SAMPLE_XZ, collect, concat, cpio, dec, enc, gzip, overlappingZip,
-  installShieldObfuscated, installShieldPlain, peWithOverlay, setZipFlags, sis, szdd, tar, zip, type CpioFormat,
+  installShieldObfuscated, installShieldPlain, isCabSet, peWithOverlay, setZipFlags, sis, szdd, tar, zip, type CpioFormat,
 } from '../testing.js';
 
 const A = enc('first member: alpha alpha alpha\n');
@@ -86,6 +86,11 @@ const CASES: readonly Case[] = [
     name: 'InstallShield obfuscated records', file: 'setup.exe',
     input: () => peWithOverlay(installShieldObfuscated({ 'a.exe': A, 'b.ini': B }, obfuscateForTest)),
     objects: { 'setup.exe/a.exe': dec(A), 'setup.exe/b.ini': dec(B) },
+  },
+  {
+    name: 'InstallShield cabinet set (data1.hdr + data1.cab) among the records', file: 'setup.exe',
+    input: () => { const [hdr, cab] = isCabSet('a.exe', A); return peWithOverlay(installShieldPlain({ 'data1.hdr': hdr, 'data1.cab': cab })); },
+    objects: { 'setup.exe/Disk1/a.exe': dec(A) },
   },
 ];
 

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  SAMPLE_7Z, SAMPLE_BZ2, SAMPLE_XZ, collect, concat, cpio, enc, gzip, installShieldObfuscated, installShieldPlain, peWithOverlay,
+  SAMPLE_7Z, SAMPLE_BZ2, SAMPLE_XZ, collect, concat, cpio, enc, gzip, installShieldObfuscated, installShieldPlain, isCabSet, peWithOverlay,
   seeded, sis, szdd, tar, zip,
 } from '../testing.js';
 
@@ -29,6 +29,7 @@ const SAMPLES: Readonly<Record<string, () => Uint8Array>> = {
   szdd: () => szdd(A),
   sis: () => sis('a.exe', A),
   'installshield-plain': () => peWithOverlay(installShieldPlain({ 'a.exe': A, 'b.txt': B })),
+  'installshield-cabinet': () => { const [hdr, cab] = isCabSet('a.exe', A); return peWithOverlay(installShieldPlain({ 'data1.hdr': hdr, 'data1.cab': cab })); },
   'installshield-obfuscated': () => peWithOverlay(installShieldObfuscated({ 'a.exe': A }, (p) => p.map((b) => b ^ 0x5a))),
 };
 

@@ -11,6 +11,9 @@
  *    len]) with key = name XOR 13 35 86 07 repeated; the result is often a
  *    zlib stream (inflated, capped).
  *
+ * Cabinets among the plain records (data1.hdr + dataN.cab) are opened too
+ * (iscab.ts), since only here are header and data seen together.
+ *
  * Reads untrusted bytes. Records are read while they parse (printable
  * names of bounded length, a size that fits); the first that does not
  * ends the list. A record whose data is cut short or fails to inflate is
@@ -19,6 +22,7 @@
  */
 import { Unzlib } from 'fflate';
 import { CappedSink, feedCapped, memberCap } from '../capped.js';
+import { extractIsCab, isIsCab } from './iscab.js';
 import { peOverlay } from './sevenzip.js';
 import type { ExtractContext, ExtractedChild, Extractor } from '../types.js';
 
@@ -56,16 +60,37 @@ function readRecord(d: Uint8Array, at: number): IsRecord | undefined {
 
 async function* extractPlain(data: Uint8Array, start: number, ctx: ExtractContext): AsyncGenerator<ExtractedChild> {
   let at = start;
+  const cabinets: { name: string; data: Uint8Array }[] = [];
   for (;;) {
     const rec = readRecord(data, at);
-    if (rec === undefined) return;
+    if (rec === undefined) break;
     const body = data.subarray(rec.dataAt, rec.dataAt + rec.size);
     const sink = new CappedSink(memberCap(ctx));
     sink.push(body);
-    yield sink.child(ctx, rec.name);
-    if (body.length < rec.size) { ctx.report('Heuristics.Broken.InstallShield', rec.name); return; }
+    const child = sink.child(ctx, rec.name);
+    if (isIsCab(child.data)) cabinets.push({ name: rec.name, data: child.data });
+    yield child;
+    if (body.length < rec.size) { ctx.report('Heuristics.Broken.InstallShield', rec.name); break; }
     at = rec.dataAt + rec.size;
   }
+  yield* extractCabinetSet(cabinets, ctx);
+}
+
+/**
+ * The files inside InstallShield cabinets shipped as setup records: data1.hdr
+ * (or a data1.cab carrying its own header) lists them, dataN.cab hold them.
+ * Neither half is useful alone, so this is done here, where both are seen.
+ */
+async function* extractCabinetSet(cabinets: readonly { name: string; data: Uint8Array }[], ctx: ExtractContext): AsyncGenerator<ExtractedChild> {
+  const volumes = new Map<number, Uint8Array>();
+  for (const c of cabinets) {
+    const m = /(\d+)\.cab$/i.exec(c.name);
+    if (m !== null) volumes.set(Number(m[1]), c.data);
+  }
+  const header = cabinets.find((c) => /\.hdr$/i.test(c.name)) ?? cabinets.find((c) => /1\.cab$/i.test(c.name));
+  if (header === undefined || volumes.size === 0) return;
+  const dir = header.name.slice(0, header.name.lastIndexOf('/') + 1);
+  for await (const child of extractIsCab(header.data, volumes, ctx)) yield { ...child, name: `${dir}${child.name}` };
 }
 
 const MAGIC = new TextEncoder().encode('InstallShield\0');
