@@ -90,3 +90,14 @@ export function logTransfer(log: Logger, fields: TransferLogFields): void {
   const level = fields.verdict === 'clean' ? 'info' : 'warn';
   log[level]({ event: 'transfer', ...fields }, 'transfer');
 }
+
+/** The field names of each line kind, for docs/LOGGING.md's test; the checks below fail to compile if one is missing. */
+export const SESSION_LOG_FIELDS = [
+  'protocol', 'sessionId', 'client', 'server', 'durationMs', 'transfers', 'bytes', 'end', 'generation', 'error',
+] as const satisfies readonly (keyof SessionLogFields)[];
+export const TRANSFER_LOG_FIELDS = [
+  'protocol', 'sessionId', 'direction', 'client', 'server', 'name', 'size', 'scanned', 'verdict', 'findings', 'action',
+  'class', 'reply', 'quarantineId', 'eventId', 'durationMs', 'generation', 'errors',
+] as const satisfies readonly (keyof TransferLogFields)[];
+type Missing<T, L extends readonly PropertyKey[]> = Exclude<keyof T, L[number]>;
+export const LOG_FIELDS_COMPLETE: [Missing<SessionLogFields, typeof SESSION_LOG_FIELDS>, Missing<TransferLogFields, typeof TRANSFER_LOG_FIELDS>] extends [never, never] ? true : false = true;

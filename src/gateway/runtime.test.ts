@@ -7,6 +7,7 @@ import { zipSync } from 'fflate';
 import { ConfigError } from '../config/load.js';
 import type { Config } from '../config/table.js';
 import { PortcullisError } from '../errors.js';
+import { TRANSFER_LOG_FIELDS } from '../log.js';
 import { changedKeys, Gateway, type ProtocolListener } from './index.js';
 import { captureLog, LineClient, tempDir, testConfig } from './testing.js';
 
@@ -303,6 +304,8 @@ describe('inspect pipeline', () => {
     assert.match(r.decision.reply.smtp.text, new RegExp(`quarantined as ${r.quarantineId}`));
     const line = await h.logs.waitFor((l) => l['event'] === 'transfer' && l['eventId'] === r.eventId);
     for (const k of ['protocol', 'direction', 'name', 'size', 'scanned', 'verdict', 'findings', 'action', 'class', 'reply', 'quarantineId', 'durationMs', 'generation']) assert.ok(k in line, `transfer line has ${k}`);
+    const documented = new Set<string>([...TRANSFER_LOG_FIELDS, 'level', 'time', 'pid', 'service', 'msg', 'event']);
+    for (const k of Object.keys(line)) assert.ok(documented.has(k), `transfer line field ${k} is documented in docs/LOGGING.md`);
     assert.equal(h.gw.stores.metrics.snapshot().byVerdict.infected >= 1, true);
   });
 
