@@ -3,9 +3,10 @@
  * [--recursive] [--no-summary] PATH…` — scans files and folders from the
  * command line, with output shaped like clamscan's so scripts written for
  * clamscan keep working:
- *  - one line per finding `PATH: NAME FOUND`; a finding inside an archive or
- *    mail adds an indented line `    (in a.zip › b.exe)` right after it (it
- *    has no ": " and does not end in FOUND, so clamscan parsers skip it);
+ *  - one line `PATH: NAME FOUND` per signature name found in the file; each
+ *    place inside an archive or mail where it was found follows as an
+ *    indented line `    (in a.zip › b.exe)` (it has no ": " and does not
+ *    end in FOUND, so clamscan parsers skip it);
  *  - `PATH: OK` for clean files (not with --infected), `PATH: MESSAGE ERROR`;
  *  - the `----------- SCAN SUMMARY -----------` block (MB = 2^20 bytes, as
  *    clamscan counts), plus the throughput and the database load time;
@@ -220,10 +221,17 @@ class Output {
       })}\n`);
       return;
     }
-    const lines: string[] = [];
+    // One FOUND line per name (as clamscan prints one per file), then each inner place it was found.
+    const places = new Map<string, string[]>();
     for (const f of report.findings) {
-      lines.push(`${path}: ${f.name} FOUND`);
-      if (f.path.length > 1) lines.push(`    (in ${f.path.slice(1).join(PATH_SEP)})`);
+      const inner = places.get(f.name) ?? [];
+      if (f.path.length > 1) inner.push(f.path.slice(1).join(PATH_SEP));
+      places.set(f.name, inner);
+    }
+    const lines: string[] = [];
+    for (const [name, inner] of places) {
+      lines.push(`${path}: ${name} FOUND`);
+      for (const p of inner) lines.push(`    (in ${p})`);
     }
     for (const e of report.errors) lines.push(`${path}: ${oneLine(e.message)} ERROR`);
     if (report.verdict === 'clean' && !this.#infectedOnly) lines.push(`${path}: OK`);
