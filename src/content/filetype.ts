@@ -19,6 +19,7 @@
  * Targets are ClamAV's (engine/types.ts `Target`).
  */
 import { Target, type TargetType } from '../engine/types.js';
+import { LeBytes } from './bytes.js';
 import type { FileType } from './types.js';
 
 /** How much of the start the text sniffers look at. */
@@ -68,9 +69,8 @@ interface MagicRow {
 
 const ascii = (s: string): number[] => Array.from(s, (c) => c.charCodeAt(0));
 
-function u16le(d: Uint8Array, o: number): number { return (d[o] ?? 0) | ((d[o + 1] ?? 0) << 8); }
-function u32le(d: Uint8Array, o: number): number { return (u16le(d, o) + u16le(d, o + 2) * 0x10000) >>> 0; }
-function u32be(d: Uint8Array, o: number): number { return (((d[o] ?? 0) << 24) | ((d[o + 1] ?? 0) << 16) | ((d[o + 2] ?? 0) << 8) | (d[o + 3] ?? 0)) >>> 0; }
+const u16le = (d: Uint8Array, o: number): number => new LeBytes(d).u16(o);
+const u32le = (d: Uint8Array, o: number): number => new LeBytes(d).u32(o);
 
 /** Java class files and fat Mach-O share 0xCAFEBABE; class files have a major version ≥ 45, fat headers a small arch count. */
 function isJavaClass(d: Uint8Array): boolean {

@@ -13,6 +13,7 @@
  * given in the descriptor is read, and each chunk advances the cursor.
  */
 import { Inflate } from 'fflate';
+import { LeBytes } from '../bytes.js';
 import { CappedSink, memberCap } from '../capped.js';
 import type { ExtractContext, ExtractedChild } from '../types.js';
 
@@ -23,20 +24,12 @@ const FILE_COMPRESSED = 4;
 const FILE_INVALID = 8;
 const DESCRIPTOR6 = 0x57;
 
-class View {
-  readonly d: Uint8Array;
-  constructor(d: Uint8Array) { this.d = d; }
-  u16(o: number): number { return (this.d[o] ?? 0) | ((this.d[o + 1] ?? 0) << 8); }
-  u32(o: number): number { return (this.u16(o) + this.u16(o + 2) * 0x10000) >>> 0; }
-  fits(o: number, n: number): boolean { return o >= 0 && n >= 0 && o + n <= this.d.length; }
-}
-
 export function isIsCab(d: Uint8Array): boolean {
-  return new View(d).u32(0) === SIGNATURE;
+  return new LeBytes(d).u32(0) === SIGNATURE;
 }
 
 /** The major version from the common header's encoded version field. */
-function majorVersion(v: View): number {
+function majorVersion(v: LeBytes): number {
   const version = v.u32(4);
   if (version >>> 24 === 1) return (version >>> 12) & 0xf;
   const minor = version & 0xffff;
@@ -53,7 +46,7 @@ interface IsFile {
   readonly index: number;
 }
 
-function cString(v: View, at: number): string {
+function cString(v: LeBytes, at: number): string {
   if (!v.fits(at, 1)) return '';
   const end = v.d.indexOf(0, at);
   return new TextDecoder('latin1').decode(v.d.subarray(at, end < 0 ? Math.min(v.d.length, at + 260) : Math.min(end, at + 260)));
@@ -61,7 +54,7 @@ function cString(v: View, at: number): string {
 
 /** The file descriptors listed by a header (data1.hdr, or a data1.cab that carries its own descriptor). */
 function readFiles(hdr: Uint8Array): IsFile[] | undefined {
-  const v = new View(hdr);
+  const v = new LeBytes(hdr);
   const cd = v.u32(12);
   if (!isIsCab(hdr) || v.u32(16) === 0 || !v.fits(cd, 0x30)) return undefined;
   const table = cd + v.u32(cd + 0x0c);
@@ -96,7 +89,7 @@ function readFiles(hdr: Uint8Array): IsFile[] | undefined {
 function volumeOf(file: IsFile, volumes: ReadonlyMap<number, Uint8Array>): Uint8Array | undefined {
   if (file.volume !== 0) return volumes.get(file.volume);
   for (const cab of volumes.values()) {
-    const v = new View(cab);
+    const v = new LeBytes(cab);
     if (file.index >= v.u32(28) && file.index <= v.u32(32)) return cab;
   }
   return volumes.get(1);

@@ -17,6 +17,7 @@
  * the finding `Heuristics.Encrypted.<Type>`.
  */
 import type { SevenZipModule, SevenZipModuleFactory } from '7z-wasm';
+import { LeBytes } from '../bytes.js';
 import { CappedSink, memberCap } from '../capped.js';
 import { detectType, findingLabel } from '../filetype.js';
 import type { ExtractContext, ExtractedChild, Extractor, FileType } from '../types.js';
@@ -211,8 +212,9 @@ const MIN_OVERLAY = 512;
 
 /** True when a PE file has data after its last section — where SFX and installer payloads live. */
 export function peOverlay(d: Uint8Array): number {
-  const u16 = (o: number): number => (d[o] ?? 0) | ((d[o + 1] ?? 0) << 8);
-  const u32 = (o: number): number => (u16(o) + u16(o + 2) * 0x10000) >>> 0;
+  const b = new LeBytes(d);
+  const u16 = (o: number): number => b.u16(o);
+  const u32 = (o: number): number => b.u32(o);
   const pe = u32(0x3c);
   if (pe + 24 > d.length || u32(pe) !== 0x4550) return 0;
   const sections = u16(pe + 6);

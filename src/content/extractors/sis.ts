@@ -12,6 +12,7 @@
  * records are read, so the loop ends.
  */
 import { Unzlib } from 'fflate';
+import { LeBytes } from '../bytes.js';
 import { CappedSink, feedCapped, memberCap, type DecodeEnd } from '../capped.js';
 import type { ExtractContext, ExtractedChild, Extractor } from '../types.js';
 
@@ -19,15 +20,7 @@ const UID3_RELEASE6 = 0x10000419;
 const OPT_UNICODE = 0x0001;
 const OPT_NO_COMPRESS = 0x0008;
 
-class Reader {
-  readonly d: Uint8Array;
-  constructor(d: Uint8Array) { this.d = d; }
-  u16(o: number): number { return (this.d[o] ?? 0) | ((this.d[o + 1] ?? 0) << 8); }
-  u32(o: number): number { return (this.u16(o) + this.u16(o + 2) * 0x10000) >>> 0; }
-  fits(at: number, len: number): boolean { return at >= 0 && len >= 0 && at + len <= this.d.length; }
-}
-
-function fileName(r: Reader, at: number, len: number, unicode: boolean, fallback: string): string {
+function fileName(r: LeBytes, at: number, len: number, unicode: boolean, fallback: string): string {
   if (!r.fits(at, len) || len === 0) return fallback;
   const bytes = r.d.subarray(at, at + len);
   const full = new TextDecoder(unicode ? 'utf-16le' : 'latin1').decode(bytes);
@@ -36,7 +29,7 @@ function fileName(r: Reader, at: number, len: number, unicode: boolean, fallback
 }
 
 async function* extractSis(data: Uint8Array, ctx: ExtractContext): AsyncGenerator<ExtractedChild> {
-  const r = new Reader(data);
+  const r = new LeBytes(data);
   if (data.length < 0x54) { ctx.report('Heuristics.Broken.SIS'); return; }
   const release6 = r.u32(8) === UID3_RELEASE6;
   const nLangs = Math.max(1, r.u16(0x12));

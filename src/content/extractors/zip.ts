@@ -17,6 +17,7 @@
  */
 import { Inflate } from 'fflate';
 import { CappedSink, feedCapped, memberCap, type DecodeEnd } from '../capped.js';
+import { LeBytes } from '../bytes.js';
 import { bunzipCapped } from './bzip2.js';
 import { sevenZipExtract } from './sevenzip.js';
 import type { ExtractContext, ExtractedChild, Extractor } from '../types.js';
@@ -40,15 +41,6 @@ const FLAG_ENCRYPTED = 0x0001;
 const FLAG_DESCRIPTOR = 0x0008;
 const FLAG_UTF8 = 0x0800;
 
-class View {
-  readonly d: Uint8Array;
-  constructor(d: Uint8Array) { this.d = d; }
-  u16(o: number): number { return (this.d[o] ?? 0) | ((this.d[o + 1] ?? 0) << 8); }
-  u32(o: number): number { return (this.u16(o) + this.u16(o + 2) * 0x10000) >>> 0; }
-  u64(o: number): number { return this.u32(o) + this.u32(o + 4) * 0x1_0000_0000; }
-  has(o: number, n: number): boolean { return o >= 0 && o + n <= this.d.length; }
-}
-
 const utf8 = new TextDecoder('utf-8');
 const latin1 = new TextDecoder('latin1');
 
@@ -57,7 +49,7 @@ function decodeName(bytes: Uint8Array, flags: number): string {
 }
 
 /** The end-of-central-directory record is in the last 64 KiB + 22 bytes (the comment is at most 65535 bytes). */
-function findEocd(v: View): number {
+function findEocd(v: LeBytes): number {
   const stop = Math.max(0, v.d.length - 22 - 0xffff);
   for (let o = v.d.length - 22; o >= stop; o--) {
     if (v.d[o] === 0x50 && v.d[o + 1] === 0x4b && v.u32(o) === SIG_EOCD) return o;
@@ -66,7 +58,7 @@ function findEocd(v: View): number {
 }
 
 /** Entries from the central directory, or undefined when it is missing or unreadable. */
-function readCentral(v: View): Entry[] | undefined {
+function readCentral(v: LeBytes): Entry[] | undefined {
   const eocd = findEocd(v);
   if (eocd < 0) return undefined;
   let count = v.u16(eocd + 10);
@@ -74,9 +66,9 @@ function readCentral(v: View): Entry[] | undefined {
   let cdOffset = v.u32(eocd + 16);
   let cdEnd = eocd;
   const loc = eocd - 20;
-  if (v.has(loc, 20) && v.u32(loc) === SIG_ZIP64_LOCATOR) {
+  if (v.fits(loc, 20) && v.u32(loc) === SIG_ZIP64_LOCATOR) {
     const z = v.u64(loc + 8);
-    if (v.has(z, 56) && v.u32(z) === SIG_ZIP64_EOCD) {
+    if (v.fits(z, 56) && v.u32(z) === SIG_ZIP64_EOCD) {
       count = v.u64(z + 32);
       cdSize = v.u64(z + 40);
       cdOffset = v.u64(z + 48);
@@ -85,14 +77,14 @@ function readCentral(v: View): Entry[] | undefined {
   }
   // Data prepended after the archive was made (an SFX stub) shifts every offset by the same amount.
   let shift = 0;
-  if (!(v.has(cdOffset, 4) && v.u32(cdOffset) === SIG_CENTRAL) && count > 0) {
+  if (!(v.fits(cdOffset, 4) && v.u32(cdOffset) === SIG_CENTRAL) && count > 0) {
     shift = cdEnd - cdSize - cdOffset;
-    if (!v.has(cdOffset + shift, 4) || v.u32(cdOffset + shift) !== SIG_CENTRAL) return undefined;
+    if (!v.fits(cdOffset + shift, 4) || v.u32(cdOffset + shift) !== SIG_CENTRAL) return undefined;
   }
   const entries: Entry[] = [];
   let o = cdOffset + shift;
   // Each record is ≥ 46 bytes, so the loop is bounded by the input size whatever `count` claims.
-  for (let i = 0; i < count && v.has(o, 46) && v.u32(o) === SIG_CENTRAL; i++) {
+  for (let i = 0; i < count && v.fits(o, 46) && v.u32(o) === SIG_CENTRAL; i++) {
     const flags = v.u16(o + 8);
     const nameLen = v.u16(o + 28);
     const extraLen = v.u16(o + 30);
@@ -101,7 +93,7 @@ function readCentral(v: View): Entry[] | undefined {
     let size = v.u32(o + 24);
     let localOffset = v.u32(o + 42);
     const extra = o + 46 + nameLen;
-    for (let e = extra; e + 4 <= extra + extraLen && v.has(e, 4);) {
+    for (let e = extra; e + 4 <= extra + extraLen && v.fits(e, 4);) {
       const id = v.u16(e);
       const len = v.u16(e + 2);
       if (id === 0x0001) {
@@ -122,13 +114,13 @@ function readCentral(v: View): Entry[] | undefined {
 }
 
 /** Where a member's data starts (after its local header), or -1 when the local header is not there. */
-function dataStart(v: View, localOffset: number): number {
-  if (!v.has(localOffset, 30) || v.u32(localOffset) !== SIG_LOCAL) return -1;
+function dataStart(v: LeBytes, localOffset: number): number {
+  if (!v.fits(localOffset, 30) || v.u32(localOffset) !== SIG_LOCAL) return -1;
   return localOffset + 30 + v.u16(localOffset + 26) + v.u16(localOffset + 28);
 }
 
 /** Next offset ≥ from where one of the zip record signatures starts, or the input length. */
-function nextRecord(v: View, from: number): number {
+function nextRecord(v: LeBytes, from: number): number {
   for (let o = from; o + 4 <= v.d.length; o++) {
     if (v.d[o] !== 0x50 || v.d[o + 1] !== 0x4b) continue;
     const sig = v.u32(o);
@@ -142,10 +134,10 @@ function nextRecord(v: View, from: number): number {
  * member with a data descriptor has no size in its header, so its data ends
  * at the next record signature.
  */
-function readLocal(v: View): Entry[] {
+function readLocal(v: LeBytes): Entry[] {
   const entries: Entry[] = [];
   let o = 0;
-  while (v.has(o, 30) && v.u32(o) === SIG_LOCAL) {
+  while (v.fits(o, 30) && v.u32(o) === SIG_LOCAL) {
     const flags = v.u16(o + 6);
     const nameLen = v.u16(o + 26);
     const start = o + 30 + nameLen + v.u16(o + 28);
@@ -161,8 +153,8 @@ function readLocal(v: View): Entry[] {
       flags, method: v.u16(o + 8), compSize, size, localOffset: o,
     });
     let next = start + compSize;
-    if (v.has(next, 4) && v.u32(next) === SIG_DESCRIPTOR) next += 16;
-    else if ((flags & FLAG_DESCRIPTOR) !== 0 && v.has(next, 12) && v.u32(next) !== SIG_LOCAL) next += 12;
+    if (v.fits(next, 4) && v.u32(next) === SIG_DESCRIPTOR) next += 16;
+    else if ((flags & FLAG_DESCRIPTOR) !== 0 && v.fits(next, 12) && v.u32(next) !== SIG_LOCAL) next += 12;
     if (next <= o) break;
     o = next;
   }
@@ -182,7 +174,7 @@ function decodeMember(method: number, input: Uint8Array, sink: CappedSink): Deco
 const OWN_METHODS = new Set([0, 8, 12]);
 
 /** Keeps the first of each run of members whose byte ranges overlap; says whether any did. */
-function dropOverlaps(v: View, entries: readonly Entry[]): { kept: Entry[]; overlapped: boolean } {
+function dropOverlaps(v: LeBytes, entries: readonly Entry[]): { kept: Entry[]; overlapped: boolean } {
   const sorted = [...entries].sort((a, b) => a.localOffset - b.localOffset);
   const kept: Entry[] = [];
   let end = -1;
@@ -197,7 +189,7 @@ function dropOverlaps(v: View, entries: readonly Entry[]): { kept: Entry[]; over
 }
 
 async function* extractZip(data: Uint8Array, ctx: ExtractContext): AsyncGenerator<ExtractedChild> {
-  const v = new View(data);
+  const v = new LeBytes(data);
   const central = readCentral(v);
   let entries = central ?? readLocal(v);
   if (central === undefined && entries.length === 0) {
@@ -234,6 +226,6 @@ async function* extractZip(data: Uint8Array, ctx: ExtractContext): AsyncGenerato
  */
 export const zipExtractor: Extractor = {
   name: 'zip',
-  accepts: (type, data) => type.name === 'zip' || ((type.name === 'binary' || type.name === 'pe') && readCentral(new View(data)) !== undefined),
+  accepts: (type, data) => type.name === 'zip' || ((type.name === 'binary' || type.name === 'pe') && readCentral(new LeBytes(data)) !== undefined),
   extract: extractZip,
 };
