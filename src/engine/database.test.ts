@@ -220,6 +220,20 @@ test('ldb in the database: a bad subsig pattern skips the whole signature with i
   assert.equal(db.stats.total, 0);
 });
 
+test('bad patterns among good ones: the good still detect, counts and per-file rows are exact', () => {
+  const db = compileDatabase([
+    file('a.ndb', `T.Good1:0:*:${hex('first')}\nT.Bad1:0:*:41(42\nT.Good2:0:*:${hex('second')}\nT.Bad2:0:*:4g\n`),
+    file('b.ldb', `T.BadL;Target:0;0&1=0;${hex('first')};41{2\nT.GoodL;Target:0;0&1;${hex('first')};${hex('second')}\n`),
+  ]);
+  assert.deepEqual(db.stats.loaded, { body: 2, logical: 1 });
+  assert.equal(db.stats.total, 3);
+  assert.deepEqual(db.stats.skipped, { 'bad-pattern': 3 });
+  assert.deepEqual(db.stats.files, [{ name: 'a.ndb', signatures: 2 }, { name: 'b.ldb', signatures: 1 }]);
+  assert.deepEqual(db.stats.skippedExamples['bad-pattern']?.map((e) => e.split(': ')[0]), ['a.ndb:2', 'a.ndb:4', 'b.ldb:1']);
+  assert.deepEqual(names(db.scanBuffer(bytes('first and second'))), ['T.Good1', 'T.Good2', 'T.GoodL']);
+  assert.deepEqual(names(db.scanBuffer(bytes('first only'))), ['T.Good1'], 'the dropped "0&1=0" signature must not fire');
+});
+
 test('skipped examples: at most three per reason, counts keep going', () => {
   const lines = Array.from({ length: 10 }, (_, i) => `T.E${i}:1:EP+${i}:4142`).join('\n');
   const db = compileDatabase([file('t.ndb', lines)]);

@@ -33,7 +33,7 @@ import { HASH_KINDS, HashSet, latin1, type HashKind } from './hashdb.js';
 import { evaluate, parseLdbLine, runPcre, type Expr, type LogicalSignature, type PcreSubsig } from './ldb.js';
 import { PatternSet, type PatternInput, type PatternScan } from './matcher.js';
 import { parseNdbLine } from './ndb.js';
-import { parseOffset } from './offset.js';
+import { parseOffset, type OffsetSpec } from './offset.js';
 import { parsePattern, PatternSyntaxError } from './pattern.js';
 import type { CompiledDatabase, DatabaseStats, DbFile, EngineFinding, EngineScan, ScanOptions, TargetType } from './types.js';
 
@@ -80,6 +80,14 @@ class StatsCollector {
     if (n > 0) this.loaded[kind] = (this.loaded[kind] ?? 0) + n;
   }
 
+  /** Takes back a signature counted as loaded (its pattern failed to compile). */
+  unload(kind: string, file: number): void {
+    this.loaded[kind] = (this.loaded[kind] ?? 1) - 1;
+    if (this.loaded[kind] === 0) delete this.loaded[kind];
+    const row = this.files[file];
+    if (row !== undefined) row.signatures--;
+  }
+
   skip(reason: string, where: string, line: string, n = 1): void {
     this.skipped[reason] = (this.skipped[reason] ?? 0) + n;
     const list = (this.examples[reason] ??= []);
@@ -121,17 +129,41 @@ function extensionOf(name: string): string {
   return dot < 0 ? '' : base.slice(dot + 1).toLowerCase();
 }
 
-/** Why a hex pattern or offset cannot be compiled, or undefined when it can. */
-function patternProblem(hex: string, offsetText: string, options: { nocase?: boolean; wide?: boolean } = {}): { reason: string; detail: string } | undefined {
+/** Parses an offset, or says why it cannot be used. */
+type Usable<T> = T | { readonly problem: string; readonly detail: string };
+
+function readOffset(text: string): Usable<OffsetSpec> {
   try {
-    const offset = parseOffset(offsetText);
-    if (offset.kind === 'unsupported') return { reason: 'ep-offset', detail: `offset ${offsetText}` };
-    parsePattern(hex, options);
-    return undefined;
+    const offset = parseOffset(text);
+    return offset.kind === 'unsupported' ? { problem: 'ep-offset', detail: `offset ${text}` } : offset;
   } catch (e) {
-    if (e instanceof PatternSyntaxError) return { reason: 'bad-pattern', detail: e.reason };
+    if (e instanceof PatternSyntaxError) return { problem: 'bad-pattern', detail: e.reason };
     throw e;
   }
+}
+
+/** Whether the matcher can parse this input in every form it will search (plain and/or wide). */
+function patternParses(p: PatternInput): boolean {
+  try {
+    const nocase = p.nocase ?? false;
+    if (p.wide !== true || p.ascii === true) parsePattern(p.pattern, { nocase });
+    if (p.wide === true) parsePattern(p.pattern, { nocase, wide: true });
+    return true;
+  } catch (e) {
+    if (e instanceof PatternSyntaxError) return false;
+    throw e;
+  }
+}
+
+/** The signature (an .ndb line or a whole .ldb line) a matcher input belongs to. */
+interface Owner {
+  readonly kind: 'body' | 'logical';
+  readonly where: string;
+  readonly line: string;
+  /** Index of its file's row in stats.files. */
+  readonly file: number;
+  /** For a logical signature: its index in Builder.logical. */
+  readonly logical?: number;
 }
 
 interface CompiledLogical {
@@ -155,10 +187,15 @@ class Builder {
   readonly allow = new HashSet();
   readonly ignored = new Set<string>();
   readonly inputs: PatternInput[] = [];
+  /** By input index: the signature it belongs to (see Owner). */
+  readonly inputOwner: number[] = [];
+  readonly owners: Owner[] = [];
   /** By matcher id: an ndb signature, or the logical signature a subsig belongs to. */
   readonly bodyById: (BodyEntry | undefined)[] = [];
   readonly logicalById: number[] = [];
   readonly logical: CompiledLogical[] = [];
+  /** Logical signatures dropped after loading because a subsig pattern did not compile. */
+  readonly disabledLogical = new Set<number>();
 
   add(file: DbFile): void {
     const ext = extensionOf(file.name);
@@ -209,16 +246,18 @@ class Builder {
     if (role === 'fp') this.stats.files.push({ name: file.name, signatures: loaded });
   }
 
-  #addBody(name: string, target: number, offset: string, hex: string, where: string, line: string): void {
-    const problem = patternProblem(hex, offset);
-    if (problem !== undefined) {
-      this.stats.skip(problem.reason, where, line);
+  #addBody(name: string, target: number, offsetText: string, hex: string, where: string, line: string): void {
+    const offset = readOffset(offsetText);
+    if ('problem' in offset) {
+      this.stats.skip(offset.problem, where, line);
       return;
     }
     const id = this.bodyById.length;
     this.bodyById.push({ name, target });
     this.logicalById.push(-1);
-    this.inputs.push({ id, pattern: hex, offset: parseOffset(offset), target });
+    this.inputOwner.push(this.owners.length);
+    this.owners.push({ kind: 'body', where, line, file: this.stats.files.length });
+    this.inputs.push({ id, pattern: hex, offset, target });
     this.stats.load('body');
   }
 
@@ -248,16 +287,21 @@ class Builder {
         continue;
       }
       const sig = r.sig;
-      let problem: { reason: string; detail: string } | undefined;
+      const offsets: (OffsetSpec | undefined)[] = [];
+      let problem: string | undefined;
       for (const sub of sig.subsigs) {
-        if (sub.kind === 'body') problem ??= patternProblem(sub.hex, sub.offset, { nocase: sub.modifiers.nocase, wide: sub.modifiers.wide });
+        const offset = sub.kind === 'body' ? readOffset(sub.offset) : undefined;
+        if (offset !== undefined && 'problem' in offset) problem ??= offset.problem;
+        else offsets.push(offset);
       }
       if (problem !== undefined) {
-        this.stats.skip(problem.reason, where, line);
+        this.stats.skip(problem, where, line);
         continue;
       }
       const index = this.logical.length;
       const base = this.bodyById.length;
+      const owner = this.owners.length;
+      this.owners.push({ kind: 'logical', where, line, file: this.stats.files.length, logical: index });
       const constants = [sig.expr, ...sig.subsigs.flatMap((s) => (s.kind === 'pcre' ? [s.trigger] : []))].map(maxConstant);
       this.logical.push({
         sig, base, countCap: Math.max(1, ...constants) + 1,
@@ -268,8 +312,9 @@ class Builder {
         this.logicalById.push(index);
         if (sub.kind !== 'body') return;
         const m = sub.modifiers;
+        this.inputOwner.push(owner);
         this.inputs.push({
-          id: base + i, pattern: sub.hex, offset: parseOffset(sub.offset), target: sig.target,
+          id: base + i, pattern: sub.hex, offset: offsets[i] as OffsetSpec, target: sig.target,
           nocase: m.nocase, wide: m.wide, ascii: m.ascii, fullword: m.fullword,
         });
       });
@@ -305,20 +350,45 @@ class Builder {
   }
 }
 
+/**
+ * Compiles the body patterns. Patterns are not checked one by one first: that
+ * would parse 100k patterns twice on every load. Only when the compiler refuses
+ * one are all checked, the signatures owning a bad one skipped ("bad-pattern",
+ * the whole .ldb line for a bad subsig) and the rest compiled again.
+ */
+function compilePatterns(b: Builder): PatternSet {
+  try {
+    return PatternSet.compile(b.inputs);
+  } catch (e) {
+    if (!(e instanceof PatternSyntaxError)) throw e;
+  }
+  const bad = new Set<number>();
+  b.inputs.forEach((input, i) => { if (!patternParses(input)) bad.add(b.inputOwner[i] as number); });
+  for (const o of [...bad].sort((x, y) => x - y)) {
+    const owner = b.owners[o] as Owner;
+    b.stats.unload(owner.kind, owner.file);
+    b.stats.skip('bad-pattern', owner.where, owner.line);
+  }
+  const kept = b.inputs.filter((_, i) => !bad.has(b.inputOwner[i] as number));
+  // A bad subsig silences its whole logical signature (its other subsigs left with `kept`).
+  for (const o of bad) {
+    const index = (b.owners[o] as Owner).logical;
+    if (index !== undefined) b.disabledLogical.add(index);
+  }
+  try {
+    return PatternSet.compile(kept);
+  } catch (e) {
+    throw new PortcullisError('PC_ERR_DB_BUILD', `Cannot compile body signatures: ${(e as Error).message}`, { cause: e });
+  }
+}
+
 /** Compiles database files into a shared, immutable database. Throws PortcullisError(PC_ERR_DB_BUILD). */
 export function compileDatabase(files: readonly DbFile[]): CompiledDatabase {
   const b = new Builder();
   for (const f of files) b.add(f);
   b.hashes.freeze();
   b.allow.freeze();
-  let patterns: PatternSet;
-  try {
-    patterns = PatternSet.compile(b.inputs);
-  } catch (e) {
-    // Every pattern was checked above, so this is a disagreement between checker and compiler.
-    throw new PortcullisError('PC_ERR_DB_BUILD', `Cannot compile body signatures: ${(e as Error).message}`, { cause: e });
-  }
-  return new Database(b, patterns);
+  return new Database(b, compilePatterns(b));
 }
 
 class Database implements CompiledDatabase {
@@ -344,8 +414,8 @@ class Database implements CompiledDatabase {
     this.#logicalById = b.logicalById;
     this.#logical = b.logical;
     const none = new Uint32Array(64);
-    this.#alwaysCheck = b.logical.flatMap((l, i) =>
-      evaluate(l.sig.expr, none) || l.pcre.some((p) => p !== undefined && evaluate(p.trigger, none)) ? [i] : []);
+    this.#alwaysCheck = b.logical.flatMap((l, i) => !b.disabledLogical.has(i) && (
+      evaluate(l.sig.expr, none) || l.pcre.some((p) => p !== undefined && evaluate(p.trigger, none))) ? [i] : []);
     this.#hasPcre = b.logical.some((l) => l.pcre.some((p) => p !== undefined));
   }
 
