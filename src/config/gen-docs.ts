@@ -7,7 +7,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Fields, Node } from './fields.js';
-import { CONFIG_TABLE } from './table.js';
+import { CONFIG_TABLE, START_ONLY_KEYS } from './table.js';
 
 export interface DocRow {
   readonly key: string;
@@ -59,8 +59,10 @@ its key, e.g. \`smtp.listen: expected "host:port", got "abc"\`.
 
 \`kill -HUP\` (or the admin UI's reload) re-reads the file and the signature
 databases; a session in flight finishes on the config it started with, and
-a file that fails its checks leaves the running config in place. Listening
-addresses, \`data\`, \`user\` and \`group\` take effect only at start.
+a file that fails its checks leaves the running config in place. These keys
+(and the keys below them) take effect only at start; a reload that changes
+them logs that a restart is needed: ${START_ONLY_KEYS.map((k) => `\`${k}\``).join(', ')},
+and switching \`smtp\` or \`ftp\` on or off.
 
 ## Example
 

@@ -4,7 +4,7 @@
  * import from here.
  */
 export {
-  CONFIG_TABLE, ACTION_CLASSES, MAIL_ACTIONS, FILE_ACTIONS, UPLOAD_ACTIONS, DEFAULT_PROTECTED_NETWORKS,
+  CONFIG_TABLE, START_ONLY_KEYS, ACTION_CLASSES, MAIL_ACTIONS, FILE_ACTIONS, UPLOAD_ACTIONS, DEFAULT_PROTECTED_NETWORKS,
   type Config, type SmtpConfig, type FtpConfig, type AdminConfig, type PolicyConfig, type ActionsConfig, type ActionClass,
 } from './table.js';
 export { checkConfig, configSchema, defaultConfig, formatKey, type CheckResult, type ConfigProblem } from './schema.js';

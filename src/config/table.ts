@@ -117,6 +117,28 @@ export const CONFIG_TABLE = section('The portcullis config file.', {
     hostname: optional(str(TEXT, '', "Name in the greeting and Received: headers; none: the system's host name.")),
     maxMessageSize: size(50 * MB, { min: 1024, max: 4 * GB }, 'Largest message accepted (announced as SIZE); larger ones are refused with 552 5.3.4.'),
     ...sessionLimits('SMTP', 200, 20, 5 * MIN),
+    spoolMemory: size(MB, { min: 0, max: 64 * MB }, 'A message is kept in memory up to this size while it arrives; a larger one spills to a 0600 file in <data>/spool.'),
+    maxConcurrentScans: int(2, { min: 1, max: 256 }, 'Most messages inspected at once; the others wait (bounds memory and CPU under many large messages).'),
+    maxRecipients: int(1000, { min: 1, max: 100_000 }, 'Most RCPT TO per message; more get 452 4.5.3.'),
+    maxErrors: int(20, { min: 1, max: 1000 }, 'Error replies (4xx/5xx) in one session before it is closed with 421 (like Postfix smtpd_hard_error_limit).'),
+    maxLineLength: size(32 * 1024, { min: 1000, max: 16 * MB }, 'Longest line (without CRLF) in a message; a longer one refuses the message with 552 5.3.4.'),
+    maxHeaderSize: size(MB, { min: 1024, max: 64 * MB }, 'Largest header section of a message; a larger one refuses the message with 552 5.3.4.'),
+    bareNewline: oneOf(['reject', 'normalise'], 'reject', 'A bare LF (or CR) in DATA: reject the message with 554 5.5.2 (like Postfix smtpd_forbid_bare_newline), or normalise it to CRLF before scanning and forwarding.'),
+    nextHopTimeout: duration(5 * MIN, { min: S, max: H }, 'How long to wait for each reply of the next hop (the final reply to the message included).'),
+    nextHopConnectTimeout: duration(30 * S, { min: S, max: 10 * MIN }, 'How long to wait for the next hop to accept the connection and greet.'),
+    nextHopTls: oneOf(['off', 'opportunistic', 'required'], 'off', 'STARTTLS to the next hop: off; opportunistic (when offered, certificate not checked); required (refuse mail with 451 4.7.5 if the next hop does not offer it).'),
+    xforward: bool(true, 'Send XFORWARD (client address, name, HELO) to the next hop when it offers it, so its logs and checks see the real client.'),
+    trustedProxyClients: list(CIDR, [], 'Client addresses (exact addresses, no blocks) allowed to send XCLIENT/XFORWARD to portcullis, e.g. a front MTA.'),
+    tlsCert: optional(str(PATH, '', 'PEM certificate (chain) for STARTTLS from clients; none: STARTTLS is not offered.')),
+    tlsKey: optional(str(PATH, '', 'PEM private key for tlsCert.')),
+    blockReply: oneOf(['reject', 'discard'], 'reject', 'What the "block" action answers: reject (554 5.7.1 naming what was found), or discard (250, the message is dropped and logged).'),
+    quarantineReply: oneOf(['reject', 'accept'], 'reject', 'What a quarantined message is answered: reject (554 5.7.1 with the quarantine id) or accept (250; recipients get the notice).'),
+    subjectTag: optional(str(TEXT, '', 'Prefix put on the Subject of a message delivered despite findings (pass, strip, replace), e.g. "[VIRUS]"; none: the Subject is untouched.')),
+    notifyRecipients: bool(true, 'Send each recipient of a quarantined message a notice with the quarantine id (null sender, through the next hop).'),
+    notifySender: bool(false, 'Also send the envelope sender of a quarantined message a notice (off by default: senders of viruses are forged).'),
+    notifyAdmin: optional(str(TEXT, '', 'Address that gets a copy of every quarantine notice; none: no admin notice.')),
+    noticeSubject: str(TEXT, 'Message quarantined: {findings}', 'Subject of a quarantine notice; {findings}, {id}, {contact}, {subject}, {from} are filled in.'),
+    noticeText: str(TEXT, 'A message to you from {from} with subject "{subject}" was quarantined because it contains: {findings}.\n\nIts quarantine id is {id}. To ask for it, write to {contact} and quote the id.', 'Body of a quarantine notice (plain text); same placeholders as noticeSubject.'),
   }),
   ftp: switchable('FTP proxy; false switches it off.', {
     listen: str(LISTEN_ADDRESS, '127.0.0.1:2121', 'Address the FTP proxy listens on.'),
@@ -166,6 +188,16 @@ export const CONFIG_TABLE = section('The portcullis config file.', {
     maxRows: int(1_000_000, { min: 0, max: 1_000_000_000 }, 'Most events kept; the oldest go first; 0 means no cap.'),
   }),
 });
+
+/**
+ * Keys read only at start (a reload that changes them logs that a restart is
+ * needed): what is bound, opened or switched at start cannot change under
+ * running sessions. A key listed covers every key below it.
+ */
+export const START_ONLY_KEYS = [
+  'data', 'user', 'group', 'admin', 'smtp.listen', 'smtp.proxyProtocol', 'ftp.listen', 'ftp.proxyProtocol',
+  'quarantine.maxAge', 'quarantine.maxSize', 'events',
+] as const;
 
 export type Config = SectionValue<typeof CONFIG_TABLE.fields>;
 export type SmtpConfig = Exclude<Config['smtp'], false>;

@@ -2,7 +2,7 @@
 // config and data folder on free ports; SIGHUP reload, failed reload, and
 // SIGTERM drain with a connection in flight.
 import { strict as assert } from 'node:assert';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -207,6 +207,27 @@ describe('portcullis start (child process)', () => {
       const result = await scanEicar(admin, headers);
       assert.ok(result.quarantineId, 'the quarantine is still writable after the drop');
     }, `, passwordHash: ${JSON.stringify(await passwordHash())}`, 0o755);
+  });
+
+  it('--check validates the config and the signature databases without starting', async () => {
+    const dir = await tempDir('pc-cli-');
+    try {
+      const good = join(dir.path, 'good.yaml');
+      await writeFile(good, 'policy: { localDomains: [example.org] }\n');
+      const ok = spawnSync(process.execPath, [MAIN, 'start', '--check', '--config', good], { encoding: 'utf8' });
+      assert.equal(ok.status, 0, ok.stderr);
+      assert.match(ok.stdout, /config OK, \d+ signatures, scanners: builtin/);
+      const bad = join(dir.path, 'bad.yaml');
+      await writeFile(bad, `engine: { databases: [${JSON.stringify(join(dir.path, 'nowhere'))}] }\n`);
+      const no = spawnSync(process.execPath, [MAIN, 'start', '--check', '--config', bad], { encoding: 'utf8' });
+      assert.equal(no.status, 2);
+      assert.match(no.stderr, /PC_ERR_DB_READ/);
+      const usage = spawnSync(process.execPath, [MAIN, 'start', '--bogus'], { encoding: 'utf8' });
+      assert.equal(usage.status, 2);
+      assert.match(usage.stderr, /unknown option "--bogus"/);
+    } finally {
+      await dir.remove();
+    }
   });
 
   it('an invalid config at start exits 2 and names the key', async () => {

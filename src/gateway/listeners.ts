@@ -14,6 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Logger } from '../log.js';
+import type { Quarantine } from '../quarantine/store.js';
 import type { Lease, Snapshot, SnapshotSource } from './snapshot.js';
 import type { Inspect } from './inspect.js';
 
@@ -29,6 +30,8 @@ export interface ListenerContext {
   readonly inspect: Inspect;
   readonly log: Logger;
   readonly metrics: SessionMetrics;
+  /** The quarantine, so the SMTP proxy can plug in its re-delivery (`setReleaseMail`). */
+  readonly quarantine: Pick<Quarantine, 'setReleaseMail'>;
 }
 
 export interface BoundAddress {

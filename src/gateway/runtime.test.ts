@@ -181,10 +181,13 @@ describe('runtime: reload', () => {
   });
 
   it('reports keys that need a restart', async () => {
-    h.setConfig(testConfig(h.dir, { smtp: { listen: '127.0.0.1:1' }, quarantine: { maxAge: '1d' } }));
+    h.setConfig(testConfig(h.dir, { smtp: { listen: '127.0.0.1:1' }, quarantine: { maxAge: '1d' }, ftp: false, policy: { scanAll: false } }));
     const r = await h.gw.reload();
-    assert.deepEqual(r.needsRestart, ['quarantine.maxAge', 'smtp.listen']);
-    assert.match(r.message, /restart needed for quarantine\.maxAge, smtp\.listen/);
+    assert.deepEqual(r.needsRestart, ['ftp', 'quarantine.maxAge', 'smtp.listen']);
+    assert.ok(r.changed.includes('policy.scanAll'));
+    assert.match(r.message, /restart needed for ftp, quarantine\.maxAge, smtp\.listen/);
+    h.setConfig(testConfig(h.dir));
+    await h.gw.reload();
   });
 
   it('a new log level applies to the listeners\' loggers too', async () => {
@@ -385,6 +388,7 @@ describe('changedKeys', () => {
     ['nothing', {}, []],
     ['one leaf', { policy: { scanAll: false } }, ['policy.scanAll']],
     ['a listener switched off', { smtp: false }, ['smtp']],
+    ['the admin switched on', { admin: { listen: '127.0.0.1:0' } }, ['admin']],
     ['a list', { engine: { databases: ['/a'] } }, ['engine.databases']],
   ];
   for (const [name, o, want] of cases) it(name, () => assert.deepEqual(changedKeys(base, testConfig('/tmp/x', o)), want));

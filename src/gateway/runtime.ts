@@ -24,7 +24,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../config/load.js';
-import type { Config, FtpConfig, SmtpConfig } from '../config/table.js';
+import { START_ONLY_KEYS, type Config, type FtpConfig, type SmtpConfig } from '../config/table.js';
 import { isPortcullisError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { createInspect, type Inspect } from './inspect.js';
@@ -81,8 +81,6 @@ export interface StopResult extends DrainResult {
   readonly durationMs: number;
 }
 
-/** Keys read only at start: a reload that changes them says a restart is needed. */
-const START_ONLY = ['data', 'user', 'group', 'admin', 'smtp.listen', 'ftp.listen', 'smtp.proxyProtocol', 'ftp.proxyProtocol', 'quarantine.maxAge', 'quarantine.maxSize', 'events'];
 
 function flatten(value: unknown, prefix: string, out: Map<string, string>): Map<string, string> {
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
@@ -102,7 +100,8 @@ export function changedKeys(a: Config, b: Config): string[] {
   return [...new Set(out.map((k) => (fa.has(k) && fb.has(k) ? k : k.split('.')[0] ?? k)))].sort();
 }
 
-const needsRestart = (key: string): boolean => START_ONLY.some((p) => key === p || key.startsWith(`${p}.`));
+/** A section switched on or off (key "smtp", "ftp") also needs a restart: its listener is bound or not at start. */
+const needsRestart = (key: string): boolean => key === 'smtp' || key === 'ftp' || START_ONLY_KEYS.some((p) => key === p || key.startsWith(`${p}.`));
 
 interface Stores {
   readonly db: import('../events/db.js').Db;
@@ -205,7 +204,7 @@ export class Gateway {
       const s = stores;
       s.metrics.setSignatures({ loaded: first.signatures.loaded, loadedAt: first.signatures.loadedAt, ...(first.signatures.newestBuildTime !== undefined ? { newestBuildTime: first.signatures.newestBuildTime } : {}) });
       const inspect = createInspect({ snapshots: holder, log, quarantine: s.quarantine, events: s.events, metrics: s.metrics });
-      const ctx: ListenerContext = { snapshots: holder, inspect, log, metrics: s.metrics };
+      const ctx: ListenerContext = { snapshots: holder, inspect, log, metrics: s.metrics, quarantine: s.quarantine };
 
       for (const protocol of ['smtp', 'ftp'] as const) {
         const pc = config[protocol];
