@@ -23,7 +23,7 @@
 import { Unzlib } from 'fflate';
 import { CappedSink, feedCapped, memberCap } from '../capped.js';
 import { extractIsCab, isIsCab } from './iscab.js';
-import { peOverlay } from './sevenzip.js';
+import { peOverlay } from '../pe.js';
 import type { ExtractContext, ExtractedChild, Extractor } from '../types.js';
 
 const MAX_FIELD = 1024;
@@ -142,7 +142,7 @@ async function* extractObfuscated(data: Uint8Array, header: number, ctx: Extract
 }
 
 async function* extractInstallShield(data: Uint8Array, ctx: ExtractContext): AsyncGenerator<ExtractedChild> {
-  const overlayAt = data.length - peOverlay(data);
+  const overlayAt = peOverlay(data).start;
   const header = findMagic(data, overlayAt);
   if (header >= 0) yield* extractObfuscated(data, header, ctx);
   else yield* extractPlain(data, overlayAt, ctx);
@@ -154,8 +154,8 @@ export const installShieldExtractor: Extractor = {
   accepts: (type, data) => {
     if (type.name !== 'pe') return false;
     const overlay = peOverlay(data);
-    if (overlay === 0) return false;
-    const at = data.length - overlay;
+    if (overlay.payload === 0) return false;
+    const at = overlay.start;
     return readRecord(data, at) !== undefined || findMagic(data, at) >= 0;
   },
   extract: extractInstallShield,

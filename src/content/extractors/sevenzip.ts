@@ -17,7 +17,7 @@
  * the finding `Heuristics.Encrypted.<Type>`.
  */
 import type { SevenZipModule, SevenZipModuleFactory } from '7z-wasm';
-import { LeBytes } from '../bytes.js';
+import { peOverlay } from '../pe.js';
 import { CappedSink, memberCap } from '../capped.js';
 import { detectType, findingLabel } from '../filetype.js';
 import type { ExtractContext, ExtractedChild, Extractor, FileType } from '../types.js';
@@ -210,23 +210,6 @@ const HANDLED = new Set(['7z', 'cab', 'arj', 'rar', 'chm', 'iso', 'lzh']);
 /** Smallest overlay (bytes after the last PE section) worth asking 7-Zip about: installers carry their payload there. */
 const MIN_OVERLAY = 512;
 
-/** True when a PE file has data after its last section — where SFX and installer payloads live. */
-export function peOverlay(d: Uint8Array): number {
-  const b = new LeBytes(d);
-  const u16 = (o: number): number => b.u16(o);
-  const u32 = (o: number): number => b.u32(o);
-  const pe = u32(0x3c);
-  if (pe + 24 > d.length || u32(pe) !== 0x4550) return 0;
-  const sections = u16(pe + 6);
-  const table = pe + 24 + u16(pe + 20);
-  let end = 0;
-  for (let i = 0; i < sections && i < 96; i++) {
-    const s = table + i * 40;
-    if (s + 40 > d.length) break;
-    end = Math.max(end, u32(s + 20) + u32(s + 16));
-  }
-  return end > 0 && end < d.length ? d.length - end : 0;
-}
 
 export const sevenZipExtractor: Extractor = {
   name: '7z-wasm',
@@ -237,6 +220,6 @@ export const sevenZipExtractor: Extractor = {
 /** The PE path: only installers and SFX with an overlay go to 7-Zip, plain executables do not. */
 export const peInstallerExtractor: Extractor = {
   name: 'pe-installer',
-  accepts: (type: FileType, data: Uint8Array) => type.name === 'pe' && peOverlay(data) >= MIN_OVERLAY,
+  accepts: (type: FileType, data: Uint8Array) => type.name === 'pe' && peOverlay(data).payload >= MIN_OVERLAY,
   extract: (data, ctx) => sevenZipExtract(data, ctx, { label: 'PE', sfxOnly: true }),
 };
