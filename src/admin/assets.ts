@@ -71,6 +71,49 @@ export const APP_JS = `
     while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
     return (i === 0 ? String(n) : n.toFixed(1)) + ' ' + u[i];
   }
+  function cell(tr, text, cls) {
+    var td = document.createElement('td');
+    td.textContent = text;
+    if (cls) td.className = cls;
+    tr.appendChild(td);
+    return td;
+  }
+  function time(ms) {
+    return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  }
+  // Same columns as the server-rendered table; every value goes in as text.
+  function showRecent(items) {
+    var table = document.getElementById('recent');
+    if (!table) return;
+    var body = table.tBodies[0];
+    var top = body.rows.length > 0 ? body.rows[0].getAttribute('data-event') : null;
+    if (items.length > 0 && String(items[0].id) === top) return;
+    while (body.firstChild) body.removeChild(body.firstChild);
+    items.forEach(function (e) {
+      var tr = document.createElement('tr');
+      tr.setAttribute('data-event', String(e.id));
+      cell(tr, time(e.time));
+      cell(tr, e.protocol);
+      cell(tr, e.direction);
+      cell(tr, e.objectName, 'object');
+      cell(tr, fmtBytes(e.size), 'num');
+      cell(tr, e.verdict, 'verdict-' + e.verdict);
+      cell(tr, e.findings.map(function (f) { return f.name; }).join(', ') || 'none');
+      cell(tr, e.action);
+      cell(tr, (e.client || '') + (e.server ? ' \u2192 ' + e.server : ''));
+      cell(tr, e.durationMs.toFixed(1), 'num');
+      var q = cell(tr, '');
+      if (e.quarantineId) {
+        var a = document.createElement('a');
+        a.href = '/quarantine/' + encodeURIComponent(e.quarantineId);
+        a.textContent = e.quarantineId;
+        q.appendChild(a);
+      }
+      body.appendChild(tr);
+    });
+    var none = document.getElementById('no-detections');
+    if (none) none.hidden = items.length > 0;
+  }
   function poll() {
     fetch('/api/summary', { headers: { accept: 'application/json' }, credentials: 'same-origin' })
       .then(function (r) {
@@ -94,6 +137,7 @@ export const APP_JS = `
         }
         last = { t: t, bytes: m.bytes };
         set('updated', new Date().toLocaleTimeString());
+        showRecent(s.recentDetections);
       })
       .catch(function () { set('updated', 'not updating'); });
   }

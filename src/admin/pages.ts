@@ -102,8 +102,8 @@ ${page.offset > 0 ? html`<a href="${link(Math.max(0, page.offset - page.limit))}
 ${end < page.total ? html`<a href="${link(page.offset + page.limit)}">older »</a>` : ''}</div>`;
 }
 
-function eventRows(items: readonly EventRecord[]): SafeHtml {
-  return html`<table class="events"><thead><tr><th>time</th><th>protocol</th><th>direction</th><th>object</th><th class="num">size</th>
+function eventRows(items: readonly EventRecord[], id?: string): SafeHtml {
+  return html`<table class="events"${id !== undefined ? html` id="${id}"` : ''}><thead><tr><th>time</th><th>protocol</th><th>direction</th><th>object</th><th class="num">size</th>
 <th>verdict</th><th>findings</th><th>action</th><th>peers</th><th class="num">ms</th><th>quarantine</th></tr></thead><tbody>
 ${items.map((e) => html`<tr data-event="${e.id}"><td>${formatTime(e.time)}</td><td>${e.protocol}</td><td>${e.direction}</td><td class="object">${e.objectName}</td>
 <td class="num">${formatBytes(e.size)}</td><td>${verdict(e.verdict)}</td><td>${findingList(e.findings)}</td><td>${e.action}</td>
@@ -134,7 +134,8 @@ ${card('held', String(data.quarantine.held), 'in quarantine')}
 <div class="bars" title="bytes per minute">${data.perMinute.map((p) =>
     html`<div style="height:${Math.round((p.bytes / maxBytes) * 100)}%" title="${formatTime(p.minute)}: ${p.events} objects, ${formatBytes(p.bytes)}"></div>`)}</div>
 <h2>Recent detections</h2>
-${data.recent.length === 0 ? html`<p class="muted">No detections yet.</p>` : eventRows(data.recent)}`);
+<p class="muted" id="no-detections"${data.recent.length > 0 ? html` hidden` : ''}>No detections yet.</p>
+${eventRows(data.recent, 'recent')}`);
 }
 
 export function eventsPage(ctx: PageContext, q: EventQuery, page: EventPage, raw: Record<string, string | undefined>): string {

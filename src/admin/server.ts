@@ -463,7 +463,7 @@ export async function buildAdmin(options: AdminOptions): Promise<AdminApp> {
         await unlink(path).catch(() => undefined);
         throw Object.assign(new Error(`Cannot scan the upload: it is larger than ${maxUploadBytes} bytes`), { statusCode: 413 });
       }
-      received = { name: part.filename ?? '', path, size };
+      received = { name: part.filename !== undefined && part.filename !== '' ? part.filename : 'upload', path, size };
     }
     if (!csrfOk) throw Object.assign(new Error('Cannot accept the upload: missing or wrong CSRF token'), { statusCode: 403 });
     if (received === undefined) throw usage('Cannot scan: no file was uploaded (field "file")');
@@ -614,6 +614,9 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
     options.logger.warn({ url },
       `No admin.passwordHash is configured. Admin password for this process only: ${built.generatedPassword} ` +
       '(set admin.passwordHash to keep one; make it with: node dist/src/admin/hash-password.js)');
+  }
+  if (!isLoopback(host) && host !== 'localhost') {
+    options.logger.warn({ url }, 'The admin UI listens beyond loopback over plain HTTP; keep it on a management network or put TLS in front');
   }
   options.logger.info({ url }, 'admin listening');
   return { ...built, url, host, port: boundPort, close: () => built.app.close() };

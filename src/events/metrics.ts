@@ -79,6 +79,8 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
     name: `${prefix}sessions_open`, help: 'Protocol sessions open now.',
     labelNames: ['protocol'] as const, registers: [registry],
   });
+  // Present at 0 from the start, so a dashboard sees the series before the first session.
+  for (const protocol of ['smtp', 'ftp'] as const) sessions.set({ protocol }, 0);
   const duration = new Histogram({
     name: `${prefix}scan_duration_seconds`, help: 'Time to inspect one object.',
     labelNames: ['protocol'] as const, buckets: DURATION_BUCKETS, registers: [registry],
