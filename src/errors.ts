@@ -11,7 +11,8 @@ export type ErrorCode =
   | 'PC_ERR_SCAN_INPUT'        // the object to scan could not be read
   | 'PC_ERR_QUARANTINE'        // the quarantine could not store, find or release an object
   | 'PC_ERR_NOT_FOUND'         // an id or name does not exist
-  | 'PC_ERR_USAGE';            // a command line was wrong
+  | 'PC_ERR_USAGE'             // a command line was wrong
+  | 'PC_ERR_NEXT_HOP';         // the SMTP next hop could not be reached, closed, timed out or spoke nonsense
 
 export class PortcullisError extends Error {
   readonly code: ErrorCode;
