@@ -45,7 +45,7 @@ class NamePool {
 
   add(src: Uint8Array, start: number, end: number): number {
     const length = end - start;
-    this.#reserve(length + 2);
+    this.reserve(length + 2);
     const at = this.#used;
     const bytes = this.#bytes;
     bytes[at] = length & 0xff;
@@ -60,16 +60,18 @@ class NamePool {
     return NamePool.#decoder.decode(this.#bytes.subarray(ref + 2, ref + 2 + length));
   }
 
-  /** Gives back the unused tail of the buffer once loading is over. */
+  /** Gives back the unused tail once loading is over; a small tail is kept rather than copying everything. */
   trim(): void {
-    this.#bytes = this.#bytes.slice(0, this.#used);
+    const spare = this.#bytes.length - this.#used;
+    if (spare > this.#bytes.length / 8) this.#bytes = this.#bytes.slice(0, this.#used);
   }
 
   get byteLength(): number { return this.#bytes.byteLength; }
 
-  #reserve(extra: number): void {
+  /** Makes room for `extra` more bytes in one step (a file's worth, so loading copies no names twice). */
+  reserve(extra: number): void {
     if (this.#used + extra <= this.#bytes.length) return;
-    let size = this.#bytes.length * 2;
+    let size = Math.max(this.#bytes.length * 2, this.#used + extra);
     while (size < this.#used + extra) size *= 2;
     const next = new Uint8Array(size);
     next.set(this.#bytes.subarray(0, this.#used));
@@ -119,11 +121,15 @@ class DigestTable {
     this.count++;
   }
 
+  /** Room for `extra` more entries in one step (a whole file's lines), so loading never copies twice. */
+  reserve(extra: number): void {
+    if (this.count + extra > this.#sizes.length) this.#resize(this.count + extra);
+  }
+
   freeze(): void {
     const n = this.count;
-    this.#digests = this.#digests.slice(0, n * this.width);
-    this.#sizes = this.#sizes.slice(0, n);
-    this.#names = this.#names.slice(0, n);
+    // Copy only when much is unused: copying 16 MB of digests costs more peak memory than a short tail.
+    if (this.#sizes.length - n > this.#sizes.length / 8) this.#resize(n);
     let capacity = 16;
     while (capacity < n * 2) capacity *= 2;
     this.#slots = new Int32Array(capacity);
@@ -194,17 +200,22 @@ class DigestTable {
   }
 
   #grow(): void {
-    const capacity = this.#sizes.length * 2;
+    this.#resize(this.#sizes.length * 2);
+  }
+
+  #resize(capacity: number): void {
+    const n = this.count;
     const digests = new Uint8Array(capacity * this.width);
-    digests.set(this.#digests);
+    digests.set(this.#digests.subarray(0, n * this.width));
     this.#digests = digests;
     const sizes = new Uint32Array(capacity);
-    sizes.set(this.#sizes);
+    sizes.set(this.#sizes.subarray(0, n));
     this.#sizes = sizes;
     const names = new Uint32Array(capacity);
-    names.set(this.#names);
+    names.set(this.#names.subarray(0, n));
     this.#names = names;
   }
+
 }
 
 /** A set of hash signatures of all three kinds (one for detections, another for the allow-list). */
@@ -223,6 +234,7 @@ export class HashSet {
     if (this.#frozen) throw new Error('Cannot add hash lines: the set is frozen');
     let loaded = 0;
     const n = data.length;
+    this.#reserveFor(data);
     // Colon positions of the current line; a sixth colon already makes it malformed.
     const colons = new Int32Array(6);
     let p = 0;
@@ -243,6 +255,20 @@ export class HashSet {
       else skip('malformed-hash', latin1(data, start, end));
     }
     return loaded;
+  }
+
+  /**
+   * Sizes the tables for a whole file up front: a line count bounds the
+   * entries, and the file minus 33 bytes a line (hex, colons, size, newline)
+   * bounds the names. The kind of the first line is the likely kind of all.
+   */
+  #reserveFor(data: Uint8Array): void {
+    let lines = 1;
+    for (let i = 0; i < data.length; i++) if (data[i] === 0x0a) lines++;
+    const firstColon = data.indexOf(0x3a);
+    const kind = firstColon > 0 ? hashKindOfHexLength(firstColon) : undefined;
+    if (kind !== undefined) this.#tables[kind].reserve(lines);
+    this.#names.reserve(Math.max(0, data.length - 33 * (lines - 1)));
   }
 
   /** Ends loading: trims buffers and builds the probe tables. */
