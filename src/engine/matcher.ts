@@ -56,6 +56,8 @@ export interface ScanSetup {
 export interface PatternScan {
   write(chunk: Uint8Array): void;
   end(): void;
+  /** Bytes of earlier chunks still held (a diagnostic): bounded by pattern spans, never by the object. */
+  readonly heldBytes: number;
 }
 
 /** Gaps up to this width stay inside a segment; wider ones become chain links. */
@@ -118,8 +120,9 @@ interface AnchorChoice {
   readonly plan: number;
   /** Node index where the anchor window starts (the verifier pivots there). */
   readonly node: number;
-  /** Gram keys (little-endian) with their distance from the window start. */
-  readonly grams: { readonly key: number; readonly delta: number }[];
+  /** Gram keys (little-endian) and, at the same index, their distance from the window start. */
+  readonly keys: number[];
+  readonly deltas: number[];
   /** Slow path only: bytes the pivot node accepts. */
   readonly test: Uint8Array | null;
 }
@@ -173,18 +176,27 @@ function chooseAnchor(nodes: PatternNode[]): AnchorChoice {
       if (run > width) cost -= anchorCost(vals[i - width] as readonly number[]);
       if (run >= width && cost < bestCost - 1e-9) { bestCost = cost; best = i - width + 1; }
     }
-    const grams: { key: number; delta: number }[] = [];
+    const keys: number[] = [];
+    const deltas: number[] = [];
     for (let d = 0; d < plan.stride; d++) {
-      let keys = [0];
+      let one = 0;
+      let single = true;
       for (let j = 0; j < plan.q; j++) {
         const choices = vals[best + d + j] as readonly number[];
-        const next: number[] = [];
-        for (const k of keys) for (const c of choices) next.push(k | (c << (8 * j)));
-        keys = next;
+        if (choices.length > 1) single = false;
+        one |= (choices[0] as number) << (8 * j);
       }
-      for (const key of keys) grams.push({ key: key | 0, delta: d });
+      if (single) { keys.push(one | 0); deltas.push(d); continue; }
+      // ::i letters: one key per spelling.
+      let spelled = [0];
+      for (let j = 0; j < plan.q; j++) {
+        const next: number[] = [];
+        for (const k of spelled) for (const c of vals[best + d + j] as readonly number[]) next.push(k | (c << (8 * j)));
+        spelled = next;
+      }
+      for (const k of spelled) { keys.push(k | 0); deltas.push(d); }
     }
-    return { plan: planIndex, node: best, grams, test: null };
+    return { plan: planIndex, node: best, keys, deltas, test: null };
   }
   // No two static bytes in a row: test one node at every offset. Prefer the
   // node accepting the fewest bytes; alternatives test their first bytes.
@@ -205,14 +217,16 @@ function chooseAnchor(nodes: PatternNode[]): AnchorChoice {
     const count = test.reduce((s, x) => s + x, 0);
     if (count < bestCount) { bestCount = count; best = i; bestTest = test; }
   });
-  return { plan: -1, node: best, grams: [], test: bestTest };
+  return { plan: -1, node: best, keys: [], deltas: [], test: bestTest };
 }
 
 function spanOf(nodes: PatternNode[], from: number, to: number): { min: number; max: number } {
   let min = 0;
   let max = 0;
   for (let i = from; i < to; i++) {
-    const s = nodeSpan(nodes[i] as PatternNode);
+    const n = nodes[i] as PatternNode;
+    if (n.k === 'byte' || n.k === 'set') { min++; max++; continue; }
+    const s = nodeSpan(n);
     min += s.min;
     max += s.max;
   }
@@ -263,8 +277,25 @@ interface Compiled {
 
 const HASH_MUL = 0x9e3779b1 | 0;
 
-function buildTable(q: number, stride: number, keys: number[], segs: number[], deltas: number[]): GramTable {
-  const n = keys.length;
+/** A growable Int32Array: gram keys do not fit V8's small integers, and a plain array would box each one. */
+class IntList {
+  data = new Int32Array(1024);
+  length = 0;
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const grown = new Int32Array(this.data.length * 2);
+      grown.set(this.data);
+      this.data = grown;
+    }
+    this.data[this.length++] = v;
+  }
+}
+
+function buildTable(q: number, stride: number, keyList: IntList, segList: IntList, deltaList: IntList): GramTable {
+  const n = keyList.length;
+  const keys = keyList.data;
+  const segs = segList.data;
+  const deltas = deltaList.data;
   // About 3% of the bitmap set, and about one entry per bucket. 2-byte grams
   // get an exact 65536-bit bitmap indexed by the gram itself: no hashing.
   const bitBits = q === 2 ? 16 : Math.min(26, Math.max(6, Math.ceil(Math.log2(n + 1)) + 5));
@@ -312,7 +343,7 @@ function buildSet(inputs: readonly PatternInput[]): Compiled {
   const segMinLeft: number[] = [];
   const segMaxLeft: number[] = [];
   const segMaxRight: number[] = [];
-  const tableParts = PLANS.map(() => ({ keys: [] as number[], segs: [] as number[], deltas: [] as number[] }));
+  const tableParts = PLANS.map(() => ({ keys: new IntList(), segs: new IntList(), deltas: new IntList() }));
   const scanSeg: number[] = [];
   const scanTests: Uint8Array[] = [];
   let keepLeft = 0;
@@ -353,7 +384,11 @@ function buildSet(inputs: readonly PatternInput[]): Compiled {
             return;
           }
           const part = tableParts[a.plan] as (typeof tableParts)[number];
-          for (const g of a.grams) { part.keys.push(g.key); part.segs.push(s); part.deltas.push(g.delta); }
+          for (let j = 0; j < a.keys.length; j++) {
+            part.keys.push(a.keys[j] as number);
+            part.segs.push(s);
+            part.deltas.push(a.deltas[j] as number);
+          }
         });
         progDedupe.push(dedupe ? 1 : 0);
         progMaxLeft.push(progLeft);
@@ -536,15 +571,22 @@ class Scan implements PatternScan {
     return f;
   }
 
-  /** Keeps the bytes future verifications may read, then adds the chunk. */
-  #append(chunk: Uint8Array): void {
+  get heldBytes(): number { return this.#ended ? 0 : this.#avail - this.#keepFrom(); }
+
+  /** The first offset a later verification may read. */
+  #keepFrom(): number {
     const c = this.#c;
     let keep = this.#scanFloor() - c.keepLeft;
     const p = this.#pending;
     for (let i = 0; i < p.length; i += 2) {
       keep = Math.min(keep, (p[i + 1] as number) - (c.segMaxLeft[p[i] as number] as number) - FULLWORD_SLACK);
     }
-    keep = Math.min(Math.max(keep, this.#base), this.#avail);
+    return Math.min(Math.max(keep, this.#base), this.#avail);
+  }
+
+  /** Keeps the bytes future verifications may read, then adds the chunk. */
+  #append(chunk: Uint8Array): void {
+    const keep = this.#keepFrom();
     const tail = this.#avail - keep;
     const need = tail + chunk.length;
     let buf = this.#buf;
