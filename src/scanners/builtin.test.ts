@@ -134,6 +134,14 @@ describe('BuiltinScanner', () => {
     ]);
   });
 
+  it('a stream that outlasts MaxScanTime stops with that finding', async () => {
+    const db = new RecordingDb();
+    const bytes = elfWithEicar(8 * chunk, 7 * chunk);
+    const report = await new BuiltinScanner({ db, chunkSize: chunk, limits: { MaxScanTime: -1 } }).scan(await write('slow.elf', bytes));
+    assert.deepEqual(report.findings.map((f) => f.name), ['Heuristics.Limits.Exceeded.MaxScanTime']);
+    assert.ok(report.bytesScanned < bytes.byteLength);
+  });
+
   it('a file that cannot be read is PC_ERR_SCAN_INPUT', async () => {
     const report = await new BuiltinScanner({ db: new RecordingDb() }).scan({ name: 'gone', path: join(dir, 'gone'), size: 10 });
     assert.deepEqual([report.verdict, report.errors[0]?.code], ['error', 'PC_ERR_SCAN_INPUT']);

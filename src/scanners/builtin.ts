@@ -14,7 +14,8 @@
  * and walked; anything else is streamed through the engine in fresh chunks
  * (bounded memory, no copies). A file above MaxFileSize is streamed raw (up
  * to MaxScanSize) and gets `Heuristics.Limits.Exceeded.MaxFileSize`, so a
- * limit is never a silent pass.
+ * limit is never a silent pass. A stream that outlasts MaxScanTime stops
+ * with that limit's finding (the walker keeps the time limit for the rest).
  *
  * Reads untrusted bytes: every scanned object, but only through the walker
  * and the engine, which never throw because of content. Read errors of the
@@ -114,11 +115,16 @@ export class BuiltinScanner implements Scanner {
   /** Streams a file through the engine without unpacking it: types with no extractor, or objects over MaxFileSize. */
   async #stream(file: FileHandle, target: { name: string; path: string; size: number }, head: Uint8Array, type: FileType, found: Findings, signal: AbortSignal | undefined): Promise<number> {
     const budget = this.limits.MaxScanSize;
+    const deadline = performance.now() + this.limits.MaxScanTime;
     const scan = this.db.scan({ size: target.size, target: type.target });
     scan.write(head);
     let bytes = head.byteLength;
     while (bytes < budget) {
       signal?.throwIfAborted();
+      if (performance.now() > deadline) {
+        found.add(limitFinding('MaxScanTime'), [target.name]);
+        break;
+      }
       const want = Math.min(this.#chunkSize, budget - bytes);
       const chunk = Buffer.allocUnsafeSlow(want);
       const { bytesRead } = await file.read(chunk, 0, want, bytes).catch((cause: unknown) => {
