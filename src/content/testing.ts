@@ -285,3 +285,74 @@ export function isCabSet(name: string, data: Uint8Array): [Uint8Array, Uint8Arra
   cdv.setUint16(fd + 0x55, 1, true);
   return [concat(common(cd.length), cd), cab];
 }
+
+/**
+ * A zip written as a stream writer does: deflated members with the
+ * data-descriptor flag, sizes zero in the local headers and given after the
+ * data. `central: false` leaves out the central directory (a cut download).
+ */
+export function streamedZip(files: Record<string, Uint8Array>, central = true): Uint8Array {
+  const parts: Uint8Array[] = [];
+  const cds: Uint8Array[] = [];
+  let at = 0;
+  for (const [name, data] of Object.entries(files)) {
+    const packed = deflateSync(data);
+    const nameBytes = enc(name);
+    const local = new Uint8Array(30);
+    const lv = new DataView(local.buffer);
+    lv.setUint32(0, 0x04034b50, true); lv.setUint16(4, 20, true); lv.setUint16(6, 0x0008, true); lv.setUint16(8, 8, true);
+    lv.setUint16(26, nameBytes.length, true);
+    const desc = new Uint8Array(16);
+    const dv = new DataView(desc.buffer);
+    dv.setUint32(0, 0x08074b50, true); dv.setUint32(8, packed.length, true); dv.setUint32(12, data.length, true);
+    const cd = new Uint8Array(46);
+    const cv = new DataView(cd.buffer);
+    cv.setUint32(0, 0x02014b50, true); cv.setUint16(8, 0x0008, true); cv.setUint16(10, 8, true);
+    cv.setUint32(20, packed.length, true); cv.setUint32(24, data.length, true); cv.setUint16(28, nameBytes.length, true);
+    cv.setUint32(42, at, true);
+    cds.push(cd, nameBytes);
+    parts.push(local, nameBytes, packed, desc);
+    at += local.length + nameBytes.length + packed.length + desc.length;
+  }
+  if (!central) return concat(...parts);
+  const cdBytes = concat(...cds);
+  const end = new Uint8Array(22);
+  const ev = new DataView(end.buffer);
+  ev.setUint32(0, 0x06054b50, true); ev.setUint16(8, Object.keys(files).length, true); ev.setUint16(10, Object.keys(files).length, true);
+  ev.setUint32(12, cdBytes.length, true); ev.setUint32(16, at, true);
+  return concat(...parts, cdBytes, end);
+}
+
+/** A one-member stored zip in zip64 form: 0xFFFFFFFF sizes and offset with the zip64 extra field, zip64 end records. */
+export function zip64(name: string, data: Uint8Array): Uint8Array {
+  const nameBytes = enc(name);
+  const local = new Uint8Array(30);
+  const lv = new DataView(local.buffer);
+  lv.setUint32(0, 0x04034b50, true); lv.setUint16(4, 45, true);
+  // As zip64 writers do: the real sizes only in the central directory's extra field, so only a zip64 reader gets them.
+  lv.setUint32(18, 0xffffffff, true); lv.setUint32(22, 0xffffffff, true); lv.setUint16(26, nameBytes.length, true);
+  const extra = new Uint8Array(4 + 24);
+  const xv = new DataView(extra.buffer);
+  xv.setUint16(0, 0x0001, true); xv.setUint16(2, 24, true);
+  xv.setBigUint64(4, BigInt(data.length), true); xv.setBigUint64(12, BigInt(data.length), true); xv.setBigUint64(20, 0n, true);
+  const cd = new Uint8Array(46);
+  const cv = new DataView(cd.buffer);
+  cv.setUint32(0, 0x02014b50, true); cv.setUint16(6, 45, true);
+  cv.setUint32(20, 0xffffffff, true); cv.setUint32(24, 0xffffffff, true); cv.setUint16(28, nameBytes.length, true);
+  cv.setUint16(30, extra.length, true); cv.setUint32(42, 0xffffffff, true);
+  const localPart = concat(local, nameBytes, data);
+  const cdPart = concat(cd, nameBytes, extra);
+  const z64 = new Uint8Array(56);
+  const zv = new DataView(z64.buffer);
+  zv.setUint32(0, 0x06064b50, true); zv.setBigUint64(4, 44n, true);
+  zv.setBigUint64(24, 1n, true); zv.setBigUint64(32, 1n, true);
+  zv.setBigUint64(40, BigInt(cdPart.length), true); zv.setBigUint64(48, BigInt(localPart.length), true);
+  const locator = new Uint8Array(20);
+  const lcv = new DataView(locator.buffer);
+  lcv.setUint32(0, 0x07064b50, true); lcv.setBigUint64(8, BigInt(localPart.length + cdPart.length), true); lcv.setUint32(16, 1, true);
+  const end = new Uint8Array(22);
+  const ev = new DataView(end.buffer);
+  ev.setUint32(0, 0x06054b50, true); ev.setUint16(8, 0xffff, true); ev.setUint16(10, 0xffff, true);
+  ev.setUint32(12, 0xffffffff, true); ev.setUint32(16, 0xffffffff, true);
+  return concat(localPart, cdPart, z64, locator, end);
+}

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   SAMPLE_7Z, SAMPLE_7Z_ENCRYPTED, SAMPLE_BZ2, SAMPLE_TEXT, SAMPLE_XZ, collect, concat, cpio, dec, enc, gzip, overlappingZip,
-  installShieldObfuscated, installShieldPlain, isCabSet, peWithOverlay, setZipFlags, sis, szdd, tar, zip, type CpioFormat,
+  installShieldObfuscated, installShieldPlain, isCabSet, peWithOverlay, setZipFlags, sis, streamedZip, szdd, tar, zip, zip64, type CpioFormat,
 } from '../testing.js';
 
 const A = enc('first member: alpha alpha alpha\n');
@@ -34,6 +34,12 @@ const CASES: readonly Case[] = [
     input: () => { const z = zip({ 'a.txt': A, 'b.txt': B }); return z.subarray(0, z.length - 22 - 2 * 46 - 10); },
     objects: { 'cut.zip/a.txt': dec(A), 'cut.zip/b.txt': dec(B) },
   },
+  { name: 'zip with data descriptors', file: 's.zip', input: () => streamedZip({ 'a.txt': A, 'b.txt': B }), objects: { 's.zip/a.txt': dec(A), 's.zip/b.txt': dec(B) } },
+  {
+    name: 'zip with data descriptors and no central directory', file: 's.zip', input: () => streamedZip({ 'a.txt': A, 'b.txt': B }, false),
+    objects: { 's.zip/a.txt': dec(A), 's.zip/b.txt': dec(B) },
+  },
+  { name: 'zip64', file: 'z.zip', input: () => zip64('big.txt', A), objects: { 'z.zip/big.txt': dec(A) } },
   { name: 'empty zip', file: 'e.zip', input: () => zip({}), objects: {} },
   {
     name: 'zip encrypted member', file: 'enc.zip', input: () => setZipFlags(zip({ 'secret.txt': A }), 1),
