@@ -128,6 +128,11 @@ describe('engine and clamscan read signatures alike', () => {
     assert.throws(() => compileDatabase([{ name: 'test.cud', data: damaged }]), /does not match|corrupt/);
   });
 
+  it('built-in database: Debian\'s clamav-testfiles clam.exe is Clamav.Test.File-6', () => {
+    const exe = readFileSync('/usr/share/clamav-testfiles/clam.exe');
+    assert.deepEqual(compileDatabase(builtinDbFiles()).scanBuffer(exe).map((f) => f.name), ['Clamav.Test.File-6']);
+  });
+
   const builtinText = Object.fromEntries(builtinDbFiles().map((f) => [f.name, Buffer.from(f.data).toString('latin1')]));
   const [one, two, repeat] = testStrings.logicalParts();
   const builtinCases: [string, string][] = [
