@@ -23,6 +23,9 @@ export const SAMPLE_7Z = b64('N3q8ryccAAT2+8o6LwAAAAAAAABiAAAAAAAAAJV6BlkBACpwb3
 /** 7z with payload.txt encrypted with the password "secret" (names visible). */
 export const SAMPLE_7Z_ENCRYPTED = b64('N3q8ryccAATfUNWGMAAAAAAAAAByAAAAAAAAACMMoOjxPMSFpbcHYddBGEU04+swU2g2bW8ODSsBJSRkkuRrI+17u6PNsYm3AJWGrNOOHH4BBAYAAQkwAAcLAQACJAbxBwESUw+fXWlPToUdZyf5f2Mw0DWQISEBAAEADC8rAAgKAfRm+bUAAAUBGQEAERkAcABhAHkAbABvAGEAZAAuAHQAeAB0AAAAGQIAABQKAQDgB4zZ0n3dARUGAQAggLaBAAA=');
 
+/** 7z with payload.txt and its names encrypted too (-mhe=on, password "secret"): not even listable without the password. */
+export const SAMPLE_7Z_HEADERS_ENCRYPTED = b64('N3q8ryccAASb6lNssAAAAAAAAAAvAAAAAAAAAETcn5j7R7c/5lINEXyUXVjVLumDGdjxBAes/EeTrLacfUcwstTQeAXzVZJ7DqrQPt3eOxUNaCeqbKLuZQNWUus73iLatf+7YbsEpJQrO6jwId1dXJnTf/SFnPjkOttSIb6fR/EqDlufxDVIfcTFirfiEX4+SyBctoeY0nSzaZpL+AhnMz9GZhAVXNjdxyhMbX0r1itettexwtl+5KfhikOMr1e0yskS0B8meFsQGZrsXvGQsBcGMAEJgIAABwsBAAEkBvEHARJTDxAvJmvJTsxjkrunMncBPtAMcgoBGBXd5gAA');
+
 export function zip(files: Record<string, Uint8Array>, level: 0 | 6 = 6): Uint8Array {
   const z: Zippable = {};
   for (const [name, data] of Object.entries(files)) z[name] = [data, { level }];

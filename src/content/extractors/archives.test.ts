@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { headersEncrypted } from './sevenzip.js';
 import {
-  SAMPLE_7Z, SAMPLE_7Z_ENCRYPTED, SAMPLE_BZ2, SAMPLE_TEXT, SAMPLE_XZ, collect, concat, cpio, dec, enc, gzip, overlappingZip,
+  SAMPLE_7Z, SAMPLE_7Z_ENCRYPTED, SAMPLE_7Z_HEADERS_ENCRYPTED, SAMPLE_BZ2, SAMPLE_TEXT, SAMPLE_XZ, collect, concat, cpio, dec, enc, gzip, overlappingZip,
   installShieldObfuscated, installShieldPlain, isCabSet, peWithOverlay, setZipFlags, sis, streamedZip, szdd, tar, zip, zip64, type CpioFormat,
 } from '../testing.js';
 
@@ -75,6 +76,10 @@ const CASES: readonly Case[] = [
     name: '7z encrypted', file: 'e.7z', input: () => SAMPLE_7Z_ENCRYPTED,
     objects: {}, findings: ['Heuristics.Encrypted.7z@e.7z/payload.txt'],
   },
+  {
+    name: '7z with encrypted names', file: 'h.7z', input: () => SAMPLE_7Z_HEADERS_ENCRYPTED,
+    objects: {}, findings: ['Heuristics.Encrypted.7z@h.7z'],
+  },
   cpioCase('newc'), cpioCase('crc'), cpioCase('odc'), cpioCase('bin-le'), cpioCase('bin-be'),
   { name: 'SZDD named by the missing character', file: 'setup.ex_', input: () => szdd(A, 'e'), objects: { 'setup.ex_/setup.exe': dec(A) } },
   {
@@ -140,4 +145,19 @@ test('zip: a deflate member with corrupt data is reported broken, not thrown', a
   z.fill(0xff, 40, 43);
   const { findings } = await collect('bad.zip', z);
   assert.ok(findings.some((f) => f.name === 'Heuristics.Broken.Zip'), JSON.stringify(findings));
+});
+
+test('headersEncrypted: 7z -mhe, RAR 4 password flag, RAR 5 encryption header; plain archives are not', () => {
+  const rar4 = (flags: number): Uint8Array => concat(enc('Rar!\x1a\x07\x00'), new Uint8Array([0, 0, 0x73, flags & 0xff, flags >> 8, 13, 0]));
+  const rar5 = (type: number): Uint8Array => concat(enc('Rar!\x1a\x07\x01\x00'), new Uint8Array([1, 2, 3, 4, 12, type, 0, 0]));
+  const table: [string, Uint8Array, boolean][] = [
+    ['7z -mhe', SAMPLE_7Z_HEADERS_ENCRYPTED, true],
+    ['7z encrypted data, plain names', SAMPLE_7Z_ENCRYPTED, false],
+    ['7z plain', SAMPLE_7Z, false],
+    ['RAR 4 with password flag', rar4(0x0080), true],
+    ['RAR 4 without', rar4(0x0000), false],
+    ['RAR 5 encryption header', rar5(4), true],
+    ['RAR 5 main header', rar5(1), false],
+  ];
+  for (const [name, data, expected] of table) assert.equal(headersEncrypted(data), expected, name);
 });

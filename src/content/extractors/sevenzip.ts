@@ -17,6 +17,7 @@
  * the finding `Heuristics.Encrypted.<Type>`.
  */
 import type { SevenZipModule, SevenZipModuleFactory } from '7z-wasm';
+import { LeBytes } from '../bytes.js';
 import { peOverlay } from '../pe.js';
 import { CappedSink, memberCap } from '../capped.js';
 import { detectType, findingLabel } from '../filetype.js';
@@ -159,7 +160,8 @@ export async function* sevenZipExtract(data: Uint8Array, ctx: ExtractContext, op
     sz.FS.writeFile(`${WORK}/in`, data);
     const listing = parseListing(run(sz, ['l', '-slt', '-y', NO_PASSWORD, `${WORK}/in`]).lines);
     if (listing.type === undefined) {
-      if (!opts.sfxOnly) ctx.report(`Heuristics.Broken.${opts.label}`);
+      // 7-Zip cannot even list an archive whose names are encrypted; that is encryption, not breakage.
+      if (!opts.sfxOnly) ctx.report(`Heuristics.${headersEncrypted(data) ? 'Encrypted' : 'Broken'}.${opts.label}`);
       return;
     }
     if (opts.sfxOnly === true && !SFX_TYPES.has(listing.type)) return;
@@ -202,6 +204,39 @@ export async function* sevenZipExtract(data: Uint8Array, ctx: ExtractContext, op
     rmTree(sz, WORK);
   }
   yield* children;
+}
+
+const AES_CODER = [0x06, 0xf1, 0x07, 0x01];
+
+function includes(hay: Uint8Array, needle: readonly number[]): boolean {
+  outer: for (let i = 0; i + needle.length <= hay.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
+    return true;
+  }
+  return false;
+}
+
+/**
+ * Archives whose directory itself is encrypted (7z -mhe, RAR -hp): 7z's
+ * end header is an encoded header (0x17) whose coders include AES; RAR 4
+ * sets the main header's password flag (0x0080); RAR 5 starts with an
+ * archive-encryption header (type 4).
+ */
+export function headersEncrypted(d: Uint8Array): boolean {
+  const b = new LeBytes(d);
+  if (d[0] === 0x37 && d[1] === 0x7a) {
+    const next = 32 + b.u64(12);
+    const size = b.u64(20);
+    return b.fits(next, size) && d[next] === 0x17 && includes(d.subarray(next, next + size), AES_CODER);
+  }
+  if (d[0] === 0x52 && d[1] === 0x61 && d[6] === 0x00) return d[9] === 0x73 && (b.u16(10) & 0x0080) !== 0;
+  if (d[0] === 0x52 && d[1] === 0x61 && d[6] === 0x01 && d[7] === 0x00) {
+    // CRC32, then the header size and type as variable-length integers (7 bits per byte, high bit = more).
+    let at = 12;
+    while (at < 16 && ((d[at] ?? 0) & 0x80) !== 0) at++;
+    return d[at + 1] === 4;
+  }
+  return false;
 }
 
 /** Our type names that 7-Zip opens. */
