@@ -172,3 +172,53 @@ export function smtpLine(r: SmtpReply): string {
 export function ftpLine(r: FtpReply): string {
   return `${r.code} ${r.text}`;
 }
+
+/**
+ * FTP protocol replies (RFC 959 §4.2, RFC 2428): the FTP proxy's own answers
+ * that are not the outcome of an inspection. Templates take {name} values
+ * that are cleaned like the rows above.
+ */
+export const FTP_REPLIES = {
+  greeting: { code: 220, text: 'portcullis FTP proxy ready; log in as USER name@host[:port]' },
+  portOk: { code: 200, text: '{command} command successful' },
+  passive: { code: 227, text: 'Entering Passive Mode ({address})' },
+  extendedPassive: { code: 229, text: 'Entering Extended Passive Mode (|||{port}|)' },
+  features: { code: 211, text: 'End' },
+  opening: { code: 150, text: 'Opening data connection for {name}' },
+  openingSized: { code: 150, text: 'Opening data connection for {name} ({size} bytes)' },
+  readyToReceive: { code: 150, text: 'Ok to send data' },
+  progress: { code: 150, text: 'Still working on {name}: {step}, please wait' },
+  scanDone: { code: 150, text: 'Checked {name}' },
+  aborted: { code: 426, text: 'Connection closed; transfer aborted' },
+  abortDone: { code: 226, text: 'Abort successful' },
+  noTransfer: { code: 225, text: 'No transfer to abort' },
+  restOk: { code: 350, text: 'Restarting at {offset}; send RETR to fetch the file and start there' },
+  lineTooLong: { code: 500, text: 'Command line too long' },
+  unknownCommand: { code: 500, text: 'Command not understood' },
+  badArgument: { code: 501, text: 'Syntax error in parameters or arguments' },
+  badDataAddress: { code: 501, text: 'Data connection refused: the address must be yours and the port 1024 or above' },
+  notSupported: { code: 502, text: '{command} is not supported by this proxy' },
+  badSequence: { code: 503, text: 'Bad sequence of commands' },
+  notForParameter: { code: 504, text: '{command} is not supported for that parameter: the proxy cannot inspect it' },
+  resumeRefused: { code: 504, text: 'Resuming an upload is refused: a file must be sent whole to be scanned' },
+  appendRefused: { code: 550, text: 'Appending is refused: a file must be sent whole to be scanned' },
+  notLoggedIn: { code: 530, text: 'Please log in with USER and PASS first' },
+  needDestination: { code: 530, text: 'Log in as USER name@host[:port] to name the server' },
+  destinationRefused: { code: 530, text: 'Destination refused: {reason}' },
+  clientRefused: { code: 421, text: 'Service not available for your address' },
+  upstreamUnavailable: { code: 421, text: 'Cannot reach the server: {reason}' },
+  noDataChannel: { code: 425, text: 'Use PORT, EPRT, PASV or EPSV first' },
+  dataFailed: { code: 425, text: 'Cannot open data connection: {reason}' },
+  dataLost: { code: 426, text: 'Data connection lost; transfer aborted' },
+  ipv6NeedsEpsv: { code: 522, text: 'PASV cannot name an IPv6 address; use EPSV (1,2)' },
+  protocolNotSupported: { code: 522, text: 'Network protocol not supported, use (1,2)' },
+} as const satisfies Readonly<Record<string, FtpReply>>;
+
+export type FtpReplyName = keyof typeof FTP_REPLIES;
+
+/** An FTP protocol reply with its {placeholders} filled by cleaned values. */
+export function renderFtp(name: FtpReplyName, vars: Readonly<Record<string, string | number>> = {}): FtpReply {
+  const row: FtpReply = FTP_REPLIES[name];
+  const text = row.text.replace(/\{([a-z]+)\}/g, (_, k: string) => clean(String(vars[k] ?? ''), MAX_VALUE));
+  return { code: row.code, text: clean(text, MAX_TEXT) };
+}

@@ -1,0 +1,203 @@
+/**
+ * Data-connection endpoints, one per transfer and side (RFC 959 §3.2,
+ * RFC 2428): passive (we listen, the peer connects) and active (we
+ * connect to the peer). Both hand out a plain TCP socket from `open()`;
+ * the session opens every data socket through one method per side, which is
+ * where a later FTPS layer wraps it in TLS.
+ *
+ * Hijack protection: a passive endpoint accepts only connections from the
+ * expected peer address (the control connection's peer); any other is
+ * closed at once and the endpoint keeps listening, so the real peer can still
+ * connect. One connection is taken; the listener then closes, and `close()`
+ * frees everything (no listener outlives its transfer).
+ *
+ * Reads no payload bytes itself.
+ */
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { sameHost } from './addresses.js';
+
+export type DataErrorReason = 'timeout' | 'closed' | 'refused' | 'bind' | 'lost';
+
+export class DataError extends Error {
+  readonly reason: DataErrorReason;
+  constructor(reason: DataErrorReason, message: string) {
+    super(message);
+    this.reason = reason;
+  }
+}
+
+export interface DataEndpoint {
+  /** The connected socket; rejects with DataError on timeout, close or refusal. */
+  open(): Promise<Socket>;
+  /** Frees the listener and any socket not handed out yet (idempotent). */
+  close(): void;
+}
+
+export interface PortRange {
+  readonly lo: number;
+  readonly hi: number;
+}
+
+export function parsePortRange(text: string | undefined): PortRange | undefined {
+  const m = text === undefined ? null : /^(\d+)-(\d+)$/.exec(text);
+  return m === null ? undefined : { lo: Number(m[1]), hi: Number(m[2]) };
+}
+
+export interface PassiveOptions {
+  /** Local address to bind. */
+  readonly host: string;
+  readonly ports?: PortRange | undefined;
+  /** The only address allowed to connect. */
+  readonly peer: string;
+  readonly timeoutMs: number;
+  /** Told about each connection refused for coming from elsewhere. */
+  readonly onForeign?: (address: string) => void;
+}
+
+function listenOn(server: Server, host: string, port: number): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      server.off('listening', onListening);
+      if (err.code === 'EADDRINUSE' || err.code === 'EACCES') resolve(false);
+      else reject(err);
+    };
+    const onListening = (): void => { server.off('error', onError); resolve(true); };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen({ host, port, exclusive: true, backlog: 4 });
+  });
+}
+
+export class PassiveEndpoint implements DataEndpoint {
+  readonly #server: Server;
+  readonly #options: PassiveOptions;
+  #socket: Socket | undefined;
+  #taken = false;
+  #closed = false;
+  #waiter: { resolve: (s: Socket) => void; reject: (e: Error) => void } | undefined;
+
+  private constructor(server: Server, options: PassiveOptions) {
+    this.#server = server;
+    this.#options = options;
+    server.on('connection', (s) => this.#accept(s));
+    server.on('error', () => this.close());
+  }
+
+  /** Binds a listener on a free port (from the range when given, starting at a random point). */
+  static async listen(options: PassiveOptions): Promise<PassiveEndpoint> {
+    const server = createServer({ pauseOnConnect: true });
+    const range = options.ports;
+    if (range === undefined) {
+      await listenOn(server, options.host, 0);
+      return new PassiveEndpoint(server, options);
+    }
+    const span = range.hi - range.lo + 1;
+    const start = Math.floor(Math.random() * span);
+    for (let i = 0; i < span; i++) {
+      if (await listenOn(server, options.host, range.lo + ((start + i) % span))) return new PassiveEndpoint(server, options);
+    }
+    throw new DataError('bind', `Cannot open a passive data port: every port in ${range.lo}-${range.hi} is in use`);
+  }
+
+  get port(): number {
+    const a = this.#server.address();
+    return typeof a === 'object' && a !== null ? a.port : 0;
+  }
+
+  #accept(s: Socket): void {
+    if (this.#closed || this.#socket !== undefined || this.#taken || !sameHost(s.remoteAddress, this.#options.peer)) {
+      if (!sameHost(s.remoteAddress, this.#options.peer)) this.#options.onForeign?.(s.remoteAddress ?? '?');
+      s.destroy();
+      return;
+    }
+    s.on('error', () => s.destroy());
+    this.#server.close();
+    const w = this.#waiter;
+    if (w !== undefined) {
+      this.#waiter = undefined;
+      this.#taken = true;
+      w.resolve(s);
+    } else {
+      this.#socket = s;
+    }
+  }
+
+  open(): Promise<Socket> {
+    if (this.#closed) return Promise.reject(new DataError('closed', 'Cannot open the data connection: it was closed'));
+    const s = this.#socket;
+    if (s !== undefined) {
+      this.#socket = undefined;
+      this.#taken = true;
+      return Promise.resolve(s);
+    }
+    if (this.#taken) return Promise.reject(new DataError('closed', 'Cannot open the data connection: already used'));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiter = undefined;
+        this.close();
+        reject(new DataError('timeout', 'Cannot open the data connection: no connection in time'));
+      }, this.#options.timeoutMs);
+      this.#waiter = {
+        resolve: (sock) => { clearTimeout(timer); resolve(sock); },
+        reject: (e) => { clearTimeout(timer); reject(e); },
+      };
+    });
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#server.close();
+    this.#socket?.destroy();
+    this.#socket = undefined;
+    const w = this.#waiter;
+    this.#waiter = undefined;
+    w?.reject(new DataError('closed', 'Cannot open the data connection: it was closed'));
+  }
+}
+
+export interface ActiveOptions {
+  readonly host: string;
+  readonly port: number;
+  /** Local address to connect from (the control connection's), so the peer sees the expected source. */
+  readonly localAddress?: string | undefined;
+  readonly timeoutMs: number;
+}
+
+export class ActiveEndpoint implements DataEndpoint {
+  readonly #options: ActiveOptions;
+  #socket: Socket | undefined;
+  #closed = false;
+
+  constructor(options: ActiveOptions) {
+    this.#options = options;
+  }
+
+  open(): Promise<Socket> {
+    if (this.#closed || this.#socket !== undefined) return Promise.reject(new DataError('closed', 'Cannot open the data connection: it was closed'));
+    const o = this.#options;
+    return new Promise((resolve, reject) => {
+      const s = connect({ host: o.host, port: o.port, ...(o.localAddress !== undefined ? { localAddress: o.localAddress } : {}) });
+      this.#socket = s;
+      const timer = setTimeout(() => { s.destroy(); reject(new DataError('timeout', `Cannot connect to ${o.host}:${o.port}: no answer in time`)); }, o.timeoutMs);
+      s.once('connect', () => {
+        clearTimeout(timer);
+        s.removeAllListeners('error');
+        s.on('error', () => s.destroy());
+        resolve(s);
+      });
+      s.once('error', (err) => {
+        clearTimeout(timer);
+        s.destroy();
+        reject(new DataError('refused', `Cannot connect to ${o.host}:${o.port}: ${err.message}`));
+      });
+      // Destroyed by close() while connecting: no error event comes, so say so here.
+      s.once('close', () => { clearTimeout(timer); reject(new DataError('closed', 'Cannot open the data connection: it was closed')); });
+    });
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#socket?.destroy();
+  }
+}

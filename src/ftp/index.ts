@@ -1,0 +1,118 @@
+/**
+ * The FTP proxy (issue 5): the listener the gateway runs when `ftp` is
+ * configured. Each accepted connection is admitted by the session tracker
+ * (limits, snapshot lease) and becomes one FtpSession; see session.ts for
+ * the protocol. Entry file; import from here.
+ *
+ * Reads untrusted bytes: through the sessions.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { splitHostPort } from '../config/fields.js';
+import type { FtpConfig } from '../config/table.js';
+import { PortcullisError } from '../errors.js';
+import { SessionTracker, type BoundAddress, type DrainResult, type ListenerContext, type ProtocolListener } from '../gateway/listeners.js';
+import { logSession } from '../log.js';
+import { renderReply } from '../policy/replies.js';
+import { formatReply } from './codec.js';
+import { FtpSession } from './session.js';
+
+export { FtpSession, MAX_COMMAND_LINE, type SessionContext } from './session.js';
+export { CommandReader, ReplyReader, formatReply, splitCommand, type ServerReply } from './codec.js';
+export { parseEprt, parseEpsvReply, parsePasvReply, parsePort, formatPasv, sameHost } from './addresses.js';
+export { parseGatewayUser, checkDestination, clientAllowed, accessRules, type Destination } from './access.js';
+
+export class FtpListener implements ProtocolListener {
+  readonly protocol = 'ftp' as const;
+  readonly #listen: string;
+  #server: Server | undefined;
+  #tracker: SessionTracker | undefined;
+  #address: BoundAddress | undefined;
+  readonly #sessions = new Map<Socket, FtpSession>();
+
+  constructor(config: Pick<FtpConfig, 'listen'>) {
+    this.#listen = config.listen;
+  }
+
+  async start(ctx: ListenerContext): Promise<void> {
+    const hp = splitHostPort(this.#listen);
+    if (hp === undefined) throw new PortcullisError('PC_ERR_CONFIG', `Cannot listen on ftp.listen ${JSON.stringify(this.#listen)}: expected "host:port"`);
+    const tracker = new SessionTracker('ftp', ctx);
+    this.#tracker = tracker;
+    const server = createServer((socket) => this.#accept(ctx, tracker, socket));
+    server.on('error', (err) => ctx.log.error({ err, protocol: 'ftp' }, 'listener error'));
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => reject(new PortcullisError('PC_ERR_CONFIG', `Cannot listen on ftp.listen ${this.#listen}: ${err.message}`, { cause: err }));
+      server.once('error', onError);
+      server.listen({ host: hp.host, port: hp.port }, () => {
+        server.off('error', onError);
+        resolve();
+      });
+    });
+    const a = server.address();
+    this.#address = typeof a === 'object' && a !== null ? { host: a.address, port: a.port } : { host: hp.host, port: hp.port };
+    this.#server = server;
+  }
+
+  #accept(ctx: ListenerContext, tracker: SessionTracker, socket: Socket): void {
+    socket.on('error', () => socket.destroy());
+    const current = ctx.snapshots.current().config;
+    const cfg = current.ftp === false ? undefined : current.ftp;
+    const admission = tracker.admit(socket.remoteAddress ?? '?', socket, cfg);
+    if (!admission.ok) {
+      const r = renderReply(admission.reason).ftp;
+      socket.end(formatReply(r.code, r.text));
+      return;
+    }
+    const tracked = admission.session;
+    const client = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    const session = new FtpSession(socket, {
+      tracked,
+      inspect: ctx.inspect,
+      log: ctx.log,
+      selfPort: this.#address?.port ?? 0,
+      spoolDir: join(tracked.snapshot.config.data, 'spool', 'ftp'),
+    });
+    this.#sessions.set(socket, session);
+    void session.closed().then(() => {
+      this.#sessions.delete(socket);
+      tracked.end();
+      logSession(ctx.log, {
+        protocol: 'ftp', sessionId: tracked.id, client, ...(session.server !== '' ? { server: session.server } : {}),
+        durationMs: Date.now() - tracked.startedAt, transfers: session.transfers, bytes: session.bytes, end: session.end,
+        generation: tracked.snapshot.generation,
+      });
+    });
+    session.start().catch((err: unknown) => {
+      ctx.log.error({ err, sessionId: tracked.id }, 'ftp session failed to start');
+      socket.destroy();
+    });
+  }
+
+  address(): BoundAddress | undefined {
+    return this.#address;
+  }
+
+  async stopAccepting(): Promise<void> {
+    const server = this.#server;
+    if (server === undefined) return;
+    this.#server = undefined;
+    server.close();
+  }
+
+  async drain(deadline: number): Promise<DrainResult> {
+    if (this.#tracker === undefined) return { finished: 0, aborted: 0 };
+    return this.#tracker.drain(deadline, (_s, socket) => {
+      if (socket !== undefined) this.#sessions.get(socket)?.goodbye();
+    });
+  }
+
+  sessions(): number {
+    return this.#tracker?.size ?? 0;
+  }
+}
+
+/** What the gateway calls (src/gateway/runtime.ts loads it when present). */
+export function createListener(config: FtpConfig): ProtocolListener {
+  return new FtpListener(config);
+}

@@ -1,0 +1,866 @@
+/**
+ * One FTP proxy session (RFC 959, RFC 2428, RFC 2389 FEAT, RFC 3659 REST/
+ * MLSD): an explicit state machine whose commands come from one table (verb,
+ * states allowed in, handler). The session owns both data channels:
+ *
+ * - client side: PASV/EPSV (a listener on the passive port range that admits
+ *   only the control peer; NAT address from ftp.passiveAddress) or PORT/EPRT
+ *   (only to the control peer's own address, port 1024 or above);
+ * - server side: EPSV, falling back to PASV after a 500/502 (a 227 naming a
+ *   foreign address is replaced or refused by ftp.foreignPassiveAddress), or
+ *   active PORT/EPRT (ftp.upstreamDataMode).
+ *
+ * Listings pass through byte for byte. A file (RETR; STOR, APPE, STOU) is
+ * received whole into the spool, inspected (policy, scanners, quarantine),
+ * and only then delivered: a download's 150 and data go out after the clean
+ * verdict (while it is received and scanned the client sees "150-" progress
+ * lines at most every ftp.keepaliveInterval); an upload's STOR reaches the
+ * server only after the clean verdict (after a NOOP that proves the server
+ * still listens), and the client's 226 only after the server's. REST+RETR
+ * fetches and scans the whole file and sends from the offset. ABOR during a
+ * transfer stops it at once: 426 then 226 to the client, ABOR to the server,
+ * spool deleted. A client that leaves mid-upload leaves nothing behind and
+ * nothing reaches the server.
+ *
+ * Commands arriving during a transfer wait their turn (pipelining), except
+ * ABOR, QUIT and STAT. FEAT is rewritten to what the proxy supports; MODE
+ * other than S, OPTS MODE and the TLS commands (FTPS is a later part) are
+ * refused.
+ *
+ * Reads untrusted bytes: client command lines (CommandReader), server
+ * replies (ReplyReader), and file data (spooled, never interpreted here).
+ */
+import { isIP, type Socket } from 'node:net';
+import { pipeline } from 'node:stream/promises';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { FtpConfig } from '../config/table.js';
+import type { Inspect, InspectResult } from '../gateway/inspect.js';
+import type { TrackedSession } from '../gateway/listeners.js';
+import type { Logger } from '../log.js';
+import { renderFtp, renderReply, type FtpReply, type FtpReplyName } from '../policy/replies.js';
+import type { FtpTransferCommand } from '../policy/types.js';
+import { accessRules, checkDestination, clientAllowed, parseGatewayUser } from './access.js';
+import { activeCommand, formatPasv, normaliseAddress, parseEprt, parseEpsvReply, parsePasvReply, parsePort, sameHost } from './addresses.js';
+import { CommandReader, formatReply, relayText, replyText, splitCommand, type CommandEvent, type ServerReply } from './codec.js';
+import { ActiveEndpoint, DataError, parsePortRange, PassiveEndpoint, type DataEndpoint } from './data.js';
+import { Spool } from './spool.js';
+import { Upstream, UpstreamError } from './upstream.js';
+
+/** RFC 959 leaves line length open; 2 KiB is far beyond any real path and bounds memory. */
+export const MAX_COMMAND_LINE = 2048;
+/** How long the server gets to answer an ABOR before the session gives up on it. */
+const ABORT_REPLY_TIMEOUT = 5000;
+
+type State =
+  | { readonly kind: 'greeting' }
+  | { readonly kind: 'needUser' }
+  | { readonly kind: 'login' }
+  | { readonly kind: 'ready' }
+  | { readonly kind: 'transfer'; readonly verb: string; readonly abort: AbortController }
+  | { readonly kind: 'closed' };
+type StateKind = State['kind'];
+
+type Handler = (s: FtpSession, arg: string, line: string) => Promise<void>;
+interface CommandRow {
+  readonly states: readonly StateKind[];
+  readonly handler: Handler;
+}
+
+const CONNECTED: readonly StateKind[] = ['login', 'ready'];
+const READY: readonly StateKind[] = ['ready'];
+const ANY: readonly StateKind[] = ['needUser', 'login', 'ready'];
+
+const COMMANDS: Readonly<Record<string, CommandRow>> = {
+  USER: { states: ANY, handler: (s, arg, line) => s.user(arg, line) },
+  PASS: { states: CONNECTED, handler: (s, _a, line) => s.login(line) },
+  ACCT: { states: CONNECTED, handler: (s, _a, line) => s.login(line) },
+  QUIT: { states: ANY, handler: (s) => s.quit() },
+  FEAT: { states: CONNECTED, handler: (s) => s.feat() },
+  MODE: { states: CONNECTED, handler: (s, arg, line) => (arg.trim().toUpperCase() === 'S' ? s.relay(line) : s.reply('notForParameter', { command: 'MODE' })) },
+  OPTS: { states: CONNECTED, handler: (s, arg, line) => (/^MODE\b/i.test(arg.trim()) ? s.reply('notForParameter', { command: 'OPTS MODE' }) : s.relay(line)) },
+  AUTH: { states: ANY, handler: (s) => s.reply('notSupported', { command: 'AUTH' }) },
+  PBSZ: { states: ANY, handler: (s) => s.reply('notSupported', { command: 'PBSZ' }) },
+  PROT: { states: ANY, handler: (s) => s.reply('notSupported', { command: 'PROT' }) },
+  CCC: { states: ANY, handler: (s) => s.reply('notSupported', { command: 'CCC' }) },
+  REIN: { states: ANY, handler: (s) => s.reply('notSupported', { command: 'REIN' }) },
+  LPRT: { states: ANY, handler: (s) => s.reply('notSupported', { command: 'LPRT' }) },
+  LPSV: { states: ANY, handler: (s) => s.reply('notSupported', { command: 'LPSV' }) },
+  PASV: { states: READY, handler: (s) => s.passive(false, '') },
+  EPSV: { states: READY, handler: (s, arg) => s.passive(true, arg) },
+  PORT: { states: READY, handler: (s, arg) => s.active('PORT', arg) },
+  EPRT: { states: READY, handler: (s, arg) => s.active('EPRT', arg) },
+  REST: { states: READY, handler: (s, arg) => s.rest(arg) },
+  LIST: { states: READY, handler: (s, _a, line) => s.listing(line) },
+  NLST: { states: READY, handler: (s, _a, line) => s.listing(line) },
+  MLSD: { states: READY, handler: (s, _a, line) => s.listing(line) },
+  RETR: { states: READY, handler: (s, arg) => s.download(arg) },
+  STOR: { states: READY, handler: (s, arg) => s.upload('STOR', arg) },
+  APPE: { states: READY, handler: (s, arg) => s.upload('APPE', arg) },
+  STOU: { states: READY, handler: (s, arg) => s.upload('STOU', arg) },
+  ABOR: { states: READY, handler: (s, _a, line) => s.idleAbort(line) },
+};
+
+/** Verbs handled at once even while a transfer runs. */
+const URGENT = new Set(['ABOR', 'QUIT', 'STAT']);
+
+/** FEAT lines the proxy passes on when the server has them; EPSV and EPRT it always offers (it does them itself). */
+const FEATURES = ['REST STREAM', 'SIZE', 'MDTM', 'MLST', 'UTF8', 'TVFS'];
+
+export interface SessionContext {
+  readonly tracked: TrackedSession;
+  readonly inspect: Inspect;
+  readonly log: Logger;
+  /** The proxy's own listening port (loop protection in gateway mode). */
+  readonly selfPort: number;
+  /** Folder for spool files. */
+  readonly spoolDir: string;
+}
+
+/** Bytes of a latin1 command argument read as UTF-8, for display and findings. */
+function displayName(arg: string): string {
+  return Buffer.from(arg, 'latin1').toString('utf8');
+}
+
+class Transfer {
+  readonly abort = new AbortController();
+  spool: Spool | undefined;
+  /** Sockets to destroy when the transfer ends or is aborted. */
+  readonly sockets = new Set<Socket>();
+  readonly endpoints = new Set<DataEndpoint>();
+  /** Replies the server still owes for commands of this transfer. */
+  upstreamOwed = 0;
+  /** A "150-" multi-line reply was begun and must be finished before any other reply. */
+  keepaliveOpen = false;
+  keepaliveTimer: NodeJS.Timeout | undefined;
+  step: 'receiving' | 'scanning' = 'receiving';
+  /** The server has been told about this transfer (so an ABOR goes to it even when the client left). */
+  upstreamInvolved = false;
+
+  constructor() {
+    // Aborting stops every socket at once, so whatever the transfer awaits returns now.
+    this.abort.signal.addEventListener('abort', () => this.stop(), { once: true });
+  }
+
+  track<T extends Socket>(s: T): T {
+    this.sockets.add(s);
+    if (this.abort.signal.aborted) s.destroy();
+    return s;
+  }
+
+  stop(): void {
+    clearInterval(this.keepaliveTimer);
+    for (const s of this.sockets) s.destroy();
+    for (const e of this.endpoints) e.close();
+  }
+}
+
+class Aborted extends Error {}
+
+export class FtpSession {
+  readonly #socket: Socket;
+  readonly #ctx: SessionContext;
+  readonly #config: FtpConfig;
+  readonly #reader = new CommandReader(MAX_COMMAND_LINE);
+  #state: State;
+  #upstream: Upstream | undefined;
+  #server = '';
+  #clientData: DataEndpoint | undefined;
+  #restOffset = 0;
+  #noEpsv = false;
+  #transfer: Transfer | undefined;
+  readonly #queue: CommandEvent[] = [];
+  #busy = false;
+  #end = 'client-closed';
+  #transfers = 0;
+  #bytes = 0;
+  readonly #closed: Promise<void>;
+  #onClosed: () => void = () => undefined;
+
+  constructor(socket: Socket, ctx: SessionContext) {
+    this.#socket = socket;
+    this.#ctx = ctx;
+    this.#config = ctx.tracked.snapshot.config.ftp as FtpConfig;
+    this.#state = this.#config.upstream === undefined ? { kind: 'needUser' } : { kind: 'greeting' };
+    this.#closed = new Promise((resolve) => { this.#onClosed = resolve; });
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => { void this.#shutdown(); });
+    socket.setTimeout(this.#config.idleTimeout, () => {
+      if (this.#state.kind === 'transfer') return;
+      this.#end = 'idle-timeout';
+      this.#write(this.#row(renderReply('idleTimeout').ftp));
+      socket.end();
+    });
+  }
+
+  get end(): string { return this.#end; }
+  get server(): string { return this.#server; }
+  get transfers(): number { return this.#transfers; }
+  get bytes(): number { return this.#bytes; }
+  closed(): Promise<void> { return this.#closed; }
+
+  /** Says hello: our greeting in gateway mode, the server's in fixed mode. */
+  async start(): Promise<void> {
+    const client = this.#socket.remoteAddress ?? '';
+    if (!clientAllowed(accessRules(this.#config), client)) {
+      this.#end = 'refused';
+      this.#write(this.#ftp('clientRefused'));
+      this.#socket.end();
+      return;
+    }
+    const fixed = this.#config.upstream;
+    if (fixed === undefined) {
+      this.#write(this.#ftp('greeting'));
+      return;
+    }
+    const m = /^\[?(.*?)\]?:(\d+)$/.exec(fixed);
+    try {
+      const greeting = await this.#connect(m?.[1] ?? fixed, Number(m?.[2] ?? 21));
+      this.#write(relayText(greeting), 'latin1');
+      this.#state = greeting.code === 220 ? { kind: 'login' } : { kind: 'closed' };
+      if (greeting.code !== 220) this.#socket.end();
+    } catch (err) {
+      this.#end = 'error';
+      this.#write(this.#ftp('upstreamUnavailable', { reason: err instanceof Error ? err.message : String(err) }));
+      this.#socket.end();
+    }
+    this.#pump();
+  }
+
+  /** Drain: say goodbye before the gateway closes the socket. */
+  goodbye(): void {
+    this.#end = 'drained';
+    this.#write(this.#row(renderReply('shuttingDown').ftp));
+  }
+
+  async #connect(host: string, port: number): Promise<ServerReply> {
+    const up = await Upstream.open(host, port, this.#config.upstreamTimeout);
+    this.#upstream = up;
+    this.#server = `${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
+    up.socket.on('close', () => {
+      if (this.#upstream === up && this.#state.kind !== 'closed' && this.#state.kind !== 'transfer' && !this.#busy) {
+        this.#end = 'server-closed';
+        this.#write(this.#ftp('upstreamUnavailable', { reason: 'the server closed the connection' }));
+        this.#socket.end();
+      }
+    });
+    let greeting = await up.read();
+    while (greeting.code >= 100 && greeting.code < 200) greeting = await up.read();
+    return greeting;
+  }
+
+  // ---- wire -------------------------------------------------------------
+
+  #write(text: string, encoding: BufferEncoding = 'utf8'): void {
+    if (!this.#socket.destroyed && this.#socket.writable) this.#socket.write(text, encoding);
+  }
+
+  #row(r: FtpReply, before: readonly string[] = []): string {
+    return formatReply(r.code, r.text, before);
+  }
+
+  #ftp(name: FtpReplyName, vars: Readonly<Record<string, string | number>> = {}): string {
+    return this.#row(renderFtp(name, vars));
+  }
+
+  /** Handlers' way to answer with a protocol reply. */
+  async reply(name: FtpReplyName, vars: Readonly<Record<string, string | number>> = {}): Promise<void> {
+    this.#write(this.#ftp(name, vars));
+  }
+
+  #onData(chunk: Buffer): void {
+    for (const ev of this.#reader.feed(chunk)) {
+      const t = this.#transfer;
+      if (ev.kind === 'line' && t !== undefined) {
+        const { verb } = splitCommand(ev.line);
+        if (URGENT.has(verb)) { this.#urgent(verb, ev, t); continue; }
+      }
+      this.#queue.push(ev);
+    }
+    this.#pump();
+  }
+
+  #urgent(verb: string, line: CommandEvent, t: Transfer): void {
+    if (verb === 'STAT') {
+      this.#write(formatReply(213, `Transfer in progress (${this.#state.kind === 'transfer' ? this.#state.verb : ''})`));
+      return;
+    }
+    if (verb === 'QUIT') this.#queue.push(line);
+    t.abort.abort(verb === 'ABOR' ? 'abor' : 'quit');
+  }
+
+  #pump(): void {
+    if (this.#busy || this.#state.kind === 'greeting' || this.#state.kind === 'closed') return;
+    const ev = this.#queue.shift();
+    if (ev === undefined) return;
+    this.#busy = true;
+    void this.#dispatch(ev).finally(() => {
+      this.#busy = false;
+      this.#pump();
+    });
+  }
+
+  async #dispatch(ev: CommandEvent): Promise<void> {
+    if (ev.kind === 'tooLong') { this.#write(this.#ftp('lineTooLong')); return; }
+    const line = ev.line;
+    const { verb, arg } = splitCommand(line);
+    const row = COMMANDS[verb];
+    const kind = this.#state.kind;
+    try {
+      if (row === undefined) {
+        if (verb === '' || !/^[A-Z]{3,4}$/.test(verb)) { this.#write(this.#ftp('unknownCommand')); return; }
+        if (kind === 'needUser') { this.#write(this.#ftp('needDestination')); return; }
+        await this.relay(line);
+        return;
+      }
+      if (!row.states.includes(kind)) {
+        this.#write(this.#ftp(kind === 'needUser' ? 'needDestination' : kind === 'login' ? 'notLoggedIn' : 'badSequence'));
+        return;
+      }
+      await row.handler(this, arg, line);
+    } catch (err) {
+      this.#failed(err);
+    }
+  }
+
+  #failed(err: unknown): void {
+    if (err instanceof UpstreamError || (this.#upstream !== undefined && !this.#upstream.alive)) {
+      this.#end = 'server-error';
+      this.#write(this.#ftp('upstreamUnavailable', { reason: err instanceof Error ? err.message : String(err) }));
+      this.#socket.end();
+      this.#state = { kind: 'closed' };
+      return;
+    }
+    this.#ctx.log.error({ err, sessionId: this.#ctx.tracked.id }, 'ftp command failed');
+    this.#write(this.#row(renderReply('tempfail', { reason: 'internal error' }).ftp));
+  }
+
+  #up(): Upstream {
+    const u = this.#upstream;
+    if (u === undefined || !u.alive) throw new UpstreamError('Cannot talk to the server: not connected');
+    return u;
+  }
+
+  // ---- commands ---------------------------------------------------------
+
+  /** Relays a command and its reply unchanged. */
+  async relay(line: string): Promise<void> {
+    const r = await this.#up().command(line);
+    this.#write(relayText(r), 'latin1');
+  }
+
+  async user(arg: string, line: string): Promise<void> {
+    if (this.#config.upstream !== undefined || this.#upstream !== undefined) {
+      if (this.#config.upstream === undefined) { this.#write(this.#ftp('badSequence')); return; }
+      const r = await this.#up().command(line);
+      this.#afterLogin(r);
+      this.#write(relayText(r), 'latin1');
+      return;
+    }
+    const dest = parseGatewayUser(arg);
+    if (dest === undefined) { this.#write(this.#ftp('needDestination')); return; }
+    const check = await checkDestination(accessRules(this.#config), dest, this.#ctx.selfPort);
+    if (!check.ok) { this.#write(this.#ftp('destinationRefused', { reason: check.reason })); return; }
+    let greeting: ServerReply;
+    try {
+      greeting = await this.#connect(check.address, dest.port);
+    } catch (err) {
+      this.#dropUpstream();
+      this.#write(this.#ftp('upstreamUnavailable', { reason: err instanceof Error ? err.message : String(err) }));
+      return;
+    }
+    if (greeting.code !== 220) {
+      this.#write(relayText(greeting), 'latin1');
+      this.#dropUpstream();
+      return;
+    }
+    this.#state = { kind: 'login' };
+    const r = await this.#up().command(`USER ${dest.user}`);
+    this.#afterLogin(r);
+    this.#write(relayText(r), 'latin1');
+  }
+
+  #dropUpstream(): void {
+    const up: Upstream | undefined = this.#upstream;
+    this.#upstream = undefined;
+    up?.close();
+  }
+
+  #afterLogin(r: ServerReply): void {
+    if (r.code === 230) this.#state = { kind: 'ready' };
+    else if (r.code === 331 || r.code === 332) this.#state = { kind: 'login' };
+  }
+
+  async login(line: string): Promise<void> {
+    const r = await this.#up().command(line);
+    this.#afterLogin(r);
+    this.#write(relayText(r), 'latin1');
+  }
+
+  async quit(): Promise<void> {
+    this.#end = 'quit';
+    const up = this.#upstream;
+    let text = this.#row(renderReply('closing').ftp);
+    if (up !== undefined && up.alive) {
+      try {
+        const r = await up.command('QUIT', 5000);
+        text = relayText(r);
+      } catch { /* the server went first; our own goodbye will do */ }
+    }
+    this.#write(text, 'latin1');
+    this.#state = { kind: 'closed' };
+    this.#socket.end();
+  }
+
+  async feat(): Promise<void> {
+    const r = await this.#up().command('FEAT');
+    const have = new Set<string>();
+    if (r.code === 211) {
+      for (const l of r.lines.slice(1, -1)) {
+        const f = l.trim().toUpperCase();
+        for (const want of FEATURES) if (f === want || f.startsWith(`${want} `)) have.add(want === 'MLST' ? l.trim() : want);
+      }
+    }
+    const lines = ['EPRT', 'EPSV', 'PASV', ...[...have].sort()];
+    this.#write(`211-Features:\r\n${lines.map((l) => ` ${l}\r\n`).join('')}211 End\r\n`, 'latin1');
+  }
+
+  async rest(arg: string): Promise<void> {
+    if (!/^\d{1,15}$/.test(arg.trim())) { this.#write(this.#ftp('badArgument')); return; }
+    this.#restOffset = Number(arg.trim());
+    this.#write(this.#ftp('restOk', { offset: this.#restOffset }));
+  }
+
+  async idleAbort(line: string): Promise<void> {
+    this.#clientData?.close();
+    this.#clientData = undefined;
+    await this.relay(line);
+  }
+
+  // ---- client-side data channel -----------------------------------------
+
+  #setClientData(e: DataEndpoint | undefined): void {
+    this.#clientData?.close();
+    this.#clientData = e;
+  }
+
+  async passive(extended: boolean, arg: string): Promise<void> {
+    const local = this.#socket.localAddress ?? '';
+    const peer = this.#socket.remoteAddress ?? '';
+    const a = arg.trim().toUpperCase();
+    if (extended && a === 'ALL') { this.#write(formatReply(200, 'EPSV ALL ok')); return; }
+    const v6 = isIP(normaliseAddress(local)) === 6;
+    if (extended && a !== '' && !((a === '1' && !v6) || (a === '2' && v6))) { this.#write(this.#ftp('protocolNotSupported')); return; }
+    const announce = this.#config.passiveAddress ?? normaliseAddress(local);
+    if (!extended && isIP(announce) !== 4) { this.#write(this.#ftp('ipv6NeedsEpsv')); return; }
+    this.#setClientData(undefined);
+    let ep: PassiveEndpoint;
+    try {
+      ep = await PassiveEndpoint.listen({
+        host: local, ports: parsePortRange(this.#config.passivePorts), peer, timeoutMs: this.#config.dataTimeout,
+        onForeign: (from) => this.#ctx.log.warn({ sessionId: this.#ctx.tracked.id, from, expected: peer }, 'ftp data connection from a foreign address refused'),
+      });
+    } catch (err) {
+      this.#write(this.#ftp('dataFailed', { reason: err instanceof Error ? err.message : String(err) }));
+      return;
+    }
+    this.#clientData = ep;
+    this.#write(extended ? this.#ftp('extendedPassive', { port: ep.port }) : this.#ftp('passive', { address: formatPasv(announce, ep.port) }));
+  }
+
+  async active(verb: 'PORT' | 'EPRT', arg: string): Promise<void> {
+    const hp = verb === 'PORT' ? parsePort(arg) : parseEprt(arg);
+    if (hp === undefined) { this.#write(verb === 'EPRT' && /^\s*\|[^12]\|/.test(arg) ? this.#ftp('protocolNotSupported') : this.#ftp('badArgument')); return; }
+    if (!sameHost(hp.host, this.#socket.remoteAddress) || hp.port < 1024) {
+      this.#ctx.log.warn({ sessionId: this.#ctx.tracked.id, verb, target: `${hp.host}:${hp.port}` }, 'ftp bounce attempt refused');
+      this.#write(this.#ftp('badDataAddress'));
+      return;
+    }
+    this.#setClientData(new ActiveEndpoint({ host: hp.host, port: hp.port, localAddress: this.#socket.localAddress, timeoutMs: this.#config.dataTimeout }));
+    this.#write(this.#ftp('portOk', { command: verb }));
+  }
+
+  /** The client's data socket for the current transfer; the one place a later TLS layer wraps it. */
+  async #openClientData(t: Transfer, e: DataEndpoint): Promise<Socket> {
+    return t.track(await e.open());
+  }
+
+  // ---- server-side data channel -----------------------------------------
+
+  /** Prepares a server data connection; the one place a later TLS layer wraps it. */
+  async #serverData(t: Transfer): Promise<DataEndpoint> {
+    const up = this.#up();
+    t.upstreamInvolved = true;
+    if (this.#config.upstreamDataMode === 'active') {
+      const ep = await PassiveEndpoint.listen({ host: up.localAddress, peer: up.remoteAddress, timeoutMs: this.#config.dataTimeout });
+      t.endpoints.add(ep);
+      const r = await up.command(activeCommand(up.localAddress, ep.port));
+      if (r.code < 200 || r.code >= 300) throw new DataError('refused', `the server refused ${activeCommand(up.localAddress, ep.port).split(' ')[0]}: ${replyText(r)}`);
+      return ep;
+    }
+    let port: number | undefined;
+    let host = up.remoteAddress;
+    if (!this.#noEpsv) {
+      const r = await up.command('EPSV');
+      if (r.code === 229) port = parseEpsvReply(replyText(r));
+      else if (r.code === 500 || r.code === 502) this.#noEpsv = true;
+      else throw new DataError('refused', `the server refused EPSV: ${replyText(r)}`);
+      if (r.code === 229 && port === undefined) throw new DataError('refused', 'the server sent a broken EPSV reply');
+    }
+    if (port === undefined) {
+      const r = await up.command('PASV');
+      const hp = r.code === 227 ? parsePasvReply(replyText(r)) : undefined;
+      if (hp === undefined) throw new DataError('refused', `the server refused PASV: ${replyText(r)}`);
+      if (!sameHost(hp.host, up.remoteAddress)) {
+        if (this.#config.foreignPassiveAddress === 'refuse') throw new DataError('refused', `the server named a foreign address ${hp.host}`);
+        this.#ctx.log.warn({ sessionId: this.#ctx.tracked.id, named: hp.host, server: up.remoteAddress }, 'ftp server PASV named a foreign address; using the server address');
+      } else {
+        host = hp.host;
+      }
+      port = hp.port;
+    }
+    const ep = new ActiveEndpoint({ host, port, localAddress: up.localAddress, timeoutMs: this.#config.dataTimeout });
+    t.endpoints.add(ep);
+    return ep;
+  }
+
+  // ---- transfers ----------------------------------------------------------
+
+  #begin(verb: string): Transfer | undefined {
+    const client = this.#clientData;
+    if (client === undefined) { this.#write(this.#ftp('noDataChannel')); return undefined; }
+    this.#clientData = undefined;
+    const t = new Transfer();
+    t.endpoints.add(client);
+    this.#transfer = t;
+    this.#state = { kind: 'transfer', verb, abort: t.abort };
+    return t;
+  }
+
+  #clientEndpoint(t: Transfer): DataEndpoint {
+    const first = t.endpoints.values().next();
+    return first.value as DataEndpoint;
+  }
+
+  async #finish(t: Transfer): Promise<void> {
+    t.stop();
+    await t.spool?.remove();
+    this.#transfer = undefined;
+    if (this.#state.kind === 'transfer') this.#state = { kind: 'ready' };
+  }
+
+  #checkAbort(t: Transfer): void {
+    if (t.abort.signal.aborted) throw new Aborted();
+  }
+
+  /** Carries out an ABOR (or the client's departure) at whatever point the transfer was. */
+  async #aborted(t: Transfer): Promise<void> {
+    t.stop();
+    if (t.keepaliveOpen) { t.keepaliveOpen = false; this.#write(this.#ftp('scanDone', { name: 'the file' })); }
+    const why = t.abort.signal.reason as string;
+    const up = this.#upstream;
+    if (up !== undefined && up.alive && (why !== 'gone' || t.upstreamInvolved)) {
+      try {
+        up.send('ABOR');
+        const owed = t.upstreamOwed + 1;
+        for (let i = 0; i < owed; i++) await up.read(ABORT_REPLY_TIMEOUT);
+      } catch {
+        up.close();
+      }
+    }
+    if (why === 'abor') this.#write(this.#ftp('aborted') + this.#ftp('abortDone'));
+  }
+
+  /** Runs a transfer body with the common endings: abort, data errors, upstream errors, cleanup. */
+  async #run(t: Transfer, body: () => Promise<void>): Promise<void> {
+    try {
+      await body();
+    } catch (err) {
+      if (t.abort.signal.aborted || err instanceof Aborted) {
+        if (!t.abort.signal.aborted) t.abort.abort('abor');
+        await this.#aborted(t);
+      } else if (err instanceof DataError) {
+        if (t.keepaliveOpen) { t.keepaliveOpen = false; this.#write(this.#ftp('scanDone', { name: 'the file' })); }
+        await this.#settleUpstream(t);
+        this.#write(err.reason === 'lost' ? this.#ftp('dataLost') : this.#ftp('dataFailed', { reason: err.message }));
+      } else {
+        if (t.keepaliveOpen) { t.keepaliveOpen = false; this.#write(this.#ftp('scanDone', { name: 'the file' })); }
+        throw err;
+      }
+    } finally {
+      await this.#finish(t);
+    }
+  }
+
+  /** After a failed data connection, takes the server's outstanding replies so the next command reads its own. */
+  async #settleUpstream(t: Transfer): Promise<void> {
+    t.stop();
+    const up = this.#upstream;
+    if (up === undefined || !up.alive || t.upstreamOwed === 0) return;
+    try {
+      for (; t.upstreamOwed > 0; t.upstreamOwed--) await up.read(this.#config.dataTimeout);
+    } catch {
+      up.close();
+    }
+  }
+
+  /** Sends a transfer command to the server; resolves with its preliminary reply, or relays a refusal and resolves undefined. */
+  async #startUpstream(t: Transfer, line: string): Promise<ServerReply | undefined> {
+    const up = this.#up();
+    up.send(line);
+    t.upstreamOwed = 1;
+    const r = await up.read();
+    if (r.code >= 200) {
+      t.upstreamOwed = 0;
+      this.#write(relayText(r), 'latin1');
+      return undefined;
+    }
+    return r;
+  }
+
+  async #finalUpstream(t: Transfer): Promise<ServerReply> {
+    const r = await this.#up().read(0);
+    t.upstreamOwed = 0;
+    return r;
+  }
+
+  async listing(line: string): Promise<void> {
+    const t = this.#begin(splitCommand(line).verb);
+    if (t === undefined) return;
+    await this.#run(t, async () => {
+      const client = this.#clientEndpoint(t);
+      const server = await this.#serverData(t);
+      const serverSock = server.open().then((s) => t.track(s));
+      serverSock.catch(() => undefined);
+      const pre = await this.#startUpstream(t, line);
+      if (pre === undefined) return;
+      this.#write(relayText(pre), 'latin1');
+      const [from, to] = await Promise.all([serverSock, this.#openClientData(t, client)]);
+      await pipe(from, to, t.abort.signal);
+      const final = await this.#finalUpstream(t);
+      this.#checkAbort(t);
+      this.#write(relayText(final), 'latin1');
+    });
+  }
+
+  #startKeepalive(t: Transfer, name: string): void {
+    const every = this.#config.keepaliveInterval;
+    t.keepaliveTimer = setInterval(() => {
+      const s = t.spool;
+      const mb = s === undefined ? 0 : Math.floor(s.size / (1024 * 1024));
+      const text = renderFtp('progress', { name, step: t.step === 'receiving' ? `${mb} MB received` : 'scanning' }).text;
+      this.#write(`150-${text}\r\n`);
+      t.keepaliveOpen = true;
+    }, every);
+    t.keepaliveTimer.unref();
+  }
+
+  #stopKeepalive(t: Transfer): void {
+    clearInterval(t.keepaliveTimer);
+    t.keepaliveTimer = undefined;
+  }
+
+  #direction(command: FtpTransferCommand): 'inbound' | 'outbound' {
+    return this.#ctx.tracked.snapshot.policy.ftpDirection({
+      command, client: this.#socket.remoteAddress ?? '', server: this.#upstream?.remoteAddress ?? '',
+    });
+  }
+
+  async #inspect(t: Transfer, command: FtpTransferCommand, name: string, spool: Spool): Promise<InspectResult> {
+    this.#transfers++;
+    this.#bytes += spool.size;
+    return this.#ctx.inspect({
+      protocol: 'ftp',
+      direction: this.#direction(command),
+      name,
+      target: { name, path: spool.path, size: spool.size },
+      peers: { client: `${this.#socket.remoteAddress ?? ''}:${this.#socket.remotePort ?? 0}`, server: this.#server },
+      sessionId: this.#ctx.tracked.id,
+      snapshot: this.#ctx.tracked.snapshot,
+      signal: t.abort.signal,
+    });
+  }
+
+  /** The refusal for an object that is not delivered: one line per finding, then the decision's reply. */
+  #refusal(result: InspectResult, name: string): string {
+    const lines = result.decision.findings.map((f) => `${[name, ...f.path.slice(1)].join(' > ')}: ${f.name} FOUND`);
+    return this.#row(result.decision.reply.ftp, lines);
+  }
+
+  async #spool(t: Transfer): Promise<Spool> {
+    const s = await Spool.create(this.#ctx.spoolDir, this.#ctx.tracked.id);
+    t.spool = s;
+    return s;
+  }
+
+  async download(arg: string): Promise<void> {
+    const offset = this.#restOffset;
+    this.#restOffset = 0;
+    const t = this.#begin('RETR');
+    if (t === undefined) return;
+    const name = displayName(arg);
+    await this.#run(t, async () => {
+      const client = this.#clientEndpoint(t);
+      const server = await this.#serverData(t);
+      const serverSock = server.open().then((s) => t.track(s));
+      serverSock.catch(() => undefined);
+      const pre = await this.#startUpstream(t, `RETR ${arg}`);
+      if (pre === undefined) return;
+      const spool = await this.#spool(t);
+      this.#startKeepalive(t, name);
+      const received = await receive(spool, await serverSock, this.#config.maxTransferSize);
+      this.#checkAbort(t);
+      if (received === 'tooBig') {
+        this.#stopKeepalive(t);
+        t.abort.abort('limit');
+        await this.#aborted(t);
+        this.#endKeepalive(t, name);
+        this.#write(this.#row(renderReply('tooBig').ftp));
+        return;
+      }
+      const final = await this.#finalUpstream(t);
+      this.#checkAbort(t);
+      if (final.code < 200 || final.code >= 300) {
+        this.#stopKeepalive(t);
+        this.#endKeepalive(t, name);
+        this.#write(relayText(final), 'latin1');
+        return;
+      }
+      t.step = 'scanning';
+      const result = await this.#inspect(t, 'RETR', name, spool);
+      this.#checkAbort(t);
+      this.#stopKeepalive(t);
+      if (result.decision.action !== 'pass') {
+        this.#endKeepalive(t, name);
+        this.#write(this.#refusal(result, name));
+        return;
+      }
+      const to = await this.#openClientData(t, client);
+      this.#checkAbort(t);
+      const size = Math.max(0, spool.size - offset);
+      // Same code as the progress lines, so this line also ends a "150-" reply begun by them.
+      this.#write(this.#ftp('openingSized', { name, size }));
+      t.keepaliveOpen = false;
+      await sendFile(spool, to, offset, t.abort.signal);
+      this.#checkAbort(t);
+      this.#write(this.#row(result.decision.reply.ftp));
+    });
+  }
+
+  #endKeepalive(t: Transfer, name: string): void {
+    if (!t.keepaliveOpen) return;
+    t.keepaliveOpen = false;
+    this.#write(this.#ftp('scanDone', { name }));
+  }
+
+  async upload(verb: 'STOR' | 'APPE' | 'STOU', arg: string): Promise<void> {
+    const offset = this.#restOffset;
+    this.#restOffset = 0;
+    if (this.#config.resumeUploads === 'refuse') {
+      if (verb === 'APPE') { this.#write(this.#ftp('appendRefused')); return; }
+      if (offset > 0 && verb === 'STOR') { this.#write(this.#ftp('resumeRefused')); return; }
+    }
+    const t = this.#begin(verb);
+    if (t === undefined) return;
+    const name = displayName(arg === '' ? 'STOU' : arg);
+    await this.#run(t, async () => {
+      const client = this.#clientEndpoint(t);
+      const spool = await this.#spool(t);
+      const from = await this.#openClientData(t, client);
+      this.#write(this.#ftp('readyToReceive'));
+      const received = await receive(spool, from, this.#config.maxTransferSize);
+      from.destroy();
+      this.#checkAbort(t);
+      if (received === 'tooBig') { this.#write(this.#row(renderReply('tooBig').ftp)); return; }
+      // A client that quits with its upload leaves both connections at once: let its control close arrive first.
+      await nextTurn();
+      this.#checkAbort(t);
+      const result = await this.#inspect(t, verb, name, spool);
+      this.#checkAbort(t);
+      if (result.decision.action !== 'pass') { this.#write(this.#refusal(result, name)); return; }
+      const up = this.#up();
+      const noop = await up.command('NOOP');
+      if (noop.code >= 400) throw new UpstreamError(`Cannot talk to the server: NOOP answered ${noop.code}`);
+      const server = await this.#serverData(t);
+      this.#checkAbort(t);
+      if (offset > 0) {
+        const r = await up.command(`REST ${offset}`);
+        if (r.code !== 350) { this.#write(relayText(r), 'latin1'); return; }
+      }
+      const serverSock = server.open().then((s) => t.track(s));
+      serverSock.catch(() => undefined);
+      const pre = await this.#startUpstream(t, arg === '' ? verb : `${verb} ${arg}`);
+      if (pre === undefined) return;
+      await sendFile(spool, await serverSock, 0, t.abort.signal);
+      const final = await this.#finalUpstream(t);
+      this.#checkAbort(t);
+      const before = final.code >= 200 && final.code < 300
+        ? [...(verb === 'STOU' ? pre.lines.map((l) => l.replace(/^\d{3}[ -]?/, '')) : []), result.decision.reply.ftp.text]
+        : [];
+      this.#write(before.map((l) => `${final.code}-${l.replace(/[\r\n]/g, ' ')}\r\n`).join('') + relayText(final), 'latin1');
+    });
+  }
+
+  // ---- end --------------------------------------------------------------
+
+  async #shutdown(): Promise<void> {
+    if (this.#state.kind === 'closed' && this.#upstream === undefined && this.#transfer === undefined) { this.#done(); return; }
+    const t = this.#transfer;
+    this.#state = { kind: 'closed' };
+    if (t !== undefined && !t.abort.signal.aborted) t.abort.abort('gone');
+    this.#clientData?.close();
+    this.#clientData = undefined;
+    const up = this.#upstream;
+    if (t === undefined && up !== undefined && up.alive) {
+      up.send('QUIT');
+      setTimeout(() => up.close(), 1000).unref();
+    } else if (t === undefined) {
+      up?.close();
+    }
+    this.#done();
+  }
+
+  #doneOnce = false;
+  #done(): void {
+    if (this.#doneOnce) return;
+    this.#doneOnce = true;
+    // A transfer still running cleans itself (its abort is signalled); the session ends when it has.
+    const t = this.#transfer;
+    const finish = (): void => { this.#upstream?.close(); this.#onClosed(); };
+    if (t === undefined) { finish(); return; }
+    const wait = setInterval(() => { if (this.#transfer === undefined) { clearInterval(wait); finish(); } }, 20);
+  }
+}
+
+/** Copies one socket to another, both ends closed after; rejects when aborted. */
+async function pipe(from: Socket, to: Socket, signal: AbortSignal): Promise<void> {
+  try {
+    await pipeline(from, to, { signal });
+  } catch (err) {
+    if (signal.aborted) throw new Aborted();
+    throw new DataError('lost', `data connection lost: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/** A data socket into the spool; a connection reset is a lost transfer (426), not an internal error. */
+async function receive(spool: Spool, from: Socket, max: number): Promise<'complete' | 'tooBig'> {
+  try {
+    return await spool.receive(from, max);
+  } catch (err) {
+    if (from.errored !== err && !from.destroyed) throw err;
+    throw new DataError('lost', `data connection lost: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+async function sendFile(spool: Spool, to: Socket, offset: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) throw new Aborted();
+  const onAbort = (): void => { to.destroy(); };
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    await spool.send(to, offset);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
