@@ -9,6 +9,7 @@ import type { Config } from '../config/table.js';
 import { PortcullisError } from '../errors.js';
 import { TRANSFER_LOG_FIELDS } from '../log.js';
 import { changedKeys, Gateway, type ProtocolListener } from './index.js';
+import { PlaceholderListener } from './placeholder.js';
 import { captureLog, LineClient, tempDir, testConfig } from './testing.js';
 
 const EICAR = new TextEncoder().encode('X5O!P%@AP[4\\PZX54(P^)7CC)7}$' + 'EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*');
@@ -30,6 +31,8 @@ async function startHarness(overrides: Record<string, unknown> = {}): Promise<Ha
     readConfig: async () => { if (next instanceof Error) throw next; return next; },
     log: logs.log,
     noPrivilegeDrop: true,
+    // The placeholders, whatever proxies this build has: these tests are about the frame.
+    listeners: { smtp: (c) => new PlaceholderListener('smtp', c.listen), ftp: (c) => new PlaceholderListener('ftp', c.listen) },
   });
   return {
     gw, logs, dir: dir.path,
@@ -92,7 +95,6 @@ describe('runtime: start', () => {
       drain: (d) => inner.drain(d),
       sessions: () => inner.sessions(),
     });
-    const { PlaceholderListener } = await import('./placeholder.js');
     try {
       await assert.rejects(
         Gateway.start({

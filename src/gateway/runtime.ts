@@ -39,16 +39,18 @@ export type ListenerFactory = {
 };
 
 /** Loads the proxies of issues 4/5 when present, else the placeholders. */
-async function defaultListenerFactory(protocol: 'smtp' | 'ftp'): Promise<(c: SmtpConfig | FtpConfig) => ProtocolListener> {
+async function defaultListenerFactory(protocol: 'smtp' | 'ftp'): Promise<{ create: (c: SmtpConfig | FtpConfig) => ProtocolListener; placeholder: boolean }> {
   // A variable specifier: the module may not exist yet, and that is not an error.
   const specifier = `../${protocol}/index.js`;
   try {
     const mod = (await import(specifier)) as { createListener?: (c: SmtpConfig | FtpConfig) => ProtocolListener };
-    if (typeof mod.createListener === 'function') return mod.createListener;
+    if (typeof mod.createListener === 'function') return { create: mod.createListener, placeholder: false };
   } catch (err) {
-    if (!(err instanceof Error && 'code' in err && err.code === 'ERR_MODULE_NOT_FOUND')) throw err;
+    // Only the entry file itself may be missing; a proxy that fails to load for any other reason must not be replaced silently.
+    const missingEntry = err instanceof Error && 'code' in err && err.code === 'ERR_MODULE_NOT_FOUND' && err.message.includes(`${protocol}/index.js'`);
+    if (!missingEntry) throw err;
   }
-  return (c) => new PlaceholderListener(protocol, c.listen);
+  return { create: (c) => new PlaceholderListener(protocol, c.listen), placeholder: true };
 }
 
 export interface GatewayOptions {
@@ -209,8 +211,10 @@ export class Gateway {
       for (const protocol of ['smtp', 'ftp'] as const) {
         const pc = config[protocol];
         if (pc === false) continue;
-        const factory = options.listeners?.[protocol] ?? (await defaultListenerFactory(protocol));
-        const listener = (factory as (c: typeof pc) => ProtocolListener)(pc);
+        const given = options.listeners?.[protocol] as ((c: typeof pc) => ProtocolListener) | undefined;
+        const found = given === undefined ? await defaultListenerFactory(protocol) : undefined;
+        if (found?.placeholder === true) log.warn({ protocol }, `${protocol}: placeholder listener (the proxy of issue ${protocol === 'smtp' ? 4 : 5} is not in this build); it answers 421`);
+        const listener = (given ?? (found as NonNullable<typeof found>).create)(pc);
         await listener.start({ ...ctx, log: child({ protocol }) });
         started.push(listener);
       }
