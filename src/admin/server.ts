@@ -24,7 +24,7 @@
  * Reads untrusted input: HTTP requests, uploaded files (spooled to disk and
  * handed to `inspect`, never interpreted here).
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, unlink } from 'node:fs/promises';
 import { isIP } from 'node:net';
@@ -109,6 +109,13 @@ export function redactSecrets(value: unknown, depth = 0): unknown {
   return value;
 }
 
+/** Constant-time check of `Authorization: Bearer <token>`. */
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const want = createHash('sha256').update(`Bearer ${token}`).digest();
+  const got = createHash('sha256').update(header ?? '').digest();
+  return timingSafeEqual(want, got) && header === `Bearer ${token}`;
+}
+
 function isLoopback(address: string): boolean {
   const a = address.startsWith('::ffff:') ? address.slice(7) : address;
   return a === '::1' || (isIP(a) === 4 && a.startsWith('127.'));
@@ -189,7 +196,7 @@ export async function buildAdmin(options: AdminOptions): Promise<AdminApp> {
     if (access === 'public') return;
     if (access === 'metrics') {
       const ok = options.metricsToken !== undefined && options.metricsToken !== ''
-        ? request.headers.authorization === `Bearer ${options.metricsToken}`
+        ? bearerMatches(request.headers.authorization, options.metricsToken)
         : isLoopback(request.socket.remoteAddress ?? '');
       if (!ok) return reply.code(401).type('text/plain').send('Cannot serve metrics: unauthorized\n');
       return;
