@@ -66,6 +66,8 @@ export const MAX_INLINE_GAP = 512;
 export const CHAIN_ITEM_CAP = 256;
 /** Parsed segments kept for verification; re-parsed from the text when evicted. */
 const NODE_CACHE_CAP = 8192;
+/** Byte tests checked right of an anchor before the verifier runs. */
+const CHECK_MAX = 16;
 /** Bytes a ::f check may look beyond a match (two for the wide form). */
 const FULLWORD_SLACK = 2;
 
@@ -263,6 +265,11 @@ interface Compiled {
   // Per segment:
   readonly segProg: Int32Array;
   readonly segAnchor: Int32Array;
+  /** Quick check before verification: up to CHECK_MAX byte tests from the anchor on, in checkValue/checkMask. */
+  readonly segCheckAt: Int32Array;
+  readonly segCheckLen: Uint8Array;
+  readonly checkValue: Uint8Array;
+  readonly checkMask: Uint8Array;
   readonly segMinLeft: Int32Array;
   readonly segMaxLeft: Int32Array;
   readonly segMaxRight: Int32Array;
@@ -340,6 +347,10 @@ function buildSet(inputs: readonly PatternInput[]): Compiled {
   const progMaxLeft: number[] = [];
   const segProg: number[] = [];
   const segAnchor: number[] = [];
+  const segCheckAt: number[] = [];
+  const segCheckLen: number[] = [];
+  const checkValue = new IntList();
+  const checkMask = new IntList();
   const segMinLeft: number[] = [];
   const segMaxLeft: number[] = [];
   const segMaxRight: number[] = [];
@@ -373,6 +384,15 @@ function buildSet(inputs: readonly PatternInput[]): Compiled {
           if (left.min !== left.max) dedupe = true;
           segProg.push(prog);
           segAnchor.push(a.node);
+          segCheckAt.push(checkValue.length);
+          let len = 0;
+          for (let i = a.node; i < seg.nodes.length && len < CHECK_MAX; i++, len++) {
+            const n = seg.nodes[i] as PatternNode;
+            if (n.k !== 'byte') break;
+            checkValue.push(n.value);
+            checkMask.push(n.mask);
+          }
+          segCheckLen.push(len);
           segMinLeft.push(left.min);
           segMaxLeft.push(left.max);
           segMaxRight.push(right.max + (last && input.fullword ? FULLWORD_SLACK : 0));
@@ -419,6 +439,10 @@ function buildSet(inputs: readonly PatternInput[]): Compiled {
     progMaxLeft: Int32Array.from(progMaxLeft),
     segProg: Int32Array.from(segProg),
     segAnchor: Int32Array.from(segAnchor),
+    segCheckAt: Int32Array.from(segCheckAt),
+    segCheckLen: Uint8Array.from(segCheckLen),
+    checkValue: Uint8Array.from(checkValue.data.subarray(0, checkValue.length)),
+    checkMask: Uint8Array.from(checkMask.data.subarray(0, checkMask.length)),
     segMinLeft: Int32Array.from(segMinLeft),
     segMaxLeft: Int32Array.from(segMaxLeft),
     segMaxRight: Int32Array.from(segMaxRight),
@@ -666,17 +690,45 @@ class Scan implements PatternScan {
     const bm2 = t2.bitmap;
     const sh4 = t4.bitShift;
     let i = first - base;
-    for (const stop = last - base; i <= stop; i += 4) {
-      const v = view.getInt32(i, true);
-      const h4 = Math.imul(v, HASH_MUL);
-      const b4 = h4 >>> sh4;
-      if ((bm4[b4 >>> 5]! & (1 << (b4 & 31))) !== 0) this.#lookup(t4, v, h4, base + i);
-      const lo = v & 0xffff;
-      if ((bm2[lo >>> 5]! & (1 << (lo & 31))) !== 0) this.#lookup(t2, lo, Math.imul(lo, HASH_MUL), base + i);
-      const hi = v >>> 16;
-      if ((bm2[hi >>> 5]! & (1 << (hi & 31))) !== 0) this.#lookup(t2, hi, Math.imul(hi, HASH_MUL), base + i + 2);
+    const stop = last - base;
+    // Four offsets at a time: all twelve bitmap words are loaded before a single branch.
+    for (const stop4 = stop - 12; i <= stop4; i += 16) {
+      const v0 = view.getInt32(i, true);
+      const v1 = view.getInt32(i + 4, true);
+      const v2 = view.getInt32(i + 8, true);
+      const v3 = view.getInt32(i + 12, true);
+      const b0 = Math.imul(v0, HASH_MUL) >>> sh4;
+      const b1 = Math.imul(v1, HASH_MUL) >>> sh4;
+      const b2 = Math.imul(v2, HASH_MUL) >>> sh4;
+      const b3 = Math.imul(v3, HASH_MUL) >>> sh4;
+      const any = (bm4[b0 >>> 5]! >>> (b0 & 31)) | (bm4[b1 >>> 5]! >>> (b1 & 31))
+        | (bm4[b2 >>> 5]! >>> (b2 & 31)) | (bm4[b3 >>> 5]! >>> (b3 & 31))
+        | (bm2[(v0 & 0xffff) >>> 5]! >>> (v0 & 31)) | (bm2[v0 >>> 21]! >>> ((v0 >>> 16) & 31))
+        | (bm2[(v1 & 0xffff) >>> 5]! >>> (v1 & 31)) | (bm2[v1 >>> 21]! >>> ((v1 >>> 16) & 31))
+        | (bm2[(v2 & 0xffff) >>> 5]! >>> (v2 & 31)) | (bm2[v2 >>> 21]! >>> ((v2 >>> 16) & 31))
+        | (bm2[(v3 & 0xffff) >>> 5]! >>> (v3 & 31)) | (bm2[v3 >>> 21]! >>> ((v3 >>> 16) & 31));
+      if ((any & 1) === 0) continue;
+      this.#shortAt(i, base + i);
+      this.#shortAt(i + 4, base + i + 4);
+      this.#shortAt(i + 8, base + i + 8);
+      this.#shortAt(i + 12, base + i + 12);
     }
+    for (; i <= stop; i += 4) this.#shortAt(i, base + i);
     this.#nextShort = base + i;
+  }
+
+  /** The q4/4 and q2/2 lookups at one offset (buffer index `i`, object offset `at`). */
+  #shortAt(i: number, at: number): void {
+    const t4 = this.#c.tables[PLAN_Q4S4];
+    const t2 = this.#c.tables[PLAN_Q2S2];
+    const v = this.#view.getInt32(i, true);
+    const h4 = Math.imul(v, HASH_MUL);
+    const b4 = h4 >>> t4.bitShift;
+    if ((t4.bitmap[b4 >>> 5]! & (1 << (b4 & 31))) !== 0) this.#lookup(t4, v, h4, at);
+    const lo = v & 0xffff;
+    if ((t2.bitmap[lo >>> 5]! & (1 << (lo & 31))) !== 0) this.#lookup(t2, lo, Math.imul(lo, HASH_MUL), at);
+    const hi = v >>> 16;
+    if ((t2.bitmap[hi >>> 5]! & (1 << (hi & 31))) !== 0) this.#lookup(t2, hi, Math.imul(hi, HASH_MUL), at + 2);
   }
 
   /** A bitmap hit: every entry of the gram's bucket with the same key is a candidate. */
@@ -734,6 +786,16 @@ class Scan implements PatternScan {
     const t = c.progTarget[prog]!;
     if (t !== 0 && this.#target !== 0 && t !== this.#target) return;
     if (this.#isMuted(prog)) return;
+    // The gram matched; the bytes after it usually tell a false start without the verifier.
+    const len = c.segCheckLen[seg]!;
+    if (p + len <= this.#avail) {
+      const buf = this.#buf;
+      const from = p - this.#base;
+      const at = c.segCheckAt[seg]!;
+      for (let j = 0; j < len; j++) {
+        if ((buf[from + j]! & c.checkMask[at + j]!) !== c.checkValue[at + j]) return;
+      }
+    }
     if (c.progFirstSeg[prog] === seg) {
       // Cheap offset test before any verification: the start lies in [p - maxLeft, p - minLeft].
       const off = (c.inputs[c.progInput[prog]!] as PatternInput).offset;
