@@ -49,6 +49,10 @@ const CASES: readonly { name: string; data: () => Uint8Array; type: string; targ
   { name: 'SWF', data: () => pad(enc('FWS\x0a')), type: 'swf', target: Target.Flash },
   { name: 'random binary', data: () => bytes(0, 1, 2, 3, 250, 251, 252, 0, 0, 7), type: 'binary', target: Target.Any },
   { name: 'empty', data: () => new Uint8Array(0), type: 'binary', target: Target.Any },
+  { name: 'a text starting with 07070 is not cpio', data: () => enc('0707012345 is my number\n'), type: 'text' },
+  { name: 'binary starting with the cpio magic but no name is not cpio', data: () => bytes(0xc7, 0x71, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 0xff, 0xff, 0, 0, 0, 0, 0), type: 'binary' },
+  { name: 'LZH', data: () => pad(concat(bytes(0x20, 0x00), enc('-lh5-'))), type: 'lzh' },
+  { name: 'text with -lh at offset 2 is not LZH', data: () => enc('# -lh means human sizes\n'), type: 'text' },
   { name: '"BM" text is not a bitmap', data: () => enc('BMW cars are fast\n'), type: 'text' },
 ];
 

@@ -105,6 +105,27 @@ function isArj(d: Uint8Array): boolean {
   return size > 0 && size <= 2600 && d.length > 10 && d[10] === 2;
 }
 
+/** ASCII cpio: the fixed header is all hex (newc, crc: 110 bytes) or all octal (odc: 76 bytes) digits after the magic. */
+function isAsciiCpio(d: Uint8Array): boolean {
+  const magic = d[5];
+  const [len, digits] = magic === 0x37 ? [76, /^[0-7]+$/] : magic === 0x31 || magic === 0x32 ? [110, /^[0-9a-fA-F]+$/] : [0, /$^/];
+  return len > 0 && d.length >= len && digits.test(String.fromCharCode(...d.subarray(6, len)));
+}
+
+/** Binary cpio has a 2-byte magic only, so the name that follows must also look like one (NUL-terminated, printable). */
+function isBinaryCpio(d: Uint8Array): boolean {
+  const le = d[0] === 0xc7;
+  const nameSize = le ? u16le(d, 20) : ((d[20] ?? 0) << 8) | (d[21] ?? 0);
+  if (nameSize < 2 || nameSize > 1024 || d.length < 26 + nameSize) return false;
+  const name = d.subarray(26, 26 + nameSize);
+  return name[nameSize - 1] === 0 && name.subarray(0, nameSize - 1).every((b) => b >= 0x20 && b < 0x7f);
+}
+
+/** LHA: "-lh?-" / "-lz?-" at 2, method character a digit or letter. */
+function isLzh(d: Uint8Array): boolean {
+  return d[6] === 0x2d && /^[0-9a-z]$/.test(String.fromCharCode(d[5] ?? 0));
+}
+
 const MAGIC: readonly MagicRow[] = [
   { name: 'pe', offset: 0, bytes: ascii('MZ') },
   { name: 'elf', offset: 0, bytes: [0x7f, ...ascii('ELF')] },
@@ -125,14 +146,14 @@ const MAGIC: readonly MagicRow[] = [
   { name: 'cab', offset: 0, bytes: [...ascii('MSCF'), 0, 0, 0, 0] },
   { name: 'arj', offset: 0, bytes: [0x60, 0xea], check: isArj },
   { name: 'rar', offset: 0, bytes: [...ascii('Rar!'), 0x1a, 0x07] },
-  { name: 'chm', offset: 0, bytes: ascii('ITSF') },
+  { name: 'chm', offset: 0, bytes: [...ascii('ITSF'), 0x03, 0x00, 0x00, 0x00] },
   { name: 'szdd', offset: 0, bytes: [...ascii('SZDD'), 0x88, 0xf0, 0x27, 0x33] },
   { name: 'ole2', offset: 0, bytes: [0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1] },
   { name: 'tnef', offset: 0, bytes: [0x78, 0x9f, 0x3e, 0x22] },
   { name: 'rtf', offset: 0, bytes: ascii('{\\rt') },
-  { name: 'cpio', offset: 0, bytes: ascii('07070') },
-  { name: 'cpio', offset: 0, bytes: [0xc7, 0x71] },
-  { name: 'cpio', offset: 0, bytes: [0x71, 0xc7] },
+  { name: 'cpio', offset: 0, bytes: ascii('07070'), check: isAsciiCpio },
+  { name: 'cpio', offset: 0, bytes: [0xc7, 0x71], check: isBinaryCpio },
+  { name: 'cpio', offset: 0, bytes: [0x71, 0xc7], check: isBinaryCpio },
   { name: 'sis', offset: 4, bytes: [0x12, 0x3a, 0x00, 0x10] },
   { name: 'swf', offset: 0, bytes: ascii('FWS') },
   { name: 'swf', offset: 0, bytes: ascii('CWS') },
@@ -144,7 +165,8 @@ const MAGIC: readonly MagicRow[] = [
   { name: 'bmp', offset: 0, bytes: ascii('BM'), check: isBmp },
   { name: 'tiff', offset: 0, bytes: [...ascii('II'), 42, 0] },
   { name: 'tiff', offset: 0, bytes: [...ascii('MM'), 0, 42] },
-  { name: 'lzh', offset: 2, bytes: ascii('-lh') },
+  { name: 'lzh', offset: 2, bytes: ascii('-lh'), check: isLzh },
+  { name: 'lzh', offset: 2, bytes: ascii('-lz'), check: isLzh },
   { name: 'iso', offset: 32769, bytes: ascii('CD001') },
 ];
 

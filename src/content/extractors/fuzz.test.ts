@@ -9,6 +9,9 @@ import {
   SAMPLE_7Z, SAMPLE_BZ2, SAMPLE_XZ, collect, concat, cpio, enc, gzip, installShieldObfuscated, installShieldPlain, isCabSet, peWithOverlay,
   seeded, sis, szdd, tar, zip,
 } from '../testing.js';
+import { DEFAULT_LIMITS } from '../limits.js';
+import type { ExtractContext } from '../types.js';
+import { archiveExtractors } from './archives.js';
 
 const A = enc('fuzz member alpha '.repeat(20));
 const B = enc('fuzz member bravo '.repeat(30));
@@ -76,3 +79,28 @@ for (const [format, make] of Object.entries(SAMPLES)) {
     }
   });
 }
+
+test('every archive extractor, called directly on random bytes after its magic, returns without throwing', async () => {
+  const rand = seeded(20261126);
+  const reported: string[] = [];
+  const ctx: ExtractContext = {
+    limits: { ...DEFAULT_LIMITS, MaxFileSize: 1024 * 1024 },
+    remainingScanBytes: () => 4 * 1024 * 1024,
+    report: (name) => { reported.push(name); },
+    containerName: 'fuzz.bin',
+  };
+  for (const extractor of archiveExtractors) {
+    for (const [format, make] of Object.entries(SAMPLES)) {
+      const head = make().subarray(0, 16);
+      for (let round = 0; round < 5; round++) {
+        const data = concat(head, Uint8Array.from({ length: Math.floor(rand() * 3000) }, () => Math.floor(rand() * 256)));
+        try {
+          for await (const child of extractor.extract(data, ctx)) assert.ok(child.data.length <= 1024 * 1024);
+        } catch (err) {
+          assert.fail(`${extractor.name} threw on ${format} round ${round}: ${String(err)}`);
+        }
+      }
+    }
+  }
+  assert.ok(reported.length > 0, 'broken inputs were reported');
+});
