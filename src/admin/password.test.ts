@@ -6,6 +6,22 @@ import { hashPassword, parsePasswordHash, verifyPassword } from './password.js';
 const FAST = { N: 1024, r: 8, p: 1 };
 
 describe('admin password hashes', () => {
+  it('portcullis passwd prints a hash that verifies the password from stdin', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { fileURLToPath } = await import('node:url');
+    const cli = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+    const r = spawnSync(process.execPath, [cli, 'passwd'], { input: 'a long pass phrase\nignored line\n', encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const parsed = parsePasswordHash(r.stdout.trim());
+    assert.equal(await verifyPassword('a long pass phrase', parsed), true);
+    assert.equal(await verifyPassword('ignored line', parsed), false);
+    const short = spawnSync(process.execPath, [cli, 'passwd'], { input: 'short\n', encoding: 'utf8' });
+    assert.equal(short.status, 2);
+    assert.equal(short.stdout, '');
+    const arg = spawnSync(process.execPath, [cli, 'passwd', 'on-the-command-line'], { input: '', encoding: 'utf8' });
+    assert.equal(arg.status, 2);
+  });
+
   it('round-trips and rejects a wrong password', async () => {
     const hash = await hashPassword('correct horse', FAST);
     assert.match(hash, /^scrypt\$1024\$8\$1\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$/);

@@ -4,8 +4,8 @@
  *     scrypt$N$r$p$<salt base64url>$<hash base64url>
  *
  * e.g. `scrypt$32768$8$1$…$…` (N = 2^15, r = 8, p = 1, 16-byte salt, 32-byte
- * key). Make one with `node dist/src/admin/hash-password.js` (reads the
- * password from stdin) and put it in the config as `admin.passwordHash`.
+ * key). Make one with `portcullis passwd` (reads the password from stdin)
+ * and put it in the config as `admin.passwordHash`.
  * Verification compares in constant time. Bounds on N, r, p keep a crafted
  * hash in a config from making login cost seconds of CPU or memory.
  */

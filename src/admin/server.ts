@@ -550,7 +550,7 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
   if (built.generatedPassword !== undefined) {
     options.logger.warn({ url },
       `No admin.passwordHash is configured. Admin password for this process only: ${built.generatedPassword} ` +
-      '(set admin.passwordHash to keep one; make it with: node dist/src/admin/hash-password.js)');
+      '(to keep one, set admin.passwordHash to what `portcullis passwd` prints)');
   }
   if (!isLoopback(host) && host !== 'localhost') {
     options.logger.warn({ url }, 'The admin UI listens beyond loopback over plain HTTP; keep it on a management network or put TLS in front');

@@ -11,6 +11,7 @@ const commands: Record<string, { summary: string; load: () => Promise<{ run(args
   scan: { summary: 'scan files and folders (clamscan-compatible output)', load: () => import('./scan.js') },
   sigs: { summary: 'signature database information', load: () => import('./sigs.js') },
   quarantine: { summary: 'list, show, release, download, delete quarantined objects', load: () => import('./quarantine.js') },
+  passwd: { summary: 'print an admin.passwordHash for a password read from stdin', load: () => import('../admin/hash-password.js') },
 };
 
 function usage(): string {
