@@ -196,6 +196,10 @@ const ldbCases: { name: string; line: string; data: string; target?: number; wan
   { name: 'pcre after trigger', line: `T.L;Engine:81-255,Target:0;0&1;${hex('eval')};0/eval\\s*\\(\\s*unescape/i`, data: 'x=eval ( UNESCAPE("%41")', want: true },
   { name: 'pcre trigger not met', line: `T.L;Engine:81-255,Target:0;1;${hex('eval')};0/unescape/`, data: 'unescape', want: false },
   { name: 'pcre regex fails', line: `T.L;Engine:81-255,Target:0;0&1;${hex('eval')};0/eval\\(\\d+\\)/`, data: 'eval(x)', want: false },
+  { name: 'byte compare at the last trigger', line: `T.L;Engine:101-255,Target:0;0&1;${hex('MARK')};0(>>4#ib1#=65)`, data: 'MARKB MARKA', want: true },
+  { name: 'byte compare not at an earlier trigger', line: `T.L;Engine:101-255,Target:0;0&1;${hex('MARK')};0(>>4#ib1#=66)`, data: 'MARKB MARKA', want: false },
+  { name: 'byte compare decimal text', line: `T.L;Engine:101-255,Target:0;0&1;${hex('len=')};0(>>4#dbe3#>100)`, data: 'len=512;', want: true },
+  { name: 'byte compare many triggers past the count cap', line: `T.L;Engine:101-255,Target:0;0&1;${hex('MK')};0(>>2#ib1#=90)`, data: `${'MKA'.repeat(20)}MKZ`, want: true },
   { name: 'pcre count with g', line: `T.L;Engine:81-255,Target:0;0&1>2;${hex('<')};0/<[a-z]+>/g`, data: '<a><b><c>', want: true },
 ];
 

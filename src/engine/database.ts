@@ -18,8 +18,9 @@
  * A scan: body patterns (ndb and ldb subsigs) run through the matcher; the
  * hash kinds the database holds are computed in the same pass, but only when
  * the object's size is one the database lists (or a `*` size exists); PCRE
- * subsigs run at end on the buffered object (up to PCRE_MAX_BYTES, like
- * ClamAV's PCREMaxFileSize). At end: an allow-listed hash clears the object
+ * and byte-compare subsigs run at end on the buffered object (up to
+ * PCRE_MAX_BYTES, like ClamAV's PCREMaxFileSize; larger objects leave them
+ * unmatched). At end: an allow-listed hash clears the object
  * whatever else matched, then hash, body and logical hits minus ignored names
  * (each name once).
  *
@@ -30,14 +31,14 @@ import { createHash, type Hash } from 'node:crypto';
 import { PortcullisError } from '../errors.js';
 import { isCvdName, unpackCvd } from './cvd.js';
 import { HASH_KINDS, HashSet, latin1, type HashKind } from './hashdb.js';
-import { evaluate, parseLdbLine, runPcre, type Expr, type LogicalSignature, type PcreSubsig } from './ldb.js';
+import { evaluate, parseLdbLine, runByteCompare, runPcre, type ByteCompareSubsig, type Expr, type LogicalSignature, type PcreSubsig } from './ldb.js';
 import { PatternSet, type PatternInput, type PatternScan } from './matcher.js';
 import { parseNdbLine } from './ndb.js';
 import { parseOffset, type OffsetSpec } from './offset.js';
 import { parsePattern, PatternSyntaxError } from './pattern.js';
 import type { CompiledDatabase, DatabaseStats, DbFile, EngineFinding, EngineScan, ScanOptions, TargetType } from './types.js';
 
-/** Objects larger than this are not buffered for PCRE subsigs (ClamAV's PCREMaxFileSize is 100M; we hold the bytes in memory). */
+/** Objects larger than this are not buffered for PCRE and byte-compare subsigs (ClamAV's PCREMaxFileSize is 100M; we hold the bytes in memory). */
 export const PCRE_MAX_BYTES = 32 * 1024 * 1024;
 /** Example lines kept per skipped reason. */
 const EXAMPLES_PER_REASON = 3;
@@ -172,7 +173,10 @@ interface CompiledLogical {
   readonly base: number;
   /** Counts above this change no comparison, so matching stops there. */
   readonly countCap: number;
-  readonly pcre: readonly (PcreSubsig | undefined)[];
+  /** By subsig index: the PCRE and byte-compare subsigs, run at end of scan in index order. */
+  readonly late: readonly (PcreSubsig | ByteCompareSubsig | undefined)[];
+  /** By subsig index: 1 when a byte-compare reads from its last match, so matching it never stops early. */
+  readonly uncapped: Uint8Array;
 }
 
 function maxConstant(e: Expr): number {
@@ -305,7 +309,8 @@ class Builder {
       const constants = [sig.expr, ...sig.subsigs.flatMap((s) => (s.kind === 'pcre' ? [s.trigger] : []))].map(maxConstant);
       this.logical.push({
         sig, base, countCap: Math.max(1, ...constants) + 1,
-        pcre: sig.subsigs.map((s) => (s.kind === 'pcre' ? s : undefined)),
+        late: sig.subsigs.map((s) => (s.kind === 'body' ? undefined : s)),
+        uncapped: Uint8Array.from(sig.subsigs, (_, i) => (sig.subsigs.some((s) => s.kind === 'bytecmp' && s.trigger === i) ? 1 : 0)),
       });
       sig.subsigs.forEach((sub, i) => {
         this.bodyById.push(undefined);
@@ -402,7 +407,8 @@ class Database implements CompiledDatabase {
   readonly #logical: readonly CompiledLogical[];
   /** Logical signatures whose expression holds with no match at all (`0=0` forms): checked on every scan. */
   readonly #alwaysCheck: readonly number[];
-  readonly #hasPcre: boolean;
+  /** Some PCRE or byte-compare subsig must see the whole object at end of scan. */
+  readonly #needsBytes: boolean;
 
   constructor(b: Builder, patterns: PatternSet) {
     this.stats = b.stats.freeze();
@@ -415,8 +421,8 @@ class Database implements CompiledDatabase {
     this.#logical = b.logical;
     const none = new Uint32Array(64);
     this.#alwaysCheck = b.logical.flatMap((l, i) => !b.disabledLogical.has(i) && (
-      evaluate(l.sig.expr, none) || l.pcre.some((p) => p !== undefined && evaluate(p.trigger, none))) ? [i] : []);
-    this.#hasPcre = b.logical.some((l) => l.pcre.some((p) => p !== undefined));
+      evaluate(l.sig.expr, none) || l.late.some((p) => p?.kind === 'pcre' && evaluate(p.trigger, none))) ? [i] : []);
+    this.#needsBytes = b.logical.some((l) => l.late.some((p) => p !== undefined));
   }
 
   scan(options: ScanOptions): EngineScan {
@@ -434,12 +440,21 @@ class Database implements CompiledDatabase {
     return {
       hashes: this.#hashes, allow: this.#allow, ignored: this.#ignored, patterns: this.#patterns,
       bodyById: this.#bodyById, logicalById: this.#logicalById, logical: this.#logical,
-      alwaysCheck: this.#alwaysCheck, hasPcre: this.#hasPcre,
+      alwaysCheck: this.#alwaysCheck, needsBytes: this.#needsBytes,
     };
   }
 }
 
-interface LogicalState { readonly counts: Uint32Array; first: number }
+interface LogicalState {
+  readonly counts: Uint32Array;
+  /** By subsig: start of its last (highest) match, -1 when none; kept for byte-compare triggers. */
+  readonly last: Float64Array;
+  first: number;
+}
+
+function newState(subsigs: number, first: number): LogicalState {
+  return { counts: new Uint32Array(subsigs), last: new Float64Array(subsigs).fill(-1), first };
+}
 
 class Scan implements EngineScan {
   readonly #db: Database['parts'];
@@ -462,7 +477,7 @@ class Scan implements EngineScan {
         this.#hashers.push({ kind, hash: createHash(kind) });
       }
     }
-    this.#buffered = this.#db.hasPcre && size <= PCRE_MAX_BYTES ? [] : undefined;
+    this.#buffered = this.#db.needsBytes && size <= PCRE_MAX_BYTES ? [] : undefined;
     this.#patternScan = this.#db.patterns.newScan({ size, target, onMatch: (id, offset) => this.#onMatch(id, offset) });
   }
 
@@ -505,18 +520,20 @@ class Scan implements EngineScan {
     const l = this.#db.logical[index] as CompiledLogical;
     let state = this.#logicalStates.get(index);
     if (state === undefined) {
-      state = { counts: new Uint32Array(l.sig.subsigs.length), first: offset };
+      state = newState(l.sig.subsigs.length, offset);
       this.#logicalStates.set(index, state);
     }
     const sub = id - l.base;
     state.counts[sub] = (state.counts[sub] as number) + 1;
+    if (offset > (state.last[sub] as number)) state.last[sub] = offset;
     if (offset < state.first) state.first = offset;
-    return (state.counts[sub] as number) < l.countCap;
+    return l.uncapped[sub] === 1 || (state.counts[sub] as number) < l.countCap;
   }
 
   #logicalHits(): EngineFinding[] {
     const candidates = new Set<number>([...this.#logicalStates.keys(), ...this.#db.alwaysCheck]);
     if (candidates.size === 0) return [];
+    let bytes: Buffer | undefined;
     let text: string | undefined;
     const hits: EngineFinding[] = [];
     for (const index of [...candidates].sort((a, b) => a - b)) {
@@ -524,13 +541,19 @@ class Scan implements EngineScan {
       const sig = l.sig;
       if (sig.target !== 0 && this.#target !== 0 && sig.target !== this.#target) continue;
       if (sig.fileSize !== undefined && (this.#written < sig.fileSize[0] || this.#written > sig.fileSize[1])) continue;
-      const state = this.#logicalStates.get(index) ?? { counts: new Uint32Array(sig.subsigs.length), first: -1 };
-      for (let i = 0; i < l.pcre.length; i++) {
-        const p = l.pcre[i];
-        if (p === undefined || !evaluate(p.trigger, state.counts)) continue;
-        if (this.#buffered === undefined) continue;
-        text ??= Buffer.concat(this.#buffered).toString('latin1');
-        const r = runPcre(p, text);
+      const state = this.#logicalStates.get(index) ?? newState(sig.subsigs.length, -1);
+      // Objects too large to hold leave PCRE and byte-compare subsigs unmatched (ClamAV's PCREMaxFileSize does the same).
+      for (let i = 0; i < l.late.length && this.#buffered !== undefined; i++) {
+        const late = l.late[i];
+        if (late === undefined) continue;
+        bytes ??= Buffer.concat(this.#buffered);
+        if (late.kind === 'bytecmp') {
+          if ((state.counts[late.trigger] as number) > 0) state.counts[i] = runByteCompare(late, bytes, state.last[late.trigger] as number) ? 1 : 0;
+          continue;
+        }
+        if (!evaluate(late.trigger, state.counts)) continue;
+        text ??= bytes.toString('latin1');
+        const r = runPcre(late, text);
         state.counts[i] = r.count;
         if (r.first >= 0 && (state.first < 0 || r.first < state.first)) state.first = r.first;
       }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { evaluate, parseExpression, parseLdbLine, runPcre, translatePcre, type PcreSubsig } from './ldb.js';
+import { evaluate, parseExpression, parseLdbLine, runByteCompare, runPcre, translatePcre, type PcreSubsig } from './ldb.js';
 
 const exprCases: { name: string; expr: string; counts: number[]; want: boolean }[] = [
   { name: 'single subsig matched', expr: '0', counts: [1], want: true },
@@ -87,7 +87,13 @@ const lineCases: { name: string; line: string; skip?: string; check?: (sig: Extr
   { name: 'engine range excludes us', line: 'T.L;Engine:1-50,Target:0;0;414141', skip: 'flevel' },
   { name: 'ep subsig offset', line: 'T.L;Target:1;0;EP+123:414141', skip: 'ep-offset' },
   { name: 'section subsig offset', line: 'T.L;Target:1;0;S2+78:414141', skip: 'ep-offset' },
-  { name: 'byte compare subsig', line: 'T.L;Engine:101-255,Target:0;0&1;414141;0(>>26#ib2#>512)', skip: 'byte-compare' },
+  { name: 'byte compare subsig', line: 'T.L;Engine:101-255,Target:0;0&1;414141;0(>>26#ib2#>512)', check: (s) => assert.deepEqual(s.subsigs[1], { kind: 'bytecmp', trigger: 0, offset: 26, base: 'bin', littleEndian: false, exact: true, length: 2, comparisons: [{ op: '>', value: 512n }] }) },
+  { name: 'byte compare backwards, two comparisons, hex numbers', line: 'T.L;Engine:101-255,Target:0;0&1;414141;0(<<0x10#hle4#>0x10,<0x20)', check: (s) => assert.deepEqual(s.subsigs[1], { kind: 'bytecmp', trigger: 0, offset: -16, base: 'hex', littleEndian: true, exact: true, length: 4, comparisons: [{ op: '>', value: 16n }, { op: '<', value: 32n }] }) },
+  { name: 'byte compare on a later subsig', line: 'T.L;Engine:101-255,Target:0;0&1;1(>>2#ib1#=1);414141', skip: 'malformed-ldb' },
+  { name: 'byte compare on a PCRE subsig', line: 'T.L;Engine:101-255,Target:0;0&1&2;414141;0/ab/;1(>>2#ib1#=1)', skip: 'malformed-ldb' },
+  { name: 'byte compare little-endian decimal', line: 'T.L;Engine:101-255,Target:0;0&1;414141;0(>>2#dl3#=1)', skip: 'malformed-ldb' },
+  { name: 'byte compare binary of 3 bytes', line: 'T.L;Engine:101-255,Target:0;0&1;414141;0(>>2#ib3#=1)', skip: 'malformed-ldb' },
+  { name: 'byte compare without comparison', line: 'T.L;Engine:101-255,Target:0;0&1;414141;0(>>2#ib1#)', skip: 'malformed-ldb' },
   { name: 'macro subsig', line: 'T.L;Engine:51-255,Target:0;0&1;616161;${6-7}12$', skip: 'macro' },
   { name: 'pcre possessive', line: 'T.L;Engine:81-255,Target:0;0&1;414141;0/a++b/', skip: 'pcre-unsupported' },
   { name: 'pcre atomic group', line: 'T.L;Engine:81-255,Target:0;0&1;414141;0/(?>ab)/', skip: 'pcre-unsupported' },
@@ -190,6 +196,39 @@ for (const c of accepted) {
 for (const c of refused) {
   test(`pcre refused: ${c.name}`, () => {
     assert.ok('unsupported' in translatePcre(c.source, c.flags ?? ''));
+  });
+}
+
+// Each row checked against clamscan 1.4.6 (test/interop/engine-signatures.test.ts repeats some of them there).
+const byteCompareCases: { name: string; spec: string; data: string; last: number; want: boolean }[] = [
+  { name: 'binary byte equal', spec: '0(>>4#ib1#=65)', data: 'MARKA', last: 0, want: true },
+  { name: 'binary byte differs', spec: '0(>>4#ib1#=66)', data: 'MARKA', last: 0, want: false },
+  { name: 'binary little-endian word', spec: '0(>>4#il2#=0x4241)', data: 'MARKAB', last: 0, want: true },
+  { name: 'binary big-endian word, two comparisons', spec: '0(>>4#ib2#=0x4142,>1)', data: 'MARKAB', last: 0, want: true },
+  { name: 'binary 8 bytes are signed', spec: '0(>>4#ib8#>1)', data: 'MARK\xff\xff\xff\xff\xff\xff\xff\xff', last: 0, want: false },
+  { name: 'backwards read', spec: '0(<<2#ib1#=120)', data: 'xxxxxMARK', last: 5, want: true },
+  { name: 'backwards read to the first byte is refused', spec: '0(<<5#ib1#=120)', data: 'xxxxxMARK', last: 5, want: false },
+  { name: 'read past the end', spec: '0(>>4#ib2#=65)', data: 'MARKA', last: 0, want: false },
+  { name: 'decimal text', spec: '0(>>4#db3#=123)', data: 'MARK123', last: 0, want: true },
+  { name: 'decimal stops at a non-digit', spec: '0(>>4#db3#=12)', data: 'MARK12x', last: 0, want: true },
+  { name: 'decimal exact refuses a non-digit', spec: '0(>>4#dbe3#=12)', data: 'MARK12x', last: 0, want: false },
+  { name: 'decimal without digits reads 0', spec: '0(>>4#db3#=0)', data: 'MARKxyz', last: 0, want: true },
+  { name: 'decimal after leading blanks', spec: '0(>>4#db4#=12)', data: 'MARK  12', last: 0, want: true },
+  { name: 'hex big-endian', spec: '0(>>4#hb4#=0x1a2b)', data: 'MARK1a2b', last: 0, want: true },
+  { name: 'hex little-endian swaps byte pairs', spec: '0(>>4#hl4#=0x2b1a)', data: 'MARK1a2b', last: 0, want: true },
+  { name: 'hex two digits', spec: '0(>>4#hb2#=10)', data: 'MARK0a', last: 0, want: true },
+  { name: 'auto picks hex for 0x', spec: '0(>>4#ab6#=0x1a2b)', data: 'MARK0x1a2b', last: 0, want: true },
+  { name: 'auto picks decimal otherwise', spec: '0(>>4#ab4#=1234)', data: 'MARK1234', last: 0, want: true },
+];
+
+for (const c of byteCompareCases) {
+  test(`byte compare: ${c.name}`, () => {
+    const r = parseLdbLine(`T.B;Engine:101-255,Target:0;0&1;4d41524b;${c.spec}`);
+    assert.ok(r.ok, r.ok ? '' : r.detail);
+    const sub = r.sig.subsigs[1];
+    assert.equal(sub?.kind, 'bytecmp');
+    const data = Buffer.from(c.data.replace(/\\xff/g, '\xff'), 'latin1');
+    assert.equal(runByteCompare(sub as Extract<typeof sub, { kind: 'bytecmp' }>, data, c.last), c.want);
   });
 }
 

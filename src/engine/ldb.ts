@@ -13,7 +13,9 @@
  *   `0&1|2` is `0&(1|2)`.
  * - Subsigs: `[Offset:]Hex[::iwfa]` body patterns (compiled by the matcher),
  *   PCRE `[Offset:]Trigger/regex/flags` (translated to a JS RegExp and run on
- *   the buffered object at end of scan), byte-compare and macro subsigs (skipped).
+ *   the buffered object at end of scan), byte-compare subsigs
+ *   `N(>>off#[hdai][lb][e]len#cmp[,cmp])` (read at the trigger's last match,
+ *   checked against clamscan 1.4), macro subsigs (skipped).
  *
  * Evaluation: a sub-expression's value is (match count, set of distinct subsigs
  * that matched). `|` adds counts, `&` adds them only when every side matched,
@@ -73,7 +75,23 @@ export type PcreOffset =
   | { readonly kind: 'any' }
   | { readonly kind: 'abs' | 'eof'; readonly n: number; readonly shift?: number };
 
-export type Subsig = BodySubsig | PcreSubsig;
+export interface ByteCompareSubsig {
+  readonly kind: 'bytecmp';
+  /** The body subsig whose last match anchors the read. */
+  readonly trigger: number;
+  /** Signed distance from the trigger's match start (`>>n` positive, `<<n` negative). */
+  readonly offset: number;
+  /** hex or decimal text, auto (hex when it starts with 0x), or a binary integer. */
+  readonly base: 'hex' | 'dec' | 'auto' | 'bin';
+  readonly littleEndian: boolean;
+  /** `e`: the text must be exactly `length` digits. */
+  readonly exact: boolean;
+  readonly length: number;
+  /** All must hold. */
+  readonly comparisons: readonly { readonly op: '<' | '>' | '='; readonly value: bigint }[];
+}
+
+export type Subsig = BodySubsig | PcreSubsig | ByteCompareSubsig;
 
 export interface LogicalSignature {
   readonly name: string;
@@ -232,7 +250,7 @@ export function parseLdbLine(line: string): LdbParse {
 
   const subsigs: Subsig[] = [];
   for (let i = 0; i < subsigTexts.length; i++) {
-    const parsed = parseSubsig(subsigTexts[i] as string, i);
+    const parsed = parseSubsig(subsigTexts[i] as string, i, subsigs);
     if ('reason' in parsed) return fail(parsed.reason, `subsig ${i}: ${parsed.detail}`);
     subsigs.push(parsed);
   }
@@ -250,11 +268,11 @@ export function parseLdbLine(line: string): LdbParse {
 
 type SubsigParse = Subsig | { readonly reason: string; readonly detail: string };
 
-function parseSubsig(text: string, index: number): SubsigParse {
+function parseSubsig(text: string, index: number, subsigsSoFar: readonly Subsig[]): SubsigParse {
   if (text === '') return { reason: 'malformed-ldb', detail: 'empty subsig' };
   if (text.startsWith('${')) return { reason: 'macro', detail: text };
   if (text.includes('/')) return parsePcreSubsig(text, index);
-  if (text.includes('#')) return { reason: 'byte-compare', detail: text };
+  if (text.includes('#')) return parseByteCompare(text, subsigsSoFar);
 
   let body = text;
   let modifiers: BodyModifiers = { nocase: false, wide: false, fullword: false, ascii: false };
@@ -274,6 +292,86 @@ function parseSubsig(text: string, index: number): SubsigParse {
   if (isExecutableOffset(offset)) return { reason: 'ep-offset', detail: `offset ${offset}` };
   if (body === '') return { reason: 'malformed-ldb', detail: 'empty hex pattern' };
   return { kind: 'body', offset, hex: body, modifiers };
+}
+
+const NUMBER = '(?:0x[0-9a-fA-F]+|\\d+)';
+const BYTE_COMPARE = new RegExp(
+  `^(\\d+)\\((>>|<<)(${NUMBER})#([hdai])([lb]?)(e?)(${NUMBER})#([<>=]-?${NUMBER}(?:,[<>=]-?${NUMBER})?)\\)$`);
+/** Longest text field a byte-compare may read; binary reads are 1, 2, 4 or 8 bytes. */
+const MAX_BYTE_COMPARE_TEXT = 64;
+
+function parseNumber(text: string): bigint {
+  const negative = text.startsWith('-');
+  const digits = negative ? text.slice(1) : text;
+  const v = BigInt(digits);
+  return negative ? -v : v;
+}
+
+function parseByteCompare(text: string, before: readonly Subsig[]): SubsigParse {
+  const m = BYTE_COMPARE.exec(text);
+  if (m === null) return { reason: 'malformed-ldb', detail: `byte-compare "${text}"` };
+  const [, trigger, direction, offset, base, endian, exact, length, comparisons] = m as unknown as string[];
+  const triggerId = Number(trigger);
+  if (before[triggerId]?.kind !== 'body') return { reason: 'malformed-ldb', detail: `byte-compare trigger ${trigger} is not an earlier body subsig` };
+  const bytes = Number(parseNumber(length as string));
+  const kind = ({ h: 'hex', d: 'dec', a: 'auto', i: 'bin' } as const)[base as 'h' | 'd' | 'a' | 'i'];
+  if (kind === 'dec' && endian === 'l') return { reason: 'malformed-ldb', detail: 'little-endian decimal byte-compare' };
+  if (kind === 'bin' ? ![1, 2, 4, 8].includes(bytes) : bytes < 1 || bytes > MAX_BYTE_COMPARE_TEXT) {
+    return { reason: 'malformed-ldb', detail: `byte-compare length ${bytes}` };
+  }
+  const distance = Number(parseNumber(offset as string));
+  return {
+    kind: 'bytecmp', trigger: triggerId, offset: direction === '<<' ? -distance : distance,
+    base: kind, littleEndian: endian === 'l', exact: exact === 'e' || kind === 'bin', length: bytes,
+    comparisons: (comparisons as string).split(',').map((c) => ({ op: c[0] as '<' | '>' | '=', value: parseNumber(c.slice(1)) })),
+  };
+}
+
+const INT64_MAX = (1n << 63n) - 1n;
+
+/** Leading digits of `text` in `radix` like C's strtol: value 0 and no digits used when none. */
+function strtol(text: string, radix: 10 | 16): { value: bigint; used: number } | undefined {
+  let i = 0;
+  let negative = false;
+  if (text[i] === '+' || text[i] === '-') { negative = text[i] === '-'; i++; }
+  if (radix === 16 && /^0[xX][0-9a-fA-F]/.test(text.slice(i))) i += 2;
+  const digits = (radix === 16 ? /^[0-9a-fA-F]+/ : /^[0-9]+/).exec(text.slice(i))?.[0] ?? '';
+  if (digits === '') return { value: 0n, used: 0 };
+  const value = BigInt(radix === 16 ? `0x${digits}` : digits);
+  if (value > INT64_MAX) return undefined;
+  return { value: negative ? -value : value, used: i + digits.length };
+}
+
+/**
+ * Evaluates a byte-compare subsig over the whole object, anchored at the
+ * trigger's last match (as clamscan does). True when every comparison holds.
+ */
+export function runByteCompare(sub: ByteCompareSubsig, data: Uint8Array, triggerLast: number): boolean {
+  const at = triggerLast + sub.offset;
+  if (sub.offset > 0 ? at + sub.length > data.length : at <= 0 || at + sub.length > data.length) return false;
+  const field = data.subarray(at, at + sub.length);
+  let value: bigint;
+  if (sub.base === 'bin') {
+    const view = new DataView(field.buffer, field.byteOffset, field.length);
+    const le = sub.littleEndian;
+    value = sub.length === 1 ? BigInt(view.getUint8(0))
+      : sub.length === 2 ? BigInt(view.getUint16(0, le))
+        : sub.length === 4 ? BigInt(view.getUint32(0, le))
+          : view.getBigInt64(0, le);
+  } else {
+    let text = Buffer.from(field).toString('latin1');
+    const pad = /^[ \t\n\v\f\r]*/.exec(text)?.[0].length ?? 0;
+    text = text.slice(pad);
+    let base = sub.base;
+    if (base === 'auto') base = text.length >= 3 && /^0[xX]/.test(text) ? 'hex' : 'dec';
+    if (base === 'dec' && sub.littleEndian) return false;
+    if (base === 'hex' && sub.littleEndian) text = (text.match(/../g) ?? []).reverse().join('') + (text.length % 2 === 1 ? text.slice(-1) : '');
+    const r = strtol(text, base === 'hex' ? 16 : 10);
+    if (r === undefined) return false;
+    if (sub.exact && (r.used !== text.length || pad !== 0)) return false;
+    value = r.value;
+  }
+  return sub.comparisons.every((c) => (c.op === '<' ? value < c.value : c.op === '>' ? value > c.value : value === c.value));
 }
 
 function parsePcreSubsig(text: string, index: number): SubsigParse {
