@@ -23,7 +23,7 @@ import { open } from 'node:fs/promises';
 import { detectType } from '../content/filetype.js';
 import { walk } from '../content/walker.js';
 import type { FileType } from '../content/types.js';
-import { isPortcullisError } from '../errors.js';
+import { isPortcullisError, PortcullisError } from '../errors.js';
 import { logTransfer, type Logger } from '../log.js';
 import type { ObjectFact } from '../policy/banned.js';
 import type { PolicyDecision } from '../policy/actions.js';
@@ -117,6 +117,40 @@ function failure(scanner: string, err: unknown, started: number): ScanReport {
   };
 }
 
+/** Past MaxScanTime every scanner should have given up by itself; this much later the pipeline stops waiting. */
+export const SCAN_GUARD_GRACE_MS = 1000;
+
+/**
+ * Runs the snapshot's scanner under a last-resort deadline (MaxScanTime +
+ * grace): a scanner that never answers becomes a PC_ERR_SCAN_TIMEOUT failure
+ * (fail closed) and is told to stop through its abort signal, so one stuck
+ * backend cannot hold a session forever.
+ */
+async function guardedScan(snapshot: Snapshot, target: ScanTarget, signal: AbortSignal | undefined, started: number): Promise<ScanReport> {
+  const { scanner } = snapshot;
+  const controller = new AbortController();
+  const onAbort = (): void => controller.abort(signal?.reason);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  let timer: NodeJS.Timeout | undefined;
+  const limitMs = snapshot.config.limits.MaxScanTime + SCAN_GUARD_GRACE_MS;
+  const deadline = new Promise<ScanReport>((resolve) => {
+    timer = setTimeout(() => {
+      const err = new PortcullisError('PC_ERR_SCAN_TIMEOUT', `Cannot scan: ${scanner.name} gave no answer within ${limitMs} ms`);
+      controller.abort(err);
+      resolve(failure(scanner.name, err, started));
+    }, limitMs);
+  });
+  try {
+    return await Promise.race([
+      scanner.scan(target, { signal: controller.signal }).catch((err: unknown) => failure(scanner.name, err, started)),
+      deadline,
+    ]);
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
 /** Why a scan failed, in words fit for a reply ("clamd timed out"). */
 function failureReason(report: ScanReport): string {
   const parts = report.errors.map((e) => `${e.scanner} ${e.code === 'PC_ERR_SCAN_TIMEOUT' ? 'timed out' : 'failed'}`);
@@ -150,7 +184,7 @@ export function createInspect(deps: InspectDeps): Inspect {
 }
 
 async function run(deps: InspectDeps, req: InspectRequest, snapshot: Snapshot, started: number): Promise<InspectResult> {
-  const { policy, scanner } = snapshot;
+  const { policy } = snapshot;
   const size = targetSize(req.target);
   const signal = req.signal;
 
@@ -164,7 +198,7 @@ async function run(deps: InspectDeps, req: InspectRequest, snapshot: Snapshot, s
   }
   const choice = policy.chooseScan(req.name, type);
   let report: ScanReport = unreadable ?? (choice.scan
-    ? await scanner.scan(req.target, signal !== undefined ? { signal } : {}).catch((err: unknown) => failure(scanner.name, err, started))
+    ? await guardedScan(snapshot, req.target, signal, started)
     : { verdict: 'clean', findings: [], errors: [], bytesScanned: 0, durationMs: 0 });
 
   if (policy.hasBannedRules && report.errors.length === 0) {
