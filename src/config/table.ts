@@ -98,7 +98,7 @@ const sessionLimits = (proto: string, maxSessions: number, perClient: number, id
 export const CONFIG_TABLE = section('The portcullis config file.', {
   data: str(PATH, './var', 'Data folder: the SQLite database (events, quarantine index) and the quarantine files.'),
   drainTimeout: duration(30 * S, { min: 0, max: H }, 'On SIGTERM/SIGINT, how long to wait for open sessions to finish before exiting.'),
-  user: optional(str(NAME, '', 'After binding its ports, a root process switches to this user (the data folder is handed to it); none: keep running as is.')),
+  user: optional(str(NAME, '', 'After binding its ports, a root process switches to this user and hands it the data folder (the config file and signature databases must stay readable to it for reloads); none: keep running as is.')),
   group: optional(str(NAME, '', "After binding its ports, a root process switches to this group; none: the user's primary group.")),
   log: section('Structured JSON logs on stdout (see docs/LOGGING.md).', {
     level: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info', 'Least severe level written.'),
