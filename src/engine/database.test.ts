@@ -91,6 +91,7 @@ const allowCases: { name: string; files: DbFile[]; want: string[] }[] = [
   { name: '.ign2 drops the name', files: [file('x.ign2', 'Eicar-Test-Signature\n')], want: [] },
   { name: '.ign2 with an entry md5 drops the name', files: [file('x.ign2', 'Eicar-Test-Signature:bc356bae4c42f19a3de16e333ba3569c\n')], want: [] },
   { name: 'old .ign db:line:name', files: [file('x.ign', 'daily.ndb:12:Eicar-Test-Signature\n')], want: [] },
+  { name: '.ign2 with clamscan\'s .UNOFFICIAL suffix', files: [file('x.ign2', 'Eicar-Test-Signature.UNOFFICIAL\n')], want: [] },
   { name: '.ign2 of another name keeps the hit', files: [file('x.ign2', 'Other.Name\n')], want: ['Eicar-Test-Signature'] },
 ];
 
@@ -164,6 +165,11 @@ for (const c of ndbCases) {
     }
   });
 }
+
+test('hash lines: skipped examples name the file and line', () => {
+  const db = compileDatabase([file('x.hdb', `${hashOf('md5', 'a')}:1:T.A\n\nnot a hash line\n`)]);
+  assert.deepEqual(db.stats.skippedExamples['malformed-hash'], ['x.hdb:3: not a hash line']);
+});
 
 test('old .db format: Name=Hex', () => {
   const db = compileDatabase([file('x.db', `T.Old=${hex('oldsig')}\nbroken line\n`)]);

@@ -245,7 +245,7 @@ class Builder {
 
   #hashes(file: DbFile, set: HashSet, role: 'hash' | 'fp'): void {
     const counts = HASH_KINDS.map((k) => set.count(k));
-    const loaded = set.addLines(file.data, (reason, line) => this.stats.skip(reason, file.name, line));
+    const loaded = set.addLines(file.data, (reason, line, n) => this.stats.skip(reason, `${file.name}:${n}`, line));
     HASH_KINDS.forEach((kind, i) => this.stats.load(role === 'fp' ? 'fp' : kind, set.count(kind) - (counts[i] as number)));
     if (role === 'fp') this.stats.files.push({ name: file.name, signatures: loaded });
   }
@@ -332,7 +332,8 @@ class Builder {
     for (const [n, line] of textLines(file.data)) {
       // .ign2: `Name[:md5-of-entry]`; old .ign: `db:line:Name`.
       const fields = line.split(':');
-      const name = ext === 'ign' && fields.length >= 3 ? fields[2] : fields[0];
+      // Names copied from clamscan output carry its ".UNOFFICIAL" suffix; findings never do.
+      const name = (ext === 'ign' && fields.length >= 3 ? fields[2] : fields[0])?.replace(/\.UNOFFICIAL$/, '');
       if (name === undefined || name === '') {
         this.stats.skip('malformed-ign', `${file.name}:${n}`, line);
         continue;

@@ -23,8 +23,8 @@ const DIGEST_BYTES: Readonly<Record<HashKind, number>> = { md5: 16, sha1: 20, sh
 /** Size value meaning "any size" (`*` in the file). */
 const ANY_SIZE = 0xffffffff;
 
-/** Reports one line that could not be used: why, and the line itself. */
-export type SkipReporter = (reason: string, line: string) => void;
+/** Reports one line that could not be used: why, the line itself, and its 1-based number. */
+export type SkipReporter = (reason: string, line: string, lineNumber: number) => void;
 
 const HEX = (() => {
   const t = new Int8Array(256).fill(-1);
@@ -238,7 +238,9 @@ export class HashSet {
     // Colon positions of the current line; a sixth colon already makes it malformed.
     const colons = new Int32Array(6);
     let p = 0;
+    let lineNumber = 0;
     while (p < n) {
+      lineNumber++;
       let start = p;
       let ncolons = 0;
       let b = 0;
@@ -252,7 +254,7 @@ export class HashSet {
       while (start < end && isSpace(data[start] as number)) start++;
       if (end === start || data[start] === 0x23 /* '#' */) continue;
       if (this.#addLine(data, start, end, colons, ncolons)) loaded++;
-      else skip('malformed-hash', latin1(data, start, end));
+      else skip('malformed-hash', latin1(data, start, end), lineNumber);
     }
     return loaded;
   }
