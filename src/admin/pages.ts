@@ -145,8 +145,8 @@ ${select('protocol', PROTOCOLS, q.protocol, 'protocol')}
 ${select('direction', DIRECTIONS, q.direction, 'direction')}
 ${select('verdict', VERDICTS, q.verdict, 'verdict')}
 ${select('action', ACTIONS, q.action, 'action')}
-<label>from<input type="datetime-local" name="from" value="${raw['from'] ?? ''}"></label>
-<label>to<input type="datetime-local" name="to" value="${raw['to'] ?? ''}"></label>
+<label>from (UTC)<input type="datetime-local" name="from" value="${raw['from'] ?? ''}"></label>
+<label>to (UTC)<input type="datetime-local" name="to" value="${raw['to'] ?? ''}"></label>
 <label>search<input type="search" name="q" value="${q.text ?? ''}" placeholder="name, finding, address"></label>
 <button type="submit">Filter</button></form>
 ${eventRows(page.items)}

@@ -372,6 +372,7 @@ describe('admin server', () => {
     const local = await app.inject({ method: 'GET', url: '/metrics', remoteAddress: '127.0.0.1' });
     assert.equal(local.statusCode, 200);
     assert.match(local.body, /portcullis_inspections_total\{protocol="upload"/);
+    assert.match(local.body, /^portcullis_quarantine_objects\{state="held"\} [1-9]/m);
     assert.equal((await app.inject({ method: 'GET', url: '/metrics', remoteAddress: '::1' })).statusCode, 200);
     assert.equal((await app.inject({ method: 'GET', url: '/metrics', remoteAddress: '192.0.2.1' })).statusCode, 401);
   });

@@ -151,6 +151,9 @@ export async function buildAdmin(options: AdminOptions): Promise<AdminApp> {
     ...(options.sessionTtlMs !== undefined ? { ttlMs: options.sessionTtlMs } : {}),
   });
 
+  // The admin server is where the metrics and the quarantine meet, so it links them.
+  metrics.trackQuarantine(() => stores.quarantine.stats());
+
   let generatedPassword: string | undefined;
   let passwordHash: ParsedHash;
   if (options.passwordHash !== undefined && options.passwordHash !== '') {

@@ -48,6 +48,19 @@ describe('metrics', () => {
     assert.match(await m.text(), /^portcullis_signature_database_age_seconds 42$/m);
   });
 
+  it('reports the quarantine size at scrape time', async () => {
+    const m = createMetrics({ processMetrics: false });
+    assert.match(await m.text(), /^portcullis_quarantine_bytes 0$/m, 'zero before a source is set');
+    let held = 2;
+    m.trackQuarantine(() => ({ held, released: 1, bytes: 300 }));
+    assert.match(await m.text(), /^portcullis_quarantine_objects\{state="held"\} 2$/m);
+    held = 5;
+    const text = await m.text();
+    assert.match(text, /^portcullis_quarantine_objects\{state="held"\} 5$/m);
+    assert.match(text, /^portcullis_quarantine_objects\{state="released"\} 1$/m);
+    assert.match(text, /^portcullis_quarantine_bytes 300$/m);
+  });
+
   it('keeps registries private: two instances do not share or collide', async () => {
     const a = createMetrics({ processMetrics: false });
     const b = createMetrics({ processMetrics: false });

@@ -50,6 +50,8 @@ export interface Metrics {
   sessionOpened(protocol: Protocol): void;
   sessionClosed(protocol: Protocol): void;
   scannerError(scanner: string, code: string): void;
+  /** Reports the quarantine's size at each scrape from `stats` (a later call replaces the source). */
+  trackQuarantine(stats: () => { readonly held: number; readonly released: number; readonly bytes: number }): void;
   /** Sets the signature gauges after a (re)load. */
   setSignatures(info: SignatureInfo): void;
   /** Prometheus text exposition format. */
@@ -108,6 +110,25 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
     registers: [registry],
   });
 
+  let quarantineStats: Parameters<Metrics['trackQuarantine']>[0] | undefined;
+  new Gauge({
+    name: `${prefix}quarantine_objects`, help: 'Objects kept in the quarantine, by state.',
+    labelNames: ['state'] as const, registers: [registry],
+    collect() {
+      if (quarantineStats === undefined) return;
+      const s = quarantineStats();
+      this.set({ state: 'held' }, s.held);
+      this.set({ state: 'released' }, s.released);
+    },
+  });
+  new Gauge({
+    name: `${prefix}quarantine_bytes`, help: 'Bytes kept in the quarantine.',
+    registers: [registry],
+    collect() {
+      if (quarantineStats !== undefined) this.set(quarantineStats().bytes);
+    },
+  });
+
   const startedAt = now();
   const byVerdict: Record<Verdict, number> = { clean: 0, infected: 0, error: 0 };
   const byAction: Record<string, number> = {};
@@ -141,6 +162,9 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
       sessionsOpen[protocol] = Math.max(0, (sessionsOpen[protocol] ?? 0) - 1);
     },
     scannerError: countScannerError,
+    trackQuarantine(stats) {
+      quarantineStats = stats;
+    },
     setSignatures(info) {
       signatures.reset();
       for (const [kind, n] of Object.entries(info.loaded)) signatures.set({ kind }, n);
