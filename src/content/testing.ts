@@ -359,3 +359,50 @@ export function zip64(name: string, data: Uint8Array): Uint8Array {
   ev.setUint32(12, 0xffffffff, true); ev.setUint32(16, 0xffffffff, true);
   return concat(localPart, cdPart, z64, locator, end);
 }
+
+/**
+ * An AutoIt LZSS stream ("EA05"/"EA06", big-endian size, MSB-first bits):
+ * `data` as literals, then one match repeating its last 4 bytes (offset 4,
+ * length 4), so the output is data + its last 4 bytes.
+ */
+export function au3Lzss(data: Uint8Array, magic: 'EA05' | 'EA06'): Uint8Array {
+  const literal = magic === 'EA05' ? 0 : 1;
+  const bits: number[] = [];
+  const put = (v: number, n: number): void => { for (let i = n - 1; i >= 0; i--) bits.push((v >> i) & 1); };
+  for (const b of data) { put(literal, 1); put(b, 8); }
+  put(1 - literal, 1); put(4, 15); put(1, 2);
+  while (bits.length % 8 !== 0) bits.push(0);
+  const out = new Uint8Array(8 + bits.length / 8);
+  out.set(enc(magic), 0);
+  new DataView(out.buffer).setUint32(4, data.length + 4, false);
+  bits.forEach((bit, i) => { out[8 + (i >> 3)] = (out[8 + (i >> 3)] ?? 0) | (bit << (7 - (i & 7))); });
+  return out;
+}
+
+export interface Au3Member { readonly subtype: string; readonly name: string; readonly content: Uint8Array; readonly compressed: boolean }
+
+/**
+ * The record stream of a compiled AutoIt script, marker first; `mask` is the
+ * version's keystream XOR (the extractor's own `unmask`, which is its own
+ * inverse) and `keys` its constants.
+ */
+export function au3Script(
+  version: { readonly marker: string; readonly unicode: boolean; readonly checksum: boolean; readonly tag: number; readonly subtype: readonly [number, number]; readonly name: readonly [number, number]; readonly size: number; readonly content: number },
+  members: readonly Au3Member[],
+  mask: (bytes: Uint8Array, seed: number) => Uint8Array,
+): Uint8Array {
+  const head = Uint8Array.from({ length: 16 }, (_, i) => i * 7);
+  const checksum = version.checksum ? head.reduce((a, x) => a + x, 0) : 0;
+  const u32 = (n: number): Uint8Array => { const b = new Uint8Array(4); new DataView(b.buffer).setUint32(0, n >>> 0, true); return b; };
+  const str = (s: string, keys: readonly [number, number]): Uint8Array => {
+    const bytes = version.unicode ? new Uint8Array(Buffer.from(s, 'utf16le')) : enc(s);
+    return concat(u32(s.length ^ keys[0]), mask(bytes, (s.length + keys[1]) >>> 0));
+  };
+  const parts: Uint8Array[] = [enc(version.marker), head];
+  for (const m of members) {
+    parts.push(mask(enc('FILE'), version.tag), str(m.subtype, version.subtype), str(m.name, version.name));
+    parts.push(new Uint8Array([m.compressed ? 1 : 0]), u32(m.content.length ^ version.size), u32(0), u32(0), new Uint8Array(16));
+    parts.push(mask(m.content, (checksum + version.content) >>> 0));
+  }
+  return concat(...parts);
+}

@@ -21,7 +21,7 @@ const ARCHIVES = [
   'clam.exe', 'clam.zip', 'clam.bz2.zip', 'clam.d64.zip', 'clam.impl.zip', 'clam.tar.gz', 'clam_cache_emax.tgz',
   'clam.exe.bz2', 'clam.7z', 'clam.arj', 'clam.cab', 'clam.chm', 'clam.exe.szdd', 'clam.sis',
   'clam.newc.cpio', 'clam.odc.cpio', 'clam.bin-le.cpio', 'clam.bin-be.cpio',
-  'clam-nsis.exe', 'clam_IScab_ext.exe', 'clam_IScab_int.exe', 'clam_ISmsi_ext.exe', 'clam_ISmsi_int.exe',
+  'clam.ea05.exe', 'clam.ea06.exe', 'clam-nsis.exe', 'clam_IScab_ext.exe', 'clam_IScab_int.exe', 'clam_ISmsi_ext.exe', 'clam_ISmsi_int.exe',
 ];
 
 interface Outcome { readonly reached: boolean; readonly errors: string[]; readonly ms: number }

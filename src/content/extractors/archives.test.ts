@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { EA05, EA06, Mt, unmask } from './autoit.js';
 import { headersEncrypted } from './sevenzip.js';
 import {
-  SAMPLE_7Z, SAMPLE_7Z_ENCRYPTED, SAMPLE_7Z_HEADERS_ENCRYPTED, SAMPLE_BZ2, SAMPLE_TEXT, SAMPLE_XZ, collect, concat, cpio, dec, enc, gzip, overlappingZip,
+  SAMPLE_7Z, SAMPLE_7Z_ENCRYPTED, SAMPLE_7Z_HEADERS_ENCRYPTED, au3Lzss, au3Script, SAMPLE_BZ2, SAMPLE_TEXT, SAMPLE_XZ, collect, concat, cpio, dec, enc, gzip, overlappingZip,
   installShieldObfuscated, installShieldPlain, isCabSet, peWithOverlay, setZipFlags, sis, streamedZip, szdd, tar, zip, zip64, type CpioFormat,
 } from '../testing.js';
 
@@ -98,6 +99,14 @@ const CASES: readonly Case[] = [
     input: () => peWithOverlay(installShieldObfuscated({ 'a.exe': A, 'b.ini': B }, obfuscateForTest)),
     objects: { 'setup.exe/a.exe': dec(A), 'setup.exe/b.ini': dec(B) },
   },
+  ...([EA05, EA06] as const).map((v): Case => ({
+    name: `AutoIt ${v.marker}: a script and a FileInstall member, stored and compressed`, file: 'tool.exe',
+    input: () => peWithOverlay(au3Script(v, [
+      { subtype: '>>>AUTOIT SCRIPT<<<', name: 'script', content: B, compressed: false },
+      { subtype: 'FILE', name: 'C:\\tmp\\payload.exe', content: au3Lzss(A, v.marker === 'AU3!EA05' ? 'EA05' : 'EA06'), compressed: true },
+    ], (bytes, seed) => unmask(bytes, seed, v))),
+    objects: { 'tool.exe/autoit script 1': dec(B), 'tool.exe/payload.exe': dec(A) + dec(A).slice(-4) },
+  })),
   {
     name: 'InstallShield cabinet set (data1.hdr + data1.cab) among the records', file: 'setup.exe',
     input: () => { const [hdr, cab] = isCabSet('a.exe', A); return peWithOverlay(installShieldPlain({ 'data1.hdr': hdr, 'data1.cab': cab })); },
@@ -160,4 +169,10 @@ test('headersEncrypted: 7z -mhe, RAR 4 password flag, RAR 5 encryption header; p
     ['RAR 5 main header', rar5(1), false],
   ];
   for (const [name, data, expected] of table) assert.equal(headersEncrypted(data), expected, name);
+});
+
+test('AutoIt EA05 keystream is MT19937: reference outputs for seed 5489, shifted right by one', () => {
+  // genrand_int32 for the reference seed 5489 starts 3499211612, 581869302, 3890346734.
+  const mt = new Mt(5489);
+  assert.deepEqual([mt.nextByte(), mt.nextByte(), mt.nextByte()], [3499211612, 581869302, 3890346734].map((n) => (n >>> 1) & 0xff));
 });

@@ -1,11 +1,12 @@
 /**
  * Archive and compression formats, in the order users meet them most:
  * zip, gzip, tar, bzip2, xz, 7z/cab/rar/arj/chm/iso/lzh (7-Zip in wasm),
- * cpio, SZDD, Symbian SIS, and installer payloads inside PE files (InstallShield,
+ * cpio, SZDD, Symbian SIS, and payloads inside PE files (AutoIt, InstallShield,
  * then NSIS and SFX archives through 7-Zip).
  * Each format lives in its own file; this is only the list.
  */
 import type { Extractor } from '../types.js';
+import { autoItExtractor } from './autoit.js';
 import { bzip2Extractor } from './bzip2.js';
 import { cpioExtractor } from './cpio.js';
 import { gzipExtractor } from './gzip.js';
@@ -27,6 +28,7 @@ export const archiveExtractors: readonly Extractor[] = [
   cpioExtractor,
   szddExtractor,
   sisExtractor,
+  autoItExtractor,
   installShieldExtractor,
   peInstallerExtractor,
 ];

@@ -6,12 +6,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  SAMPLE_7Z, SAMPLE_BZ2, SAMPLE_XZ, collect, concat, cpio, enc, gzip, installShieldObfuscated, installShieldPlain, isCabSet, peWithOverlay,
+  SAMPLE_7Z, SAMPLE_BZ2, SAMPLE_XZ, au3Lzss, au3Script, collect, concat, cpio, enc, gzip, installShieldObfuscated, installShieldPlain, isCabSet, peWithOverlay,
   seeded, sis, szdd, tar, zip,
 } from '../testing.js';
 import { DEFAULT_LIMITS } from '../limits.js';
 import type { ExtractContext } from '../types.js';
 import { archiveExtractors } from './archives.js';
+import { EA05, EA06, unmask } from './autoit.js';
 
 const A = enc('fuzz member alpha '.repeat(20));
 const B = enc('fuzz member bravo '.repeat(30));
@@ -33,6 +34,8 @@ const SAMPLES: Readonly<Record<string, () => Uint8Array>> = {
   sis: () => sis('a.exe', A),
   'installshield-plain': () => peWithOverlay(installShieldPlain({ 'a.exe': A, 'b.txt': B })),
   'installshield-cabinet': () => { const [hdr, cab] = isCabSet('a.exe', A); return peWithOverlay(installShieldPlain({ 'data1.hdr': hdr, 'data1.cab': cab })); },
+  'autoit-ea05': () => peWithOverlay(au3Script(EA05, [{ subtype: 'FILE', name: 'a.exe', content: au3Lzss(A, 'EA05'), compressed: true }], (b, s) => unmask(b, s, EA05))),
+  'autoit-ea06': () => peWithOverlay(au3Script(EA06, [{ subtype: 'FILE', name: 'a.exe', content: au3Lzss(A, 'EA06'), compressed: true }], (b, s) => unmask(b, s, EA06))),
   'installshield-obfuscated': () => peWithOverlay(installShieldObfuscated({ 'a.exe': A }, (p) => p.map((b) => b ^ 0x5a))),
 };
 
