@@ -1,0 +1,247 @@
+/**
+ * A small SMTP client for the next hop (RFC 5321), one per client session,
+ * with per-command control: the proxy sends each command when it decides to
+ * and hands the next hop's own reply back to its client.
+ *
+ * - Connect, greeting, EHLO (HELO when EHLO is refused), optional STARTTLS
+ *   (RFC 3207: off / opportunistic / required; the certificate is not
+ *   verified, like Postfix's "encrypt" level) and EHLO again.
+ * - `pipeline()` sends several commands in one write when the next hop
+ *   offers PIPELINING (RFC 2920) and collects the replies in order.
+ * - `data()` sends DATA, waits for 354, streams the message through the
+ *   dot-stuffing state machine with backpressure, and returns the final
+ *   reply.
+ * Every wait has a timeout; a closed, silent or confused next hop fails the
+ * waiting call with PC_ERR_NEXT_HOP and the connection is dropped.
+ *
+ * Reads untrusted bytes: the next hop's replies (ReplyParser caps them).
+ */
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { PortcullisError } from '../errors.js';
+import { DotStuffer } from './dotstuff.js';
+import { ehloKeywords, ReplyParser, type Reply } from './reply.js';
+
+export interface NextHopOptions {
+  readonly host: string;
+  readonly port: number;
+  /** Name we give in EHLO. */
+  readonly heloName: string;
+  readonly connectTimeout: number;
+  readonly replyTimeout: number;
+  readonly tls: 'off' | 'opportunistic' | 'required';
+}
+
+interface Waiter {
+  resolve(r: Reply): void;
+  reject(e: Error): void;
+}
+
+function hopError(message: string, cause?: unknown): PortcullisError {
+  return new PortcullisError('PC_ERR_NEXT_HOP', message, cause !== undefined ? { cause } : undefined);
+}
+
+export class NextHopClient {
+  readonly #opts: NextHopOptions;
+  #socket: Socket;
+  #parser = new ReplyParser();
+  #waiters: Waiter[] = [];
+  #failure: Error | undefined;
+  #keywords = new Map<string, string>();
+  #tls = false;
+
+  private constructor(socket: Socket, opts: NextHopOptions) {
+    this.#socket = socket;
+    this.#opts = opts;
+    this.#attach(socket);
+  }
+
+  /** Connects, reads the greeting and says EHLO; rejects with PC_ERR_NEXT_HOP (reply attached when the next hop refused). */
+  static async connect(opts: NextHopOptions): Promise<NextHopClient> {
+    const socket = netConnect({ host: opts.host, port: opts.port });
+    socket.setNoDelay(true);
+    const client = new NextHopClient(socket, opts);
+    const timer = setTimeout(() => client.#fail(hopError(`Cannot connect to the next hop ${opts.host}:${opts.port}: no greeting within ${opts.connectTimeout} ms`)), opts.connectTimeout);
+    try {
+      const greeting = await client.#next();
+      if (greeting.code !== 220) throw Object.assign(hopError(`Cannot use the next hop: it greeted with ${greeting.code}`), { reply: greeting });
+      await client.#hello();
+      if (opts.tls !== 'off' && client.#keywords.has('STARTTLS')) await client.#startTls();
+      else if (opts.tls === 'required') throw hopError('Cannot use the next hop: it does not offer STARTTLS and nextHopTls is required');
+      return client;
+    } catch (err) {
+      client.close();
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #attach(socket: Socket): void {
+    socket.on('data', (chunk: Buffer) => {
+      for (const ev of this.#parser.push(chunk)) {
+        if (ev.kind === 'error') {
+          this.#fail(hopError(`Cannot understand the next hop: ${ev.message}`));
+          return;
+        }
+        const w = this.#waiters.shift();
+        if (w === undefined) {
+          // A reply nobody asked for (e.g. a 421 before closing): nothing waits, the close will tell.
+          continue;
+        }
+        w.resolve(ev.reply);
+      }
+      this.#arm();
+    });
+    socket.on('error', (err) => this.#fail(hopError(`Cannot talk to the next hop: ${err.message}`, err)));
+    socket.on('close', () => this.#fail(hopError('Cannot talk to the next hop: it closed the connection')));
+    socket.on('timeout', () => this.#fail(hopError(`Cannot talk to the next hop: no reply within ${this.#opts.replyTimeout} ms`)));
+  }
+
+  /** The socket timeout runs only while a reply is awaited. */
+  #arm(): void {
+    this.#socket.setTimeout(this.#waiters.length > 0 ? this.#opts.replyTimeout : 0);
+  }
+
+  #fail(err: Error): void {
+    if (this.#failure === undefined) this.#failure = err;
+    const w = this.#waiters;
+    this.#waiters = [];
+    for (const x of w) x.reject(this.#failure);
+    this.#socket.destroy();
+  }
+
+  #next(): Promise<Reply> {
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    const p = new Promise<Reply>((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    this.#arm();
+    return p;
+  }
+
+  async #hello(): Promise<void> {
+    let r = await this.command(`EHLO ${this.#opts.heloName}`);
+    if (r.code === 250) {
+      this.#keywords = ehloKeywords(r);
+      return;
+    }
+    r = await this.command(`HELO ${this.#opts.heloName}`);
+    if (r.code !== 250) throw Object.assign(hopError(`Cannot use the next hop: it refused HELO with ${r.code}`), { reply: r });
+    this.#keywords = new Map();
+  }
+
+  async #startTls(): Promise<void> {
+    const r = await this.command('STARTTLS');
+    if (r.code !== 220) {
+      if (this.#opts.tls === 'required') throw Object.assign(hopError(`Cannot start TLS with the next hop: ${r.code}`), { reply: r });
+      return;
+    }
+    const plain = this.#socket;
+    plain.removeAllListeners('data');
+    plain.removeAllListeners('close');
+    plain.removeAllListeners('timeout');
+    plain.setTimeout(0);
+    const secure = tlsConnect({ socket: plain, ...(isIP(this.#opts.host) === 0 ? { servername: this.#opts.host } : {}), rejectUnauthorized: false });
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(hopError('Cannot start TLS with the next hop: handshake timed out')), this.#opts.connectTimeout);
+      secure.once('secureConnect', () => { clearTimeout(t); resolve(); });
+      secure.once('error', (e) => { clearTimeout(t); reject(hopError(`Cannot start TLS with the next hop: ${e.message}`, e)); });
+    });
+    this.#socket = secure;
+    this.#parser = new ReplyParser();
+    this.#attach(secure);
+    this.#tls = true;
+    await this.#hello();
+  }
+
+  get tls(): boolean {
+    return this.#tls;
+  }
+
+  /** EHLO keywords of the next hop, upper case ("SIZE" → "10240000"). */
+  get keywords(): ReadonlyMap<string, string> {
+    return this.#keywords;
+  }
+
+  offers(keyword: string): boolean {
+    return this.#keywords.has(keyword.toUpperCase());
+  }
+
+  /** The next hop's SIZE limit; undefined when it announces none (or 0). */
+  get sizeLimit(): number | undefined {
+    const v = Number(this.#keywords.get('SIZE') ?? '');
+    return Number.isSafeInteger(v) && v > 0 ? v : undefined;
+  }
+
+  get usable(): boolean {
+    return this.#failure === undefined;
+  }
+
+  async #write(data: string | Buffer): Promise<void> {
+    if (this.#failure !== undefined) throw this.#failure;
+    if (this.#socket.write(data)) return;
+    await new Promise<void>((resolve, reject) => {
+      const done = (): void => {
+        this.#socket.off('drain', done);
+        this.#socket.off('close', done);
+        if (this.#failure !== undefined) reject(this.#failure);
+        else resolve();
+      };
+      this.#socket.on('drain', done);
+      this.#socket.on('close', done);
+    });
+  }
+
+  /** Sends one command line (without CRLF) and returns its reply. */
+  async command(line: string): Promise<Reply> {
+    const p = this.#next();
+    await this.#write(`${line}\r\n`).catch((e: unknown) => { p.catch(() => undefined); throw e; });
+    return p;
+  }
+
+  /** Sends the commands in one write when PIPELINING is offered (else one at a time) and returns the replies in order. */
+  async pipeline(lines: readonly string[]): Promise<Reply[]> {
+    if (!this.offers('PIPELINING')) {
+      const out: Reply[] = [];
+      for (const l of lines) out.push(await this.command(l));
+      return out;
+    }
+    const ps = lines.map(() => this.#next());
+    for (const p of ps) p.catch(() => undefined);
+    await this.#write(lines.map((l) => `${l}\r\n`).join(''));
+    return Promise.all(ps);
+  }
+
+  /**
+   * DATA: returns the reply to DATA itself when it is not 354, else streams
+   * the message (dot-stuffed) and returns the final reply.
+   */
+  async data(message: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<Reply> {
+    const go = await this.command('DATA');
+    if (go.code !== 354) return go;
+    const stuffer = new DotStuffer();
+    const final = this.#next();
+    final.catch(() => undefined);
+    for await (const chunk of message) {
+      for (const piece of stuffer.push(chunk)) await this.#write(piece);
+    }
+    await this.#write(stuffer.end());
+    return final;
+  }
+
+  /** Says QUIT (without waiting long for the answer) and closes. */
+  async quit(): Promise<void> {
+    if (this.#failure !== undefined) return;
+    try {
+      const r = this.command('QUIT');
+      await Promise.race([r, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+    } catch {
+      // The next hop may close before it answers QUIT; that is fine.
+    } finally {
+      this.close();
+    }
+  }
+
+  close(): void {
+    this.#fail(hopError('Cannot talk to the next hop: the session is closed'));
+  }
+}

@@ -1,0 +1,254 @@
+/**
+ * The SMTP listener: smtp-server on the client side (RFC 5321 with
+ * PIPELINING RFC 2920, SIZE RFC 1870, 8BITMIME, SMTPUTF8, DSN,
+ * ENHANCEDSTATUSCODES, STARTTLS RFC 3207 when a certificate is configured,
+ * XCLIENT/XFORWARD from trusted clients, PROXY protocol) and one
+ * ProxySession per client.
+ *
+ * smtp-server writes its own reply texts; a before-queue proxy must give the
+ * next hop's. So each connection's `send` is wrapped once (`#hook`): a reply
+ * the session has put in its pending slot replaces smtp-server's reply of
+ * the same class, the EHLO keyword list is cut down to what the next hop
+ * can take (SIZE is the smaller of the two limits), and error replies are
+ * counted against smtp.maxErrors.
+ *
+ * Reads untrusted bytes: everything the client sends, through smtp-server.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Socket } from 'node:net';
+import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+import { splitHostPort } from '../config/fields.js';
+import type { SmtpConfig } from '../config/table.js';
+import { PortcullisError } from '../errors.js';
+import { SessionTracker, type BoundAddress, type DrainResult, type ListenerContext, type ProtocolListener } from '../gateway/listeners.js';
+import { logSession } from '../log.js';
+import { renderReply, type Outcome } from '../policy/replies.js';
+import { Semaphore } from '../scanners/report.js';
+import { replyText, type Reply } from './reply.js';
+import { smtpReply } from './replies.js';
+import { ProxySession, type ClientFacts, type ParsedAddress } from './session.js';
+import { hostname as osHostname } from 'node:os';
+
+/** The part of smtp-server's connection object the hook touches. */
+interface Connection {
+  readonly id: string;
+  send(code: number, data?: string | string[], context?: string | false): void;
+  close(): void;
+  readonly _socket?: Socket;
+}
+
+type Send = Connection['send'];
+
+const PROXIED_FEATURES = ['8BITMIME', 'SMTPUTF8', 'DSN'];
+
+function errorReply(outcome: Outcome): Error {
+  const r = renderReply(outcome).smtp;
+  return Object.assign(new Error(`${r.enhanced} ${r.text}`), { responseCode: r.code });
+}
+
+export class SmtpListener implements ProtocolListener {
+  readonly protocol = 'smtp' as const;
+  readonly #config: SmtpConfig;
+  #server: SMTPServer | undefined;
+  #tracker: SessionTracker | undefined;
+  #address: BoundAddress | undefined;
+  readonly #sessions = new Map<string, ProxySession>();
+  readonly #connections = new Map<string, Connection>();
+
+  constructor(config: SmtpConfig) {
+    this.#config = config;
+  }
+
+  async start(ctx: ListenerContext): Promise<void> {
+    const cfg = this.#config;
+    const hp = splitHostPort(cfg.listen);
+    if (hp === undefined) throw new PortcullisError('PC_ERR_CONFIG', `Cannot listen on smtp.listen ${JSON.stringify(cfg.listen)}: expected "host:port"`);
+    let tls: { key: Buffer; cert: Buffer } | undefined;
+    if (cfg.tlsCert !== undefined) {
+      if (cfg.tlsKey === undefined) throw new PortcullisError('PC_ERR_CONFIG', 'Cannot offer STARTTLS: smtp.tlsCert is set but smtp.tlsKey is not');
+      try {
+        tls = { cert: await readFile(cfg.tlsCert), key: await readFile(cfg.tlsKey) };
+      } catch (err) {
+        throw new PortcullisError('PC_ERR_CONFIG', `Cannot offer STARTTLS: ${(err as Error).message}`, { cause: err });
+      }
+    }
+    const hostname = cfg.hostname ?? osHostname();
+    const tracker = new SessionTracker('smtp', ctx);
+    this.#tracker = tracker;
+    const scanGate = new Semaphore(cfg.maxConcurrentScans);
+    const spoolDir = join(ctx.snapshots.current().config.data, 'spool');
+    const trusted = cfg.trustedProxyClients.length > 0 ? [...cfg.trustedProxyClients] : false;
+
+    const options: SMTPServerOptions = {
+      name: hostname,
+      banner: 'portcullis ESMTP',
+      size: cfg.maxMessageSize,
+      authOptional: true,
+      disabledCommands: tls === undefined ? ['AUTH', 'STARTTLS'] : ['AUTH'],
+      ...(tls !== undefined ? { key: tls.key, cert: tls.cert } : { hideSTARTTLS: true }),
+      hideREQUIRETLS: true,
+      hideENHANCEDSTATUSCODES: false,
+      hideDSN: false,
+      useXClient: trusted as unknown as boolean,
+      useXForward: trusted as unknown as boolean,
+      useProxy: cfg.proxyProtocol,
+      socketTimeout: cfg.idleTimeout,
+      closeTimeout: 1000,
+      maxRecipients: cfg.maxRecipients,
+      disableReverseLookup: true,
+      logger: false,
+      onConnect: (session, cb) => {
+        void this.#onConnect(ctx, tracker, { hostname, scanGate, spoolDir }, session as unknown as ClientFacts, cb);
+      },
+      onMailFrom: (address, session, cb) => {
+        const s = this.#sessions.get(session.id);
+        if (s === undefined) return cb(errorReply('unavailable'));
+        void s.onMailFrom(address as unknown as ParsedAddress, session as unknown as ClientFacts, cb);
+      },
+      onRcptTo: (address, session, cb) => {
+        const s = this.#sessions.get(session.id);
+        if (s === undefined) return cb(errorReply('unavailable'));
+        void s.onRcptTo(address as unknown as ParsedAddress, cb);
+      },
+      onData: (stream, session, cb) => {
+        const s = this.#sessions.get(session.id);
+        if (s === undefined) {
+          stream.resume();
+          return cb(errorReply('unavailable'));
+        }
+        void s.onData(stream, session as unknown as ClientFacts, cb);
+      },
+      onClose: (session) => {
+        void this.#onClose(ctx, session as unknown as ClientFacts);
+      },
+    };
+    const server = new SMTPServer(options);
+    // Each connection's send is wrapped before it greets (see the header comment).
+    const hookedServer = server as unknown as { connections: Set<Connection>; _onError(e: Error): void; _onClientConnect(d: unknown): void };
+    (server as unknown as { connect: (socket: Socket, o: unknown) => void }).connect = (socket, socketOptions) => {
+      const connection = new SMTPConnection(server as never, socket as never, socketOptions as never) as unknown as Connection & { on(e: string, f: (x: never) => void): void; init(): void };
+      hookedServer.connections.add(connection);
+      connection.on('error', (err: Error) => hookedServer._onError(err));
+      connection.on('connect', (data: unknown) => hookedServer._onClientConnect(data));
+      this.#hook(connection);
+      connection.init();
+    };
+    server.on('error', (err) => ctx.log.warn({ err: err.message }, 'smtp connection error'));
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => reject(new PortcullisError('PC_ERR_CONFIG', `Cannot listen on smtp.listen ${cfg.listen}: ${err.message}`, { cause: err }));
+      server.server.once('error', onError);
+      server.listen(hp.port, hp.host, () => {
+        server.server.off('error', onError);
+        resolve();
+      });
+    });
+    const a = server.server.address();
+    this.#address = typeof a === 'object' && a !== null ? { host: a.address, port: a.port } : { host: hp.host, port: hp.port };
+    this.#server = server;
+  }
+
+  #hook(connection: Connection): void {
+    this.#connections.set(connection.id, connection);
+    const original: Send = connection.send.bind(connection);
+    const write = (r: Reply): void => original(r.code, replyText(r), false);
+    connection.send = (code, data, context) => {
+      const s = this.#sessions.get(connection.id);
+      if (s === undefined) return original(code, data, context);
+      const pending = s.takePending(code);
+      if (pending !== undefined) write(pending);
+      else if (code === 250 && Array.isArray(data) && context === false) original(code, this.#ehloFeatures(s, data), context);
+      else original(code, data, context);
+      const sent = pending?.code ?? code;
+      if (sent === 221 || sent === 421) s.end = sent === 221 ? 'quit' : s.end;
+      if (sent >= 400 && sent !== 421 && ++s.errors >= s.cfg.maxErrors) {
+        write(smtpReply('tooManyErrors'));
+        s.end = 'too-many-errors';
+        setImmediate(() => connection.close());
+      }
+      if (context === 'RSET' || context === 'EHLO' || context === 'HELO') s.resetTransaction();
+    };
+  }
+
+  /** The EHLO keywords we can keep: only what the next hop takes too; SIZE the smaller limit. */
+  #ehloFeatures(s: ProxySession, lines: string[]): string[] {
+    const hop = s.hop;
+    if (hop === undefined) return lines;
+    return lines.flatMap((line, i) => {
+      if (i === 0) return [line];
+      const kw = line.split(' ')[0]?.toUpperCase() ?? '';
+      if (PROXIED_FEATURES.includes(kw) && !hop.offers(kw)) return [];
+      if (kw === 'SIZE') return [`SIZE ${s.sizeLimit()}`];
+      return [line];
+    });
+  }
+
+  async #onConnect(
+    ctx: ListenerContext, tracker: SessionTracker, extra: { hostname: string; scanGate: Semaphore; spoolDir: string },
+    client: ClientFacts, cb: (err?: Error | null) => void,
+  ): Promise<void> {
+    const current = ctx.snapshots.current().config.smtp;
+    const limits = current === false ? this.#config : current;
+    const connection = this.#connections.get(client.id);
+    const admission = tracker.admit(client.remoteAddress, connection?._socket, limits);
+    if (!admission.ok) {
+      this.#connections.delete(client.id);
+      return cb(errorReply(admission.reason));
+    }
+    const session = new ProxySession({ ctx, tracked: admission.session, config: this.#config, ...extra });
+    this.#sessions.set(client.id, session);
+    const failed = await session.connectHop();
+    if (failed !== undefined) {
+      session.end = 'next-hop-unavailable';
+      // The session stays registered until close so the 421 goes out with its own text.
+      return cb(Object.assign(new Error(replyText(failed)[0] ?? ''), { responseCode: failed.code }));
+    }
+    cb();
+  }
+
+  async #onClose(ctx: ListenerContext, client: ClientFacts): Promise<void> {
+    this.#connections.delete(client.id);
+    const s = this.#sessions.get(client.id);
+    if (s === undefined) return;
+    this.#sessions.delete(client.id);
+    await s.close().catch(() => undefined);
+    logSession(ctx.log, {
+      protocol: 'smtp', sessionId: s.id, client: `${client.remoteAddress}:${client.remotePort}`, server: this.#config.nextHop,
+      durationMs: Date.now() - s.startedAt, transfers: s.transfers, bytes: s.bytes, end: s.end, generation: s.generation,
+    });
+    s.finish();
+  }
+
+  address(): BoundAddress | undefined {
+    return this.#address;
+  }
+
+  async stopAccepting(): Promise<void> {
+    const server = this.#server;
+    if (server === undefined) return;
+    // Only the listening socket: open sessions go on until drain.
+    server.server.close();
+  }
+
+  async drain(deadline: number): Promise<DrainResult> {
+    if (this.#tracker === undefined) return { finished: 0, aborted: 0 };
+    const byId = new Map([...this.#sessions.entries()].map(([cid, s]) => [s.id, cid]));
+    const result = await this.#tracker.drain(deadline, (tracked) => {
+      const cid = byId.get(tracked.id);
+      const c = cid !== undefined ? this.#connections.get(cid) : undefined;
+      const s = cid !== undefined ? this.#sessions.get(cid) : undefined;
+      if (s !== undefined) s.end = 'drained';
+      c?.send(421, `${renderReply('shuttingDown').smtp.enhanced} ${renderReply('shuttingDown').smtp.text}`, false);
+    });
+    return result;
+  }
+
+  sessions(): number {
+    return this.#tracker?.size ?? 0;
+  }
+}
+
+export function createListener(config: SmtpConfig): ProtocolListener {
+  return new SmtpListener(config);
+}

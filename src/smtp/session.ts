@@ -1,0 +1,430 @@
+/**
+ * One proxied SMTP session: the client's side (smtp-server calls the
+ * handlers here) and its own next-hop session (NextHopClient), kept in step.
+ *
+ * Before-queue semantics (Postfix SMTPD_PROXY_README): MAIL FROM and each
+ * RCPT TO are answered with the next hop's own reply; at the end of DATA the
+ * message is guarded, spooled, inspected and only then sent to the next hop,
+ * and the client gets the next hop's final answer. No 250 is ever given for
+ * a message the next hop does not hold, except where the config asks for it
+ * (discard, accepted quarantine, where the message is on disk or dropped by
+ * choice). Any failure on the way is a 4xx: the client keeps the message.
+ *
+ * States are a union (STYLE principle 4): the session's transaction state
+ * and the next hop's.
+ *
+ * Reads untrusted bytes: the client's envelope and message (through
+ * smtp-server, the DATA guard and the spool) and the next hop's replies.
+ */
+import type { Readable } from 'node:stream';
+import type { SmtpConfig } from '../config/table.js';
+import { isPortcullisError } from '../errors.js';
+import type { InspectResult, ListenerContext, TrackedSession } from '../gateway/index.js';
+import { renderReply } from '../policy/replies.js';
+import type { Semaphore } from '../scanners/report.js';
+import { NextHopClient } from './client.js';
+import { DataGuard } from './guard.js';
+import { buildNotice, headerOf } from './notify.js';
+import { mailCommand, rcptCommand, safeAddress, xforwardCommands, type Args } from './params.js';
+import { isPositive, reply, type Reply } from './reply.js';
+import { smtpReply } from './replies.js';
+import { concatSources, findingParts, replaceParts, statusHeaders, tagSubject } from './rewrite.js';
+import { Spool } from './spool.js';
+
+/** What smtp-server tells us about the client; the subset we read. */
+export interface ClientFacts {
+  readonly id: string;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly clientHostname: string;
+  readonly hostNameAppearsAs: string;
+  readonly openingCommand: string;
+  readonly envelope: {
+    readonly mailFrom: false | { readonly address: string };
+    readonly rcptTo: readonly { readonly address: string }[];
+  };
+}
+
+export interface ParsedAddress {
+  readonly address: string;
+  readonly args: Args;
+}
+
+/** Where the client's transaction stands. */
+export type TxState = 'idle' | 'mail' | 'data';
+/** Where the next hop stands: none (not connected or failed), clean (ready for MAIL), open (a transaction is pending there). */
+export type HopState = 'none' | 'clean' | 'open';
+
+export interface SessionDeps {
+  readonly ctx: ListenerContext;
+  readonly tracked: TrackedSession;
+  /** The listener's config (start-time keys: listen, nextHop, hostname, maxMessageSize). */
+  readonly config: SmtpConfig;
+  readonly hostname: string;
+  readonly scanGate: Semaphore;
+  readonly spoolDir: string;
+}
+
+/** The outcome of one DATA: the reply and what it was. */
+export interface DataOutcome {
+  readonly reply: Reply;
+  readonly what: string;
+}
+
+export class ProxySession {
+  readonly #d: SessionDeps;
+  #hop: NextHopClient | undefined;
+  #hopState: HopState = 'none';
+  #tx: TxState = 'idle';
+  /** The reply smtp-server's next send of this code is replaced with (next hop's own). */
+  #pending: Reply | undefined;
+  errors = 0;
+  transfers = 0;
+  bytes = 0;
+  #messages = 0;
+  end = 'client-closed';
+
+  constructor(deps: SessionDeps) {
+    this.#d = deps;
+  }
+
+  get id(): string {
+    return this.#d.tracked.id;
+  }
+
+  get generation(): number {
+    return this.#d.tracked.snapshot.generation;
+  }
+
+  get startedAt(): number {
+    return this.#d.tracked.startedAt;
+  }
+
+  /** Ends the session's bookkeeping (lease, metrics); idempotent. */
+  finish(): void {
+    this.#d.tracked.end();
+  }
+
+  /** The session's config: its snapshot's SMTP section (the listener's when a reload switched SMTP off). */
+  get cfg(): SmtpConfig {
+    const s = this.#d.tracked.snapshot.config.smtp;
+    return s === false ? this.#d.config : s;
+  }
+
+  get hop(): NextHopClient | undefined {
+    return this.#hop;
+  }
+
+  get state(): { tx: TxState; hop: HopState } {
+    return { tx: this.#tx, hop: this.#hopState };
+  }
+
+  /** Takes the pending reply if smtp-server is about to send a reply of the same class. */
+  takePending(code: number): Reply | undefined {
+    const p = this.#pending;
+    if (p === undefined) return undefined;
+    if (Math.floor(p.code / 100) !== Math.floor(code / 100)) return undefined;
+    this.#pending = undefined;
+    return p;
+  }
+
+  /** Hands a reply to smtp-server: success through the pending slot, failure as an error carrying the code. */
+  #answer(r: Reply, cb: (err?: Error | null, message?: string) => void): void {
+    this.#pending = r;
+    if (isPositive(r)) cb(null, r.lines[0] ?? '');
+    else cb(Object.assign(new Error(r.lines[0] ?? ''), { responseCode: r.code }));
+  }
+
+  async connectHop(): Promise<Reply | undefined> {
+    const [host, port] = splitNextHop(this.#d.config.nextHop);
+    const cfg = this.cfg;
+    try {
+      this.#hop = await NextHopClient.connect({
+        host, port, heloName: this.#d.hostname, connectTimeout: cfg.nextHopConnectTimeout, replyTimeout: cfg.nextHopTimeout, tls: cfg.nextHopTls,
+      });
+      this.#hopState = 'clean';
+      return undefined;
+    } catch (err) {
+      this.#hop = undefined;
+      this.#hopState = 'none';
+      this.#d.ctx.log.warn({ sessionId: this.id, err: isPortcullisError(err) ? err.message : String(err), nextHop: this.#d.config.nextHop }, 'next hop unavailable');
+      return smtpReply(cfg.nextHopTls === 'required' && /STARTTLS|TLS/.test(String(err)) ? 'nextHopTlsRequired' : 'nextHopUnavailable');
+    }
+  }
+
+  #dropHop(): void {
+    this.#hop?.close();
+    this.#hop = undefined;
+    this.#hopState = 'none';
+  }
+
+  /** The smaller of our SIZE and the next hop's. */
+  sizeLimit(): number {
+    const ours = this.#d.config.maxMessageSize;
+    const theirs = this.#hop?.sizeLimit;
+    return theirs === undefined ? ours : Math.min(ours, theirs);
+  }
+
+  async onMailFrom(address: ParsedAddress, client: ClientFacts, cb: (err?: Error | null) => void): Promise<void> {
+    try {
+      const declared = typeof address.args === 'object' && typeof address.args['SIZE'] === 'string' ? Number(address.args['SIZE']) : 0;
+      if (declared > this.sizeLimit()) return this.#answer(smtpReply('messageTooBig', { limit: this.sizeLimit() }), cb);
+      if (!safeAddress(address.address)) return this.#answer(reply(501, '5.1.7', 'Bad sender address syntax'), cb);
+      if (this.#hop === undefined || !this.#hop.usable) {
+        this.#dropHop();
+        const failed = await this.connectHop();
+        if (failed !== undefined) return this.#answer({ ...failed, code: 451 }, cb);
+      }
+      const hop = this.#hop as NextHopClient;
+      const offers = { has: (k: string) => hop.offers(k) };
+      const lines: string[] = [];
+      if (this.#hopState === 'open') lines.push('RSET');
+      const xf = hop.keywords.get('XFORWARD');
+      const xfLines = this.cfg.xforward && xf !== undefined
+        ? xforwardCommands(xf, {
+          addr: client.remoteAddress, port: client.remotePort, name: client.clientHostname, helo: client.hostNameAppearsAs,
+          proto: client.openingCommand === 'HELO' ? 'SMTP' : 'ESMTP',
+        })
+        : [];
+      lines.push(...xfLines, mailCommand(address.address, address.args, offers));
+      const replies = await hop.pipeline(lines);
+      const mail = replies[replies.length - 1] as Reply;
+      if (isPositive(mail)) {
+        this.#hopState = 'open';
+        this.#tx = 'mail';
+      } else {
+        this.#hopState = 'clean';
+      }
+      this.#answer(mail, cb);
+    } catch (err) {
+      this.#hopFailure(err, cb);
+    }
+  }
+
+  async onRcptTo(address: ParsedAddress, cb: (err?: Error | null) => void): Promise<void> {
+    try {
+      if (!safeAddress(address.address)) return this.#answer(reply(501, '5.1.3', 'Bad recipient address syntax'), cb);
+      const hop = this.#hop;
+      if (hop === undefined || this.#hopState !== 'open') return this.#answer(smtpReply('nextHopFailed'), cb);
+      const r = await hop.command(rcptCommand(address.address, address.args, { has: (k: string) => hop.offers(k) }));
+      this.#answer(r, cb);
+    } catch (err) {
+      this.#hopFailure(err, cb);
+    }
+  }
+
+  #hopFailure(err: unknown, cb: (err?: Error | null) => void): void {
+    this.#d.ctx.log.warn({ sessionId: this.id, err: err instanceof Error ? err.message : String(err) }, 'next hop failed');
+    this.#dropHop();
+    this.#tx = 'idle';
+    this.#answer(smtpReply('nextHopFailed'), cb);
+  }
+
+  /** smtp-server's RSET/EHLO reset the client's transaction; the next hop is reset lazily before the next MAIL. */
+  resetTransaction(): void {
+    this.#tx = 'idle';
+  }
+
+  async onData(stream: Readable & { sizeExceeded?: boolean }, client: ClientFacts, cb: (err?: Error | null, message?: string) => void): Promise<void> {
+    this.#tx = 'data';
+    const cfg = this.cfg;
+    const spool = new Spool({ memoryLimit: cfg.spoolMemory, dir: this.#d.spoolDir });
+    const guard = new DataGuard({ bareNewline: cfg.bareNewline, maxLineLength: cfg.maxLineLength, maxHeaderSize: cfg.maxHeaderSize });
+    let outcome: DataOutcome;
+    try {
+      let spoolError: unknown;
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        // Past a limit or a spool error the rest is only read, so the client's DATA ends cleanly.
+        if (spoolError !== undefined || guard.violation !== undefined || spool.size > this.sizeLimit()) continue;
+        try {
+          await spool.write(guard.push(chunk));
+        } catch (err) {
+          spoolError = err;
+        }
+      }
+      if (spoolError === undefined) await spool.write(guard.end()).catch((err: unknown) => { spoolError = err; });
+      await spool.finish();
+      if (spoolError !== undefined) throw spoolError;
+      outcome = await this.#message(spool, guard, stream.sizeExceeded === true, client);
+    } catch (err) {
+      this.#d.ctx.log.error({ sessionId: this.id, err }, 'message could not be handled');
+      outcome = { reply: smtpReply('localError'), what: 'local-error' };
+    } finally {
+      await spool.dispose();
+      this.#tx = 'idle';
+    }
+    this.#d.ctx.log.info({ sessionId: this.id, size: spool.size, result: outcome.what, reply: outcome.reply.code }, 'message');
+    this.#answer(outcome.reply, cb);
+  }
+
+  async #message(spool: Spool, guard: DataGuard, oversized: boolean, client: ClientFacts): Promise<DataOutcome> {
+    const cfg = this.cfg;
+    if (oversized || spool.size > this.sizeLimit()) return { reply: smtpReply('messageTooBig', { limit: this.sizeLimit() }), what: 'too-big' };
+    if (guard.violation !== undefined) {
+      const limit = guard.violation === 'lineTooLong' ? cfg.maxLineLength : cfg.maxHeaderSize;
+      return { reply: smtpReply(guard.violation, { limit }), what: guard.violation };
+    }
+    if (this.#hop === undefined || this.#hopState !== 'open') return { reply: smtpReply('nextHopFailed'), what: 'next-hop-lost' };
+
+    const from = client.envelope.mailFrom === false ? '' : client.envelope.mailFrom.address;
+    const rcpts = client.envelope.rcptTo.map((r) => r.address);
+    const snapshot = this.#d.tracked.snapshot;
+    const direction = snapshot.policy.mailDirection({ client: client.remoteAddress, rcpts });
+    const name = `message ${this.id}.${++this.#messages}.eml`;
+    this.transfers++;
+    this.bytes += spool.size;
+
+    let result: InspectResult;
+    const release = await this.#d.scanGate.acquire();
+    try {
+      result = await this.#d.ctx.inspect({
+        protocol: 'smtp', direction, name, target: spool.target(name),
+        peers: { client: `${client.remoteAddress}:${client.remotePort}`, server: this.#d.config.nextHop },
+        envelope: { from, rcpts }, sessionId: this.id, snapshot,
+      });
+    } catch (err) {
+      this.#d.ctx.log.error({ sessionId: this.id, err }, 'inspection failed');
+      return { reply: toReply(renderReply('tempfail', { reason: 'inspection failed' }).smtp), what: 'tempfail' };
+    } finally {
+      release();
+    }
+
+    const d = result.decision;
+    const names = d.findings.map((f) => f.name);
+    const policyReply = toReply(d.reply.smtp);
+    switch (d.action) {
+      case 'pass':
+        return this.#deliver(spool, d.class === 'clean' ? 'Clean' : 'Infected', names, d.class === 'clean' ? undefined : policyReply, cfg);
+      case 'strip':
+      case 'replace': {
+        const parts = findingParts(d.findings);
+        if (parts === undefined || parts.size === 0) {
+          // A finding outside any single MIME part (the raw message, a fallback reading) cannot be cut out: refuse.
+          return { reply: toReply(renderReply('blocked.virus', { findings: names }).smtp), what: `${d.action}-impossible` };
+        }
+        return this.#deliverRebuilt(spool, d.action, parts, names, policyReply, cfg);
+      }
+      case 'block':
+        if (cfg.blockReply === 'discard') return { reply: smtpReply('discarded', { findings: names.join(', ') }), what: 'discarded' };
+        return { reply: policyReply, what: 'blocked' };
+      case 'quarantine':
+        await this.#notify(spool, result, from, rcpts, names);
+        if (cfg.quarantineReply === 'accept') return { reply: smtpReply('quarantinedAccepted', { id: result.quarantineId ?? '', findings: names.join(', ') }), what: 'quarantined' };
+        return { reply: policyReply, what: 'quarantined' };
+      case 'tempfail':
+        return { reply: policyReply, what: 'tempfail' };
+    }
+  }
+
+  /** Sends the message to the next hop with the status headers; the next hop's reply (or the policy's text when it said yes to a message with findings). */
+  async #deliver(spool: Spool, status: string, names: string[], positiveText: Reply | undefined, cfg: SmtpConfig): Promise<DataOutcome> {
+    const headers = statusHeaders({ host: this.#d.hostname, status, findings: names });
+    let body: AsyncIterable<Buffer> = spool.stream();
+    if (names.length > 0 && cfg.subjectTag !== undefined) body = tagSubject(body, cfg.subjectTag, cfg.maxHeaderSize);
+    return this.#send(concatSources(headers, body), positiveText, status === 'Clean' ? 'delivered' : 'delivered-with-findings');
+  }
+
+  async #deliverRebuilt(spool: Spool, action: 'strip' | 'replace', parts: Map<number, string[]>, names: string[], positive: Reply, cfg: SmtpConfig): Promise<DataOutcome> {
+    const notice = action === 'strip'
+      ? (_n: number, found: readonly string[], filename: string) => `This part${filename !== '' ? ` (${oneLine(filename)})` : ''} was removed by the virus scanner: ${found.map(oneLine).join(', ')}.`
+      : (_n: number, found: readonly string[], filename: string) => [
+        'The virus scanner replaced this part of the message.',
+        `Part: ${filename !== '' ? oneLine(filename) : '(no name)'}`,
+        ...found.map((f) => `Found: ${oneLine(f)}`),
+        `Scanner: portcullis on ${this.#d.hostname}`,
+      ].join('\n');
+    const { output, done } = replaceParts(spool.stream(), parts, notice);
+    const headers = statusHeaders({ host: this.#d.hostname, status: action === 'strip' ? 'Stripped' : 'Replaced', findings: names });
+    let body: AsyncIterable<Buffer> = output;
+    if (cfg.subjectTag !== undefined) body = tagSubject(body, cfg.subjectTag, cfg.maxHeaderSize);
+    // A part number that matched nothing would deliver the infected part: check before the final dot.
+    const checked = (async function* () {
+      yield* body;
+      const replaced = await done;
+      if (replaced !== parts.size) throw new Error(`Cannot ${action}: ${parts.size - replaced} infected part(s) not found when rebuilding`);
+    })();
+    return this.#send(concatSources(headers, checked), positive, action === 'strip' ? 'stripped' : 'replaced');
+  }
+
+  async #send(message: AsyncIterable<Buffer>, positiveText: Reply | undefined, what: string): Promise<DataOutcome> {
+    const hop = this.#hop as NextHopClient;
+    try {
+      const r = await hop.data(message);
+      this.#hopState = 'clean';
+      if (isPositive(r) && positiveText !== undefined) return { reply: positiveText, what };
+      return { reply: r, what: isPositive(r) ? what : 'next-hop-refused' };
+    } catch (err) {
+      // Whatever broke (the next hop, or the rebuild before the final dot), the next hop must not keep a half message: drop the connection.
+      this.#d.ctx.log.warn({ sessionId: this.id, err: err instanceof Error ? err.message : String(err) }, 'delivery to the next hop failed');
+      this.#dropHop();
+      return { reply: smtpReply('nextHopFailed'), what: 'next-hop-failed' };
+    }
+  }
+
+  /** Quarantine notices through the next hop with the null sender; a failure is logged (the message is safe in the quarantine). */
+  async #notify(spool: Spool, result: InspectResult, from: string, rcpts: readonly string[], names: string[]): Promise<void> {
+    const cfg = this.cfg;
+    const to = [
+      ...(cfg.notifyRecipients ? rcpts : []),
+      ...(cfg.notifySender && from !== '' ? [from] : []),
+      ...(cfg.notifyAdmin !== undefined ? [cfg.notifyAdmin] : []),
+    ].filter((a) => safeAddress(a) && a !== '');
+    if (to.length === 0 || result.quarantineId === undefined) return;
+    const head = await headSection(spool, cfg.maxHeaderSize);
+    const facts = {
+      id: result.quarantineId, findings: names, contact: this.#d.tracked.snapshot.config.quarantine.contact,
+      subject: headerOf(head, 'Subject'), from: headerOf(head, 'From') || from,
+    };
+    const hop = this.#hop;
+    if (hop === undefined) return;
+    try {
+      for (const rcpt of [...new Set(to)]) {
+        const [, mail, rc] = await hop.pipeline(['RSET', 'MAIL FROM:<>', `RCPT TO:<${rcpt}>`]) as [Reply, Reply, Reply];
+        this.#hopState = 'open';
+        if (!isPositive(mail) || !isPositive(rc)) {
+          this.#d.ctx.log.warn({ sessionId: this.id, rcpt, reply: rc.code }, 'quarantine notice refused by the next hop');
+          continue;
+        }
+        const notice = buildNotice(rcpt, { subject: cfg.noticeSubject, text: cfg.noticeText, host: this.#d.hostname }, facts);
+        const r = await hop.data([notice]);
+        this.#hopState = 'clean';
+        if (!isPositive(r)) this.#d.ctx.log.warn({ sessionId: this.id, rcpt, reply: r.code }, 'quarantine notice refused by the next hop');
+      }
+    } catch (err) {
+      this.#d.ctx.log.warn({ sessionId: this.id, err: err instanceof Error ? err.message : String(err) }, 'quarantine notice could not be sent');
+      this.#dropHop();
+    }
+  }
+
+  async close(): Promise<void> {
+    const hop = this.#hop;
+    this.#hop = undefined;
+    this.#hopState = 'none';
+    await hop?.quit();
+  }
+}
+
+function oneLine(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').slice(0, 200);
+}
+
+function toReply(r: { code: number; enhanced: string; text: string }): Reply {
+  return reply(r.code, r.enhanced, r.text);
+}
+
+async function headSection(spool: Spool, max: number): Promise<string> {
+  let head = '';
+  for await (const chunk of spool.stream() as AsyncIterable<Buffer>) {
+    head += chunk.toString('latin1');
+    const end = head.indexOf('\r\n\r\n');
+    if (end >= 0) return head.slice(0, end + 2);
+    if (head.length > max) break;
+  }
+  return head;
+}
+
+export function splitNextHop(nextHop: string): [string, number] {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(nextHop) ?? /^([^:]+):(\d+)$/.exec(nextHop);
+  return [m?.[1] ?? '127.0.0.1', Number(m?.[2] ?? 25)];
+}
+

@@ -1,0 +1,181 @@
+/**
+ * Test helpers for the SMTP proxy: an in-process next hop (smtp-server)
+ * that keeps what it receives and can refuse recipients, a raw SMTP client
+ * that reads whole replies (multi-line included), and a gateway with the
+ * real SMTP listener in front of that next hop.
+ */
+import { connect, type Socket } from 'node:net';
+import { SMTPServer } from 'smtp-server';
+import { Gateway } from '../gateway/index.js';
+import { captureLog, tempDir, testConfig, type CapturedLog } from '../gateway/testing.js';
+import { createListener } from './listener.js';
+import { ReplyParser, type Reply } from './reply.js';
+
+export interface HopMessage {
+  readonly from: string;
+  readonly rcpts: readonly string[];
+  readonly data: Buffer;
+  readonly xforward?: Readonly<Record<string, string>>;
+}
+
+export interface NextHopOptions {
+  /** Recipients refused, with the reply code (e.g. 550 or 450) and text. */
+  readonly refuse?: Readonly<Record<string, { code: number; text: string }>>;
+  /** Final reply code for DATA (default 250). */
+  readonly dataCode?: number;
+  readonly size?: number;
+  readonly hide8bit?: boolean;
+  /** Called when DATA starts; may destroy the socket to act out a failure. */
+  readonly onDataStart?: (socket: { destroy(): void }) => void;
+}
+
+export interface TestNextHop {
+  readonly port: number;
+  readonly messages: HopMessage[];
+  close(): Promise<void>;
+}
+
+export async function startNextHop(o: NextHopOptions = {}): Promise<TestNextHop> {
+  const messages: HopMessage[] = [];
+  const server: SMTPServer = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['AUTH', 'STARTTLS'],
+    hideSTARTTLS: true,
+    logger: false,
+    disableReverseLookup: true,
+    useXForward: true,
+    hideENHANCEDSTATUSCODES: false,
+    hideDSN: false,
+    ...(o.size !== undefined ? { size: o.size } : {}),
+    ...(o.hide8bit === true ? { hide8BITMIME: true } : {}),
+    onRcptTo(address, _session, cb) {
+      const r = o.refuse?.[address.address];
+      if (r !== undefined) return cb(Object.assign(new Error(r.text), { responseCode: r.code }));
+      cb();
+    },
+    onData(stream, session, cb) {
+      if (o.onDataStart !== undefined) {
+        const conn = [...(server as unknown as { connections: Set<{ id: string; _socket: Socket }> }).connections].find((c) => c.id === session.id);
+        if (conn !== undefined) o.onDataStart(conn._socket);
+      }
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        const mailFrom = session.envelope.mailFrom;
+        const xf = (session as unknown as { xForward?: Map<string, string> }).xForward;
+        messages.push({
+          from: mailFrom === false ? '' : mailFrom.address,
+          rcpts: session.envelope.rcptTo.map((r) => r.address),
+          data: Buffer.concat(chunks),
+          ...(xf instanceof Map ? { xforward: Object.fromEntries(xf) } : {}),
+        });
+        const code = o.dataCode ?? 250;
+        if (code >= 400) return cb(Object.assign(new Error('Refused by the test next hop'), { responseCode: code }));
+        cb(null, 'Ok: queued as TESTQUEUEID');
+      });
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const a = server.server.address();
+  const port = typeof a === 'object' && a !== null ? a.port : 0;
+  return { port, messages, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+/** A raw SMTP client: writes bytes as given, reads whole replies. */
+export class RawSmtp {
+  readonly socket: Socket;
+  #parser = new ReplyParser();
+  #replies: Reply[] = [];
+  #waiters: ((r: Reply | undefined) => void)[] = [];
+  #closed = false;
+
+  private constructor(socket: Socket) {
+    this.socket = socket;
+    socket.on('data', (chunk: Buffer) => {
+      for (const ev of this.#parser.push(chunk)) {
+        if (ev.kind !== 'reply') continue;
+        const w = this.#waiters.shift();
+        if (w !== undefined) w(ev.reply);
+        else this.#replies.push(ev.reply);
+      }
+    });
+    socket.on('close', () => {
+      this.#closed = true;
+      for (const w of this.#waiters.splice(0)) w(undefined);
+    });
+    socket.on('error', () => socket.destroy());
+  }
+
+  static open(port: number): Promise<RawSmtp> {
+    return new Promise((resolve, reject) => {
+      const s = connect({ host: '127.0.0.1', port }, () => resolve(new RawSmtp(s)));
+      s.once('error', reject);
+    });
+  }
+
+  /** The next reply; undefined when the connection closed first. */
+  reply(timeoutMs = 10_000): Promise<Reply | undefined> {
+    const r = this.#replies.shift();
+    if (r !== undefined) return Promise.resolve(r);
+    if (this.#closed) return Promise.resolve(undefined);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no reply within timeout')), timeoutMs);
+      this.#waiters.push((x) => { clearTimeout(timer); resolve(x); });
+    });
+  }
+
+  write(data: string | Buffer): void {
+    this.socket.write(data);
+  }
+
+  /** Sends one command line and returns its reply. */
+  async cmd(line: string): Promise<Reply | undefined> {
+    this.write(`${line}\r\n`);
+    return this.reply();
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+export interface ProxyRig {
+  readonly gateway: Gateway;
+  readonly port: number;
+  readonly hop: TestNextHop;
+  readonly log: CapturedLog;
+  readonly dataDir: string;
+  /** Opens a session and says EHLO; returns the client and the EHLO reply. */
+  open(): Promise<{ c: RawSmtp; ehlo: Reply }>;
+  close(): Promise<void>;
+}
+
+export async function startProxy(smtp: Record<string, unknown> = {}, hopOptions: NextHopOptions = {}, overrides: Record<string, unknown> = {}): Promise<ProxyRig> {
+  const hop = await startNextHop(hopOptions);
+  const dir = await tempDir('pc-smtp-');
+  const log = captureLog('info');
+  const config = testConfig(dir.path, { ftp: false, smtp: { listen: '127.0.0.1:0', nextHop: `127.0.0.1:${hop.port}`, hostname: 'proxy.test', ...smtp }, ...overrides });
+  const gateway = await Gateway.start({ readConfig: async () => config, log: log.log, admin: false, noPrivilegeDrop: true, listeners: { smtp: createListener } });
+  const port = Number(/:(\d+)$/.exec(gateway.addresses().smtp ?? '')?.[1]);
+  return {
+    gateway, port, hop, log, dataDir: dir.path,
+    async open() {
+      const c = await RawSmtp.open(port);
+      const greet = await c.reply();
+      if (greet?.code !== 220) throw new Error(`greeting ${JSON.stringify(greet)}`);
+      const ehlo = await c.cmd('EHLO client.test');
+      if (ehlo === undefined) throw new Error('closed at EHLO');
+      return { c, ehlo };
+    },
+    async close() {
+      await gateway.stop();
+      await hop.close();
+      await dir.remove();
+    },
+  };
+}
+
+/** The EICAR test string, built from two halves so no tool flags this source. */
+export function eicar(): string {
+  return 'X5O!P%@AP[4\\PZX54(P^)7CC)7}$' + 'EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*';
+}
