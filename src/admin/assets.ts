@@ -43,6 +43,7 @@ dl.meta dd { margin:0; word-break:break-all; }
 pre { background:var(--card); border:1px solid var(--line); padding:.8rem; overflow:auto; }
 .bars { display:flex; align-items:flex-end; gap:2px; height:60px; background:var(--card); border:1px solid var(--line); padding:4px; }
 .bars div { background:var(--accent); width:10px; min-height:1px; }
+${Array.from({ length: 21 }, (_, i) => `.bars .h${i * 5} { height:${i * 5}%; }`).join('\n')}
 .muted { color:var(--muted); }
 .pager { margin-top:.8rem; display:flex; gap:1rem; }
 .login { max-width:340px; margin:4rem auto; background:var(--card); border:1px solid var(--line); padding:1.4rem; border-radius:8px; }

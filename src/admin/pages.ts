@@ -131,8 +131,9 @@ ${card('sessions', String(open), 'sessions open')}
 ${card('held', String(data.quarantine.held), 'in quarantine')}
 </div><p class="muted">Since ${formatTime(m.startedAt)} · ${data.signatures.total} signatures loaded · updated <span data-k="updated">now</span></p></section>
 <h2>Throughput, last hour (bytes per minute)</h2>
+<!-- Heights are classes, not style attributes: the CSP allows no inline style. -->
 <div class="bars" title="bytes per minute">${data.perMinute.map((p) =>
-    html`<div style="height:${Math.round((p.bytes / maxBytes) * 100)}%" title="${formatTime(p.minute)}: ${p.events} objects, ${formatBytes(p.bytes)}"></div>`)}</div>
+    html`<div class="h${Math.round((p.bytes / maxBytes) * 20) * 5}" title="${formatTime(p.minute)}: ${p.events} objects, ${formatBytes(p.bytes)}"></div>`)}</div>
 <h2>Recent detections</h2>
 <p class="muted" id="no-detections"${data.recent.length > 0 ? html` hidden` : ''}>No detections yet.</p>
 ${eventRows(data.recent, 'recent')}`);

@@ -88,6 +88,8 @@ describe('admin UI in a real browser against portcullis start', () => {
     page = await (await browser.newContext()).newPage();
     // Release and delete ask for confirmation; the test says yes.
     page.on('dialog', (d) => { void d.accept(); });
+    // Anything the page's own CSP blocks is a bug in the UI (an inline style or script).
+    page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text()); });
   });
 
   after(async () => {
@@ -101,6 +103,7 @@ describe('admin UI in a real browser against portcullis start', () => {
   });
 
   let quarantineId = '';
+  const cspViolations: string[] = [];
 
   it('sends an anonymous visitor to the login page, and logs in', async () => {
     await page.goto(`${base}/events`);
@@ -143,6 +146,8 @@ describe('admin UI in a real browser against portcullis start', () => {
     await page.waitForFunction(() => (globalThis as unknown as PageGlobal).document.querySelector('[data-k="updated"]')?.textContent !== 'now');
     assert.equal(await page.textContent('[data-k="infected"]'), '1');
     assert.equal(await page.textContent('[data-k="held"]'), '1');
+    const barHeight = await page.locator('.bars div').last().evaluate((el) => (el as unknown as { getBoundingClientRect(): { height: number } }).getBoundingClientRect().height);
+    assert.ok(barHeight > 10, `the throughput bar is ${barHeight}px high`);
     assert.match(await page.textContent('main') ?? '', /Recent detections[\s\S]*eicar<img src=x onerror=alert\(1\)>\.com/);
 
     // A second detection arrives while the dashboard is open: the polling script shows it, as text.
@@ -205,5 +210,9 @@ describe('admin UI in a real browser against portcullis start', () => {
     const status = await page.evaluate(async () => (await fetch('/api/summary')).status);
     assert.equal(status, 401);
     assert.ok(existsSync(join(dir, 'data', 'portcullis.db')));
+  });
+
+  it('broke none of its own Content-Security-Policy rules on any page', () => {
+    assert.deepEqual(cspViolations, []);
   });
 });
