@@ -40,6 +40,7 @@ const SIG_DESCRIPTOR = 0x08074b50;
 const FLAG_ENCRYPTED = 0x0001;
 const FLAG_DESCRIPTOR = 0x0008;
 const FLAG_UTF8 = 0x0800;
+const EOCD_MAGIC = Buffer.from([0x50, 0x4b, 0x05, 0x06]);
 
 const utf8 = new TextDecoder('utf-8');
 const latin1 = new TextDecoder('latin1');
@@ -51,8 +52,11 @@ function decodeName(bytes: Uint8Array, flags: number): string {
 /** The end-of-central-directory record is in the last 64 KiB + 22 bytes (the comment is at most 65535 bytes). */
 function findEocd(v: LeBytes): number {
   const stop = Math.max(0, v.d.length - 22 - 0xffff);
-  for (let o = v.d.length - 22; o >= stop; o--) {
-    if (v.d[o] === 0x50 && v.d[o + 1] === 0x4b && v.u32(o) === SIG_EOCD) return o;
+  const buf = Buffer.from(v.d.buffer, v.d.byteOffset, v.d.byteLength);
+  // Native search backwards from the last place a record fits; a comment may itself contain the signature, so keep looking.
+  for (let o = buf.lastIndexOf(EOCD_MAGIC, v.d.length - 22); o >= stop; o = buf.lastIndexOf(EOCD_MAGIC, o - 1)) {
+    if (o + 22 + v.u16(o + 20) <= v.d.length) return o;
+    if (o === 0) break;
   }
   return -1;
 }
