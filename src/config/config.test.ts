@@ -188,3 +188,28 @@ describe('loadConfig', () => {
     assert.equal(config.data, join(process.cwd(), 'var'));
   });
 });
+
+describe('hostile config text', () => {
+  // A tiny deterministic generator: the same cases on every run.
+  let seed = 42;
+  const rand = (n: number): number => { seed = (seed * 1103515245 + 12345) >>> 0; return seed % n; };
+  const pieces = ['smtp', 'ftp', ':', ' ', '\n', '  ', '{', '}', '[', ']', ',', '"', "'", '&a', '*a', '!!binary', '-', '#', 'listen', '127.0.0.1:25', 'false', '~', '1e9', '0x10', 'policy', 'actions', 'virus', 'pass', '\t', '%', '@', '|', '>'];
+  it('random YAML-ish text either loads or fails with a ConfigError naming where, never anything else', () => {
+    for (let i = 0; i < 3000; i++) {
+      let text = '';
+      const n = rand(30);
+      for (let k = 0; k < n; k++) text += pieces[rand(pieces.length)];
+      try {
+        parseConfigText(text, 'fuzz', '/tmp');
+      } catch (e) {
+        assert.ok(e instanceof ConfigError, `${JSON.stringify(text)} threw ${String(e)}`);
+        assert.ok(e.problems.length > 0 && e.problems.every((p) => p.key.length > 0 && p.message.length > 0));
+      }
+    }
+  });
+
+  it('an alias bomb is refused, not expanded', () => {
+    const bomb = 'a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n';
+    assert.throws(() => parseConfigText(bomb, 'bomb', '/tmp'), (e: unknown) => isPortcullisError(e, 'PC_ERR_CONFIG'));
+  });
+});

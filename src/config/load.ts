@@ -44,7 +44,14 @@ export function parseConfigText(text: string, source: string, baseDir: string): 
       return { key: at === undefined ? '(syntax)' : `line ${at.line} column ${at.col}`, message: (e.message.split('\n')[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, '') };
     }));
   }
-  const r = checkConfig(doc.toJS({ maxAliasCount: 100 }));
+  let document: unknown;
+  try {
+    // Unresolved aliases and alias bombs surface only here, as plain errors.
+    document = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    throw new ConfigError(source, [{ key: '(syntax)', message: err instanceof Error ? err.message : String(err) }]);
+  }
+  const r = checkConfig(document);
   if (!r.ok) throw new ConfigError(source, r.problems);
   return resolvePaths(r.config, baseDir);
 }

@@ -71,6 +71,20 @@ describe('runtime: start', () => {
     }
   });
 
+  it('a placeholder closes a session that sends an endless line instead of buffering it', async () => {
+    const h = await startHarness();
+    try {
+      const c = await LineClient.open(h.gw.addresses().smtp as string);
+      await c.readLine();
+      c.socket.write('A'.repeat(10_000));
+      await c.closed();
+      const line = await h.logs.waitFor((l) => l['event'] === 'session' && l['end'] === 'error');
+      assert.equal(line['protocol'], 'smtp');
+    } finally {
+      await h.done();
+    }
+  });
+
   it('a listener switched off is not bound', async () => {
     const h = await startHarness({ smtp: false });
     try {

@@ -77,6 +77,24 @@ describe('CIDR', () => {
   });
 });
 
+describe('hostile addresses', () => {
+  it('random text never throws from the address parsers and is never inside a block by accident', () => {
+    let seed = 7;
+    const rand = (n: number): number => { seed = (seed * 1103515245 + 12345) >>> 0; return seed % n; };
+    const alphabet = '0123456789abcdef:./%[]-fF \u0000x';
+    const all = CidrSet.parse(['0.0.0.0/0', '::/0']);
+    for (let i = 0; i < 20000; i++) {
+      let t = '';
+      for (let k = rand(45); k > 0; k--) t += alphabet[rand(alphabet.length)];
+      const a = parseAddress(t);
+      assert.equal(all.contains(t), a !== undefined, JSON.stringify(t));
+      parseCidr(t);
+      addressOnly(t);
+      mailDomain(t);
+    }
+  });
+});
+
 describe('direction', () => {
   const policy = compilePolicy(configWith({ policy: { protectedNetworks: ['10.0.0.0/8', '2001:db8::/32'], localDomains: ['example.org', '.corp.example'] } }));
   const ftp: [string, Parameters<typeof policy.ftpDirection>[0], string][] = [
