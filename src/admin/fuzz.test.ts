@@ -45,6 +45,7 @@ describe('admin request fuzzing', () => {
     const next = seeded(7);
     const pick = <T>(a: readonly T[]): T => a[Math.floor(next() * a.length)] as T;
     const patterns = [...new Set(admin.routes.map((r) => r.url))];
+    const statuses = new Map<number, number>();
     for (let i = 0; i < 1500; i++) {
       const withSession = next() < 0.5;
       let path = pick(patterns).replace(':id', () => Array.from({ length: 1 + Math.floor(next() * 3) }, () => pick(PIECES)).join(''));
@@ -65,8 +66,12 @@ describe('admin request fuzzing', () => {
         if (err instanceof TypeError || (err as { code?: string }).code === 'ERR_INVALID_URL') continue;
         throw err;
       }
+      statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
       assert.ok(res.statusCode < 500, `${method} ${url} session=${withSession} → ${res.statusCode} ${res.body.slice(0, 200)}`);
     }
+    const answered = [...statuses.values()].reduce((a, b) => a + b, 0);
+    assert.ok(answered > 1200, `only ${answered} requests reached the server`);
+    for (const code of [200, 303, 401, 403, 404]) assert.ok((statuses.get(code) ?? 0) > 0, `no ${code} among ${JSON.stringify([...statuses])}`);
     // Its id never appears in a fuzzed path, so nothing may have touched it.
     assert.equal(fx.quarantine.get(heldId)?.state, 'held');
     assert.equal(fx.logs.filter((l) => l.level === 'error').length, 0, JSON.stringify(fx.logs.filter((l) => l.level === 'error').slice(0, 3)));
