@@ -86,6 +86,13 @@ describe('inspect with stand-in stores and scanners', () => {
     assert.equal(d.rec.observed.length, 1, 'metrics still count it');
   });
 
+  it('a banned name is refused even when the scanner failed (block beats tempfail)', async () => {
+    const d = deps(source(scannerOf(async () => { throw new Error('down'); }), { policy: { bannedNames: ['*.scr'] } }));
+    const r = await createInspect(d)({ protocol: 'smtp', direction: 'inbound', name: 'x.scr', target: { name: 'x.scr', data: DATA } });
+    assert.deepEqual([r.decision.action, r.decision.class], ['block', 'banned']);
+    assert.equal(r.report.errors.length, 1, 'the failure is still reported');
+  });
+
   it('uses the session\'s snapshot when given and takes no lease of its own', async () => {
     const s = source(scannerOf(async () => infected));
     const other = source(scannerOf(async () => ({ ...infected, findings: [], verdict: 'clean' })));

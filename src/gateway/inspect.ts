@@ -201,7 +201,8 @@ async function run(deps: InspectDeps, req: InspectRequest, snapshot: Snapshot, s
     ? await guardedScan(snapshot, req.target, signal, started)
     : { verdict: 'clean', findings: [], errors: [], bytesScanned: 0, durationMs: 0 });
 
-  if (policy.hasBannedRules && report.errors.length === 0) {
+  // Banned names and types are checked even when a scanner failed: a banned file is refused for certain, which beats "try again".
+  if (policy.hasBannedRules && unreadable === undefined) {
     try {
       const banned = policy.banned(await objectFacts(req.target, type, snapshot, signal));
       if (banned.length > 0) report = { ...report, verdict: 'infected', findings: [...report.findings, ...banned] };
