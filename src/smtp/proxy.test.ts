@@ -141,3 +141,239 @@ describe('smtp proxy: actions', () => {
     }
   });
 });
+
+/** A zip holding one stored file, built by hand (local header, data, central directory, end record). */
+function storedZip(name: string, data: Buffer): Buffer {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  let crc = 0xffffffff;
+  for (const b of data) crc = (crcTable[(crc ^ b) & 0xff] as number) ^ (crc >>> 8);
+  crc = (crc ^ 0xffffffff) >>> 0;
+  const fname = Buffer.from(name);
+  const local = Buffer.alloc(30);
+  local.writeUInt32LE(0x04034b50, 0); local.writeUInt16LE(10, 4); local.writeUInt32LE(crc, 14);
+  local.writeUInt32LE(data.length, 18); local.writeUInt32LE(data.length, 22); local.writeUInt16LE(fname.length, 26);
+  const central = Buffer.alloc(46);
+  central.writeUInt32LE(0x02014b50, 0); central.writeUInt16LE(20, 4); central.writeUInt16LE(10, 6); central.writeUInt32LE(crc, 16);
+  central.writeUInt32LE(data.length, 20); central.writeUInt32LE(data.length, 24); central.writeUInt16LE(fname.length, 28);
+  const cdOffset = local.length + fname.length + data.length;
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0); end.writeUInt16LE(1, 8); end.writeUInt16LE(1, 10);
+  end.writeUInt32LE(central.length + fname.length, 12); end.writeUInt32LE(cdOffset, 16);
+  return Buffer.concat([local, fname, data, central, fname, end]);
+}
+
+function actions(action: string): Record<string, unknown> {
+  return { policy: { actions: { smtp: { inbound: { virus: action }, outbound: { virus: action } } } } };
+}
+
+const INFECTED = mimeWith('eicar.zip', storedZip('eicar.com', Buffer.from(eicar())));
+
+describe('smtp proxy: each action on EICAR in a zip', () => {
+  test('quarantine: 554 with the id, the whole message stored, a notice to each recipient with the null sender', async () => {
+    const rig = await startProxy({}, {}, actions('quarantine'));
+    try {
+      const r = await send(rig, INFECTED, ['bob@example.org', 'carol@example.org']);
+      assert.deepEqual([r?.code, r?.enhanced], [554, '5.7.1']);
+      const id = /quarantined as (\S+?)[,;]/.exec(r?.lines[0] ?? '')?.[1];
+      assert.ok(id !== undefined, r?.lines[0]);
+      const page = rig.gateway.stores.quarantine.list({});
+      const entry = page.items.find((e) => e.id === id);
+      assert.ok(entry !== undefined, 'the quarantine holds the message');
+      assert.equal(entry.size, Buffer.byteLength(INFECTED));
+      assert.equal(rig.hop.messages.length, 2, 'two notices, no message');
+      for (const [i, m] of rig.hop.messages.entries()) {
+        assert.equal(m.from, '', 'null sender');
+        assert.deepEqual(m.rcpts, [['bob@example.org', 'carol@example.org'][i]]);
+        assert.match(m.data.toString(), new RegExp(`quarantine id is ${id}`));
+        assert.ok(!m.data.toString().includes('EICAR'), 'the notice does not carry the virus');
+      }
+    } finally {
+      await rig.close();
+    }
+  });
+
+  test('quarantine with quarantineReply accept: 250 naming the id', async () => {
+    const rig = await startProxy({ quarantineReply: 'accept', notifyRecipients: false }, {}, actions('quarantine'));
+    try {
+      const r = await send(rig, INFECTED);
+      assert.equal(r?.code, 250);
+      assert.match(r?.lines[0] ?? '', /quarantined as/);
+      assert.equal(rig.hop.messages.length, 0);
+    } finally {
+      await rig.close();
+    }
+  });
+
+  test('block with blockReply discard: 250, dropped, logged', async () => {
+    const rig = await startProxy({ blockReply: 'discard' }, {}, actions('block'));
+    try {
+      const r = await send(rig, INFECTED);
+      assert.equal(r?.code, 250);
+      assert.match(r?.lines[0] ?? '', /dropped/);
+      assert.equal(rig.hop.messages.length, 0);
+      await rig.log.waitFor((l) => l['msg'] === 'message' && l['result'] === 'discarded');
+    } finally {
+      await rig.close();
+    }
+  });
+
+  for (const action of ['strip', 'replace'] as const) {
+    test(`${action}: the infected part is replaced by a text part, every other byte of the message kept`, async () => {
+      const rig = await startProxy({ subjectTag: '[VIRUS]' }, {}, actions(action));
+      try {
+        const r = await send(rig, INFECTED);
+        assert.equal(r?.code, 250);
+        const got = rig.hop.messages.at(-1)?.data.toString('latin1') ?? '';
+        assert.match(got, new RegExp(`^X-Virus-Scanned: [^\\r]*\\r\\nX-Virus-Status: ${action === 'strip' ? 'Stripped' : 'Replaced'} \\(Eicar`));
+        assert.ok(!got.includes(storedZip('eicar.com', Buffer.from(eicar())).toString('base64').slice(0, 40)), 'the zip is gone');
+        assert.match(got, /Subject: \[VIRUS\] with attachment/);
+        // Everything before the infected part is byte-identical (after the tag).
+        const body = got.slice(got.indexOf('To: bob'));
+        const orig = INFECTED.slice(INFECTED.indexOf('To: bob')).replace('Subject: with', 'Subject: [VIRUS] with');
+        const cut = orig.indexOf('Content-Type: application/octet-stream');
+        assert.equal(body.slice(0, cut), orig.slice(0, cut));
+        assert.match(body, /--XYZ--\r\n$/);
+        assert.match(body, action === 'strip' ? /was removed by the virus scanner: Eicar/ : /Found: Eicar/);
+      } finally {
+        await rig.close();
+      }
+    });
+  }
+
+  test('pass: delivered as is, headers say what was found', async () => {
+    const rig = await startProxy({}, {}, actions('pass'));
+    try {
+      const r = await send(rig, INFECTED);
+      assert.equal(r?.code, 250);
+      const got = rig.hop.messages.at(-1)?.data.toString('latin1') ?? '';
+      assert.match(got, /^X-Virus-Scanned: portcullis on proxy\.test\r\nX-Virus-Status: Infected \(Eicar/);
+      assert.ok(got.endsWith(INFECTED));
+    } finally {
+      await rig.close();
+    }
+  });
+
+  test('uuencoded EICAR inside a text part is found', async () => {
+    const rig = await startProxy({}, {}, actions('block'));
+    try {
+      const uu = (data: Buffer): string => {
+        const lines = ['begin 644 eicar.com'];
+        for (let i = 0; i < data.length; i += 45) {
+          const chunk = data.subarray(i, i + 45);
+          let line = String.fromCharCode(32 + chunk.length);
+          for (let j = 0; j < chunk.length; j += 3) {
+            const [a = 0, b = 0, c = 0] = [chunk[j], chunk[j + 1], chunk[j + 2]];
+            for (const v of [a >> 2, ((a & 3) << 4) | (b >> 4), ((b & 15) << 2) | (c >> 6), c & 63]) line += String.fromCharCode(v === 0 ? 96 : v + 32);
+          }
+          lines.push(line);
+        }
+        return [...lines, '`', 'end'].join('\r\n');
+      };
+      const r = await send(rig, `From: a@example.net\r\nSubject: uu\r\n\r\nHere it is:\r\n${uu(Buffer.from(eicar()))}\r\n`);
+      assert.deepEqual([r?.code, r?.enhanced], [554, '5.7.1']);
+    } finally {
+      await rig.close();
+    }
+  });
+
+  test('a failing scanner is a 451 4.7.1 and nothing is delivered', async () => {
+    const rig = await startProxy({}, {}, { scanners: [{ command: ['/bin/sh', '-c', 'exit 7', '{}'] }] });
+    try {
+      const r = await send(rig, CLEAN);
+      assert.deepEqual([r?.code, r?.enhanced], [451, '4.7.1']);
+      assert.equal(rig.hop.messages.length, 0);
+    } finally {
+      await rig.close();
+    }
+  });
+});
+
+describe('smtp proxy: limits and smuggling', () => {
+  let rig: ProxyRig;
+  before(async () => { rig = await startProxy({ maxMessageSize: '64k' }, { size: 32 * 1024 }); });
+  after(async () => { await rig.close(); });
+
+  test('SIZE is the smaller of ours and the next hop\'s, and a larger SIZE= is refused at MAIL', async () => {
+    const { c, ehlo } = await rig.open();
+    assert.ok(ehlo.lines.includes('SIZE 32768'), ehlo.lines.join('|'));
+    const r = await c.cmd('MAIL FROM:<a@example.net> SIZE=40000');
+    assert.deepEqual([r?.code, r?.enhanced], [552, '5.3.4']);
+    assert.equal((await c.cmd('MAIL FROM:<a@example.net> SIZE=1000'))?.code, 250);
+    c.close();
+  });
+
+  test('a message larger than the limit is refused after DATA and not delivered', async () => {
+    const before = rig.hop.messages.length;
+    const r = await send(rig, `Subject: big\r\n\r\n${'x'.repeat(70).concat('\r\n').repeat(700)}`);
+    assert.equal(r?.code, 552);
+    assert.equal(rig.hop.messages.length, before);
+  });
+
+  test('bare LF (the <LF>.<LF> smuggling form) is refused by default, and nothing after it runs as a command', async () => {
+    const before = rig.hop.messages.length;
+    const { c } = await rig.open();
+    c.write('MAIL FROM:<a@example.net>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n');
+    for (let i = 0; i < 3; i++) await c.reply();
+    c.write('Subject: x\r\n\r\nhello\n.\nMAIL FROM:<evil@example.net>\r\nRCPT TO:<victim@example.org>\r\nDATA\r\nsmuggled\r\n.\r\n');
+    const r = await c.reply();
+    assert.deepEqual([r?.code, r?.enhanced], [554, '5.5.2']);
+    assert.equal(rig.hop.messages.length, before);
+    c.close();
+  });
+});
+
+describe('smtp proxy: bare LF normalised', () => {
+  test('normalise mode turns bare LF into CRLF, and the smuggled dot line is stuffed', async () => {
+    const rig = await startProxy({ bareNewline: 'normalise' });
+    try {
+      const r = await send(rig, 'Subject: x\r\n\r\nhello\n.\nMAIL FROM:<evil@example.net>\r\n');
+      assert.equal(r?.code, 250);
+      const got = rig.hop.messages.at(-1)?.data.toString('latin1') ?? '';
+      assert.ok(got.endsWith('Subject: x\r\n\r\nhello\r\n.\r\nMAIL FROM:<evil@example.net>\r\n'), JSON.stringify(got));
+      assert.equal(rig.hop.messages.length, 1, 'one message, the dot line did not end it');
+    } finally {
+      await rig.close();
+    }
+  });
+});
+
+describe('smtp proxy: next hop failures', () => {
+  test('next hop down at connect: 421', async () => {
+    const rig = await startProxy();
+    await rig.hop.close();
+    try {
+      const c = await (await import('./testing.js')).RawSmtp.open(rig.port);
+      const greet = await c.reply();
+      assert.equal(greet?.code, 421);
+      c.close();
+    } finally {
+      await rig.close().catch(() => undefined);
+    }
+  });
+
+  test('next hop closes mid-DATA: the client gets 451, never 250', async () => {
+    const rig = await startProxy({}, { onDataStart: (s) => s.destroy() });
+    try {
+      const r = await send(rig, CLEAN);
+      assert.deepEqual([r?.code, r?.enhanced], [451, '4.4.2']);
+      assert.equal(rig.hop.messages.length, 0);
+    } finally {
+      await rig.close();
+    }
+  });
+
+  test('next hop refuses the message: its own 5xx reaches the client', async () => {
+    const rig = await startProxy({}, { dataCode: 554 });
+    try {
+      const r = await send(rig, CLEAN);
+      assert.equal(r?.code, 554);
+      assert.match(r?.lines[0] ?? '', /test next hop/);
+    } finally {
+      await rig.close();
+    }
+  });
+});
