@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { isPortcullisError } from '../errors.js';
+import { isPortcullisError, PortcullisError } from '../errors.js';
 import { hashPassword } from './password.js';
 import { buildAdmin, contentDisposition, parseListen, redactSecrets, startAdmin, type AdminApp } from './server.js';
 import { SessionStore, SESSION_COOKIE } from './sessions.js';
@@ -321,6 +321,20 @@ describe('admin server', () => {
     assert.equal(res.statusCode, 409);
     assert.match(res.body, /no SMTP next hop/);
     assert.equal(fx.quarantine.get(m.id)?.state, 'held');
+  });
+
+  it('reports a next hop that refuses a mail release as 502, and keeps the mail held', async () => {
+    const s = await login(app);
+    const m = await fx.quarantine.add({ source: { data: Buffer.from(EICAR) }, originalName: 'mail', protocol: 'smtp', direction: 'inbound', envelope: { from: 'a@x.test', rcpts: ['b@y.test'] }, findings: [] });
+    fx.quarantine.setReleaseMail(async () => { throw new PortcullisError('PC_ERR_NEXT_HOP', 'Cannot talk to the next hop: it closed the connection'); });
+    try {
+      const res = await app.inject({ method: 'POST', url: `/api/quarantine/${m.id}/release`, headers: { cookie: s.cookie, 'x-csrf-token': s.csrf } });
+      assert.equal(res.statusCode, 502);
+      assert.match((res.json() as { error: { message: string } }).error.message, /closed the connection/);
+      assert.equal(fx.quarantine.get(m.id)?.state, 'held');
+    } finally {
+      fx.quarantine.setReleaseMail(undefined);
+    }
   });
 
   const badQueries: string[] = ['/api/events?verdict=bad', '/api/events?limit=-1', '/api/events?from=yesterday', '/api/quarantine?state=gone', '/api/events?protocol=%3Cx%3E'];

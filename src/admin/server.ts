@@ -135,6 +135,7 @@ function statusOf(err: unknown): number {
       case 'PC_ERR_USAGE': case 'PC_ERR_CONFIG': return 400;
       case 'PC_ERR_QUARANTINE': return 409;
       case 'PC_ERR_SCAN_TIMEOUT': case 'PC_ERR_SCANNER': return 503;
+      case 'PC_ERR_NEXT_HOP': return 502;
       default: return 500;
     }
   }
