@@ -183,14 +183,13 @@ function matches(d: Uint8Array, row: MagicRow): boolean {
 function looksLikeText(head: Uint8Array): boolean {
   if (head.length === 0) return false;
   let odd = 0;
-  for (const b of head) {
+  for (let i = 0; i < head.length; i++) {
+    const b = head[i] ?? 0;
     if (b === 0) return false;
     if (b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d && b !== 0x0c && b !== 0x1b) odd++;
   }
   return odd * 100 <= head.length;
 }
-
-const latin1 = new TextDecoder('latin1');
 
 /** Header names that mark the start of an RFC 5322 message (a real message starts with a few of them). */
 const MAIL_HEADERS = new Set([
@@ -208,13 +207,19 @@ const MAIL_HEADERS = new Set([
  * happens to start with "Note: …" stays text.
  */
 function looksLikeMail(text: string): boolean {
-  const lines = text.split(/\r?\n/);
-  let i = 0;
-  if (lines[0]?.startsWith('From ') === true) i = 1;
+  let at = 0;
+  const nextLine = (): string => {
+    const nl = text.indexOf('\n', at);
+    const end = nl < 0 ? text.length : nl;
+    const line = text.slice(at, end > at && text[end - 1] === '\r' ? end - 1 : end);
+    at = end + 1;
+    return line;
+  };
   let known = 0;
   let fields = 0;
-  for (; i < lines.length && i < 64; i++) {
-    const line = lines[i] ?? '';
+  for (let i = 0; i < 64 && at <= text.length; i++) {
+    const line = nextLine();
+    if (i === 0 && line.startsWith('From ')) continue;
     if (line === '') break;
     if (/^[ \t]/.test(line)) { if (fields === 0) return false; continue; }
     const m = /^([!-9;-~]+):/.exec(line);
@@ -233,7 +238,7 @@ const HTML_ANYWHERE = /<(?:html|body|script|iframe)[\s>]/i;
 function sniffText(head: Uint8Array): string | undefined {
   // UTF-8/UTF-16 byte-order marks are left to the text sniffer; we only skip the UTF-8 one.
   const start = head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf ? 3 : 0;
-  const text = latin1.decode(head.subarray(start));
+  const text = Buffer.from(head.buffer, head.byteOffset + start, head.byteLength - start).toString('latin1');
   const lead = text.trimStart();
   if (lead.startsWith('{\\rt')) return 'rtf';
   if (lead.startsWith('%PDF-')) return 'pdf';
@@ -252,8 +257,7 @@ export function detectType(data: Uint8Array, _name?: string): FileType {
   if (isTar(data)) return fileType('tar');
   const head = data.subarray(0, HEAD_BYTES);
   // PDF readers accept the header anywhere in the first KiB, so do we (binary garbage before it is a known evasion).
-  const pdfAt = latin1.decode(head.subarray(0, 1024)).indexOf('%PDF-');
-  if (pdfAt >= 0) return fileType('pdf');
+  if (Buffer.from(head.buffer, head.byteOffset, Math.min(1024, head.byteLength)).indexOf('%PDF-', 0, 'latin1') >= 0) return fileType('pdf');
   if (!looksLikeText(head)) return fileType('binary');
   return fileType(sniffText(head) ?? 'text');
 }
