@@ -64,6 +64,10 @@ export class CappedSink {
   }
 
   bytes(): Uint8Array {
+    // One chunk (a stored member, a view into the container) is handed on as is: no copy.
+    const only = this.#chunks.length === 1 ? this.#chunks[0] : undefined;
+    if (only !== undefined && only.length === this.#length) return only;
+    if (this.#chunks.length === 0) return new Uint8Array(0);
     const out = new Uint8Array(this.#length);
     let at = 0;
     for (const c of this.#chunks) {
