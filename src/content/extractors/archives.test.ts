@@ -176,3 +176,26 @@ test('AutoIt EA05 keystream is MT19937: reference outputs for seed 5489, shifted
   const mt = new Mt(5489);
   assert.deepEqual([mt.nextByte(), mt.nextByte(), mt.nextByte()], [3499211612, 581869302, 3890346734].map((n) => (n >>> 1) & 0xff));
 });
+
+/** Cut in the middle of member data: each format must say so, not pass silently. */
+const LONG = enc('a member long enough to be cut in the middle of its data. '.repeat(40));
+const TRUNCATED: readonly { name: string; file: string; input: () => Uint8Array; cut: number; finding: string }[] = [
+  { name: 'zip (deflate)', file: 't.zip', input: () => zip({ 'a.txt': LONG, 'b.txt': B }), cut: 0.3, finding: 'Heuristics.Broken.Zip' },
+  { name: 'zip (stored)', file: 't.zip', input: () => zip({ 'a.txt': LONG }, 0), cut: 0.5, finding: 'Heuristics.Broken.Zip' },
+  { name: 'gzip', file: 't.gz', input: () => gzip(LONG), cut: 0.5, finding: 'Heuristics.Broken.GZip' },
+  { name: 'bzip2', file: 't.bz2', input: () => SAMPLE_BZ2, cut: 0.6, finding: 'Heuristics.Broken.BZip2' },
+  { name: 'xz', file: 't.xz', input: () => SAMPLE_XZ, cut: 0.6, finding: 'Heuristics.Broken.XZ' },
+  { name: 'tar', file: 't.tar', input: () => tar([{ name: 'a.txt', data: LONG }]), cut: 0.4, finding: 'Heuristics.Broken.Tar' },
+  { name: '7z', file: 't.7z', input: () => SAMPLE_7Z, cut: 0.5, finding: 'Heuristics.Broken.7z' },
+  { name: 'SZDD', file: 't.ex_', input: () => szdd(LONG), cut: 0.5, finding: 'Heuristics.Broken.SZDD' },
+  { name: 'SIS', file: 't.sis', input: () => sis('a.exe', LONG), cut: 0.8, finding: 'Heuristics.Broken.SIS' },
+];
+
+for (const c of TRUNCATED) {
+  test(`a cut ${c.name} is reported broken, its root still scanned`, async () => {
+    const full = c.input();
+    const { objects, findings } = await collect(c.file, full.subarray(0, Math.floor(full.length * c.cut)));
+    assert.equal(objects[0]?.path, c.file);
+    assert.ok(findings.some((f) => f.name === c.finding), `expected ${c.finding}, got ${JSON.stringify(findings)}`);
+  });
+}
