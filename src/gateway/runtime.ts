@@ -24,7 +24,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../config/load.js';
-import { START_ONLY_KEYS, type Config, type FtpConfig, type SmtpConfig } from '../config/table.js';
+import { START_ONLY_KEYS, type AdminConfig, type Config, type FtpConfig, type SmtpConfig } from '../config/table.js';
 import { isPortcullisError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { createInspect, type Inspect } from './inspect.js';
@@ -137,6 +137,43 @@ async function openStores(config: Config, log: Logger): Promise<Stores> {
   }
 }
 
+function metricsSignatures(s: Snapshot): import('../events/metrics.js').SignatureInfo {
+  const { loaded, loadedAt, newestBuildTime } = s.signatures;
+  return { loaded, loadedAt, ...(newestBuildTime !== undefined ? { newestBuildTime } : {}) };
+}
+
+/** Starts the admin UI on the gateway's stores, inspect() and reload(); "scan a file" is an inspection with protocol "upload". */
+async function startAdminServer(a: AdminConfig, data: string, deps: {
+  stores: Stores; inspect: Inspect; holder: SnapshotHolder; logger: Logger; reload: () => Promise<ReloadResult>;
+}): Promise<AdminHandle> {
+  const { startAdmin } = await import('../admin/index.js');
+  const { stores, inspect, holder } = deps;
+  return startAdmin({
+    listen: a.listen,
+    ...(a.passwordHash !== undefined ? { passwordHash: a.passwordHash } : {}),
+    sessionIdleMs: a.sessionIdle,
+    sessionTtlMs: a.sessionTimeout,
+    ...(a.metricsToken !== undefined ? { metricsToken: a.metricsToken } : {}),
+    maxUploadBytes: a.maxUploadSize,
+    spoolDir: join(data, 'spool'),
+    stores: { quarantine: stores.quarantine, events: stores.events },
+    metrics: stores.metrics,
+    inspect: async (u) => {
+      const r = await inspect({ protocol: 'upload', direction: 'inbound', name: u.name, target: { name: u.name, path: u.path, size: u.size }, peers: { client: u.client } });
+      return {
+        verdict: r.report.verdict, action: r.decision.action, findings: r.report.findings, durationMs: r.durationMs,
+        ...(r.quarantineId !== undefined ? { quarantineId: r.quarantineId } : {}),
+        ...(r.eventId !== undefined ? { eventId: r.eventId } : {}),
+        ...(r.report.errors.length > 0 ? { errors: r.report.errors } : {}),
+      };
+    },
+    reload: async () => ({ message: (await deps.reload()).message }),
+    configRedacted: () => redactConfig(holder.current().config),
+    dbStats: () => holder.current().signatures,
+    logger: deps.logger,
+  });
+}
+
 function redactConfig(config: Config): unknown {
   if (config.admin === false) return config;
   return {
@@ -204,7 +241,7 @@ export class Gateway {
     try {
       stores = await openStores(config, child({ component: 'retention' }));
       const s = stores;
-      s.metrics.setSignatures({ loaded: first.signatures.loaded, loadedAt: first.signatures.loadedAt, ...(first.signatures.newestBuildTime !== undefined ? { newestBuildTime: first.signatures.newestBuildTime } : {}) });
+      s.metrics.setSignatures(metricsSignatures(first));
       const inspect = createInspect({ snapshots: holder, log, quarantine: s.quarantine, events: s.events, metrics: s.metrics });
       const ctx: ListenerContext = { snapshots: holder, inspect, log, metrics: s.metrics, quarantine: s.quarantine };
 
@@ -219,40 +256,18 @@ export class Gateway {
         started.push(listener);
       }
 
-      // The gateway object exists before the admin starts so the admin's reload can call it.
+      mkdirSync(join(config.data, 'spool'), { recursive: true, mode: 0o700 });
+      // The gateway object exists before the admin serves a request, so the admin's reload can call it.
       let gateway: Gateway | undefined;
       if (config.admin !== false && options.admin !== false) {
-        const { startAdmin } = await import('../admin/index.js');
-        const a = config.admin;
-        admin = await startAdmin({
-          listen: a.listen,
-          ...(a.passwordHash !== undefined ? { passwordHash: a.passwordHash } : {}),
-          sessionIdleMs: a.sessionIdle,
-          sessionTtlMs: a.sessionTimeout,
-          ...(a.metricsToken !== undefined ? { metricsToken: a.metricsToken } : {}),
-          maxUploadBytes: a.maxUploadSize,
-          spoolDir: join(config.data, 'spool'),
-          stores: { quarantine: s.quarantine, events: s.events },
-          metrics: s.metrics,
-          inspect: async (u) => {
-            const r = await inspect({ protocol: 'upload', direction: 'inbound', name: u.name, target: { name: u.name, path: u.path, size: u.size }, peers: { client: u.client } });
-            return {
-              verdict: r.report.verdict, action: r.decision.action, findings: r.report.findings, durationMs: r.durationMs,
-              ...(r.quarantineId !== undefined ? { quarantineId: r.quarantineId } : {}),
-              ...(r.eventId !== undefined ? { eventId: r.eventId } : {}),
-              ...(r.report.errors.length > 0 ? { errors: r.report.errors } : {}),
-            };
-          },
+        admin = await startAdminServer(config.admin, config.data, {
+          stores: s, inspect, holder, logger: child({ component: 'admin' }),
           reload: async () => {
             if (gateway === undefined) throw new Error('Cannot reload: the gateway is still starting');
-            return { message: (await gateway.reload()).message };
+            return gateway.reload();
           },
-          configRedacted: () => redactConfig(holder.current().config),
-          dbStats: () => holder.current().signatures,
-          logger: child({ component: 'admin' }),
         });
       }
-      mkdirSync(join(config.data, 'spool'), { recursive: true, mode: 0o700 });
 
       const privileges = options.noPrivilegeDrop === true ? undefined : dropPrivileges({
         ...(config.user !== undefined ? { user: config.user } : {}),
@@ -330,7 +345,7 @@ export class Gateway {
       const next = await buildSnapshot(config, old.generation + 1);
       this.#holder.swap(next);
       for (const l of this.#loggers) l.level = config.log.level;
-      this.#stores.metrics.setSignatures({ loaded: next.signatures.loaded, loadedAt: next.signatures.loadedAt, ...(next.signatures.newestBuildTime !== undefined ? { newestBuildTime: next.signatures.newestBuildTime } : {}) });
+      this.#stores.metrics.setSignatures(metricsSignatures(next));
       const changed = changedKeys(old.config, config);
       const restart = changed.filter(needsRestart);
       const message = `reloaded: generation ${next.generation}, ${next.signatures.total} signatures, ${changed.length} key${changed.length === 1 ? '' : 's'} changed` +
