@@ -196,6 +196,23 @@ describe('smtp proxy: each action on EICAR in a zip', () => {
     }
   });
 
+  test('a quarantined mail released from the quarantine is re-delivered to its envelope through the next hop', async () => {
+    const rig = await startProxy({ notifyRecipients: false }, {}, actions('quarantine'));
+    try {
+      const r = await send(rig, INFECTED);
+      const id = /quarantined as (\S+?)[,;]/.exec(r?.lines[0] ?? '')?.[1] ?? '';
+      assert.equal(rig.hop.messages.length, 0);
+      const released = await rig.gateway.stores.quarantine.release(id);
+      assert.equal(released.releasedTo, 'smtp');
+      const m = rig.hop.messages.at(-1);
+      assert.equal(m?.from, 'alice@example.net');
+      assert.deepEqual(m?.rcpts, ['bob@example.org']);
+      assert.equal(m?.data.toString('latin1'), `X-Portcullis-Released: ${id} on ${/on ([^\r]*)\r\n/.exec(m?.data.toString('latin1') ?? '')?.[1]}\r\n${INFECTED}`);
+    } finally {
+      await rig.close();
+    }
+  });
+
   test('quarantine with quarantineReply accept: 250 naming the id', async () => {
     const rig = await startProxy({ quarantineReply: 'accept', notifyRecipients: false }, {}, actions('quarantine'));
     try {
@@ -372,6 +389,45 @@ describe('smtp proxy: next hop failures', () => {
       const r = await send(rig, CLEAN);
       assert.equal(r?.code, 554);
       assert.match(r?.lines[0] ?? '', /test next hop/);
+    } finally {
+      await rig.close();
+    }
+  });
+});
+
+describe('smtp proxy: DKIM survives a clean pass-through', () => {
+  test('signed (simple/simple and relaxed/relaxed), passed through, still verifies', async () => {
+    const { createRequire } = await import('node:module');
+    const { generateKeyPairSync } = await import('node:crypto');
+    const require = createRequire(import.meta.url);
+    const { dkimSign } = require('mailauth/lib/dkim/sign') as { dkimSign: (m: Buffer, o: unknown) => Promise<{ signatures: string; errors: unknown[] }> };
+    const { dkimVerify } = require('mailauth/lib/dkim/verify') as { dkimVerify: (m: Buffer, o: unknown) => Promise<{ results: { status: { result: string } }[] }> };
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const p = publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+    const resolver = async (name: string): Promise<string[][]> => {
+      if (name !== 'sel._domainkey.example.net') throw Object.assign(new Error('NXDOMAIN'), { code: 'ENOTFOUND' });
+      return [[`v=DKIM1; k=rsa; p=${p}`]];
+    };
+    const message = Buffer.from(mimeWith('report.pdf', Buffer.from('%PDF-1.4 not really a pdf, but bytes\n'.repeat(50))), 'latin1');
+    const rig = await startProxy();
+    try {
+      for (const canonicalization of ['simple/simple', 'relaxed/relaxed']) {
+        const signed = await dkimSign(message, {
+          canonicalization, signatureData: [{ signingDomain: 'example.net', selector: 'sel', privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }) }],
+        });
+        assert.deepEqual(signed.errors, []);
+        const full = Buffer.concat([Buffer.from(signed.signatures.replace(/\r?\n/g, '\r\n')), message]);
+        const before = await dkimVerify(full, { resolver });
+        assert.equal(before.results[0]?.status.result, 'pass', 'control: the signature verifies before the proxy');
+        const r = await send(rig, full.toString('latin1'));
+        assert.equal(r?.code, 250);
+        const delivered = rig.hop.messages.at(-1)?.data as Buffer;
+        const after = await dkimVerify(delivered, { resolver });
+        assert.equal(after.results[0]?.status.result, 'pass', `${canonicalization} after the proxy`);
+        const tampered = Buffer.from(delivered);
+        tampered[tampered.length - 20] = (tampered[tampered.length - 20] ?? 0) ^ 1;
+        assert.notEqual((await dkimVerify(tampered, { resolver })).results[0]?.status.result, 'pass', 'control: one changed body byte fails');
+      }
     } finally {
       await rig.close();
     }
