@@ -159,6 +159,7 @@ describe('loadConfig', () => {
       assert.deepEqual(config.engine.databases, [join(dir, 'sigs'), '/abs/db']);
       assert.equal(config.smtp, false);
 
+
       const bad = join(dir, 'bad.yaml');
       await writeFile(bad, 'smtp:\n  listen: abc\n');
       await assert.rejects(loadConfig(bad), (e: unknown) => {
@@ -179,6 +180,22 @@ describe('loadConfig', () => {
       await assert.rejects(loadConfig(join(dir, 'missing.yaml')), (e: unknown) => isPortcullisError(e, 'PC_ERR_CONFIG') && /ENOENT/.test(e.message));
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('every path-typed key is resolved against the config folder', () => {
+    const rows = docRows().filter((r) => r.type === 'path' || r.type === 'list of path');
+    assert.ok(rows.length >= 2);
+    for (const row of rows) {
+      const value = row.type === 'path' ? 'rel/x' : ['rel/x'];
+      const doc: Record<string, unknown> = {};
+      let at = doc;
+      const parts = row.key.split('.');
+      parts.slice(0, -1).forEach((p) => { at = (at[p] = {}) as Record<string, unknown>; });
+      at[parts[parts.length - 1] as string] = value;
+      let got: unknown = parseConfigText(JSON.stringify(doc), 'paths', '/base');
+      for (const p of parts) got = (got as Record<string, unknown>)[p];
+      assert.deepEqual(got, row.type === 'path' ? '/base/rel/x' : ['/base/rel/x'], row.key);
     }
   });
 

@@ -1,7 +1,7 @@
 /**
  * Loads the YAML config file (YAML 1.2 via the `yaml` package), checks it
- * against the table, and resolves relative paths (`data`,
- * `engine.databases`) against the config file's folder, so a config means
+ * against the table, and resolves relative paths (every key of type path,
+ * e.g. `data`, `engine.databases`) against the config file's folder, so a config means
  * the same thing whatever the working directory. With no file: the built-in
  * defaults, paths relative to the working directory.
  *
@@ -14,7 +14,8 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { PortcullisError } from '../errors.js';
 import { checkConfig, type ConfigProblem } from './schema.js';
-import type { Config } from './table.js';
+import { PATH, type Fields, type Node } from './fields.js';
+import { CONFIG_TABLE, type Config } from './table.js';
 
 const MAX_CONFIG_BYTES = 1024 * 1024;
 
@@ -56,9 +57,21 @@ export function parseConfigText(text: string, source: string, baseDir: string): 
   return resolvePaths(r.config, baseDir);
 }
 
+/** Makes every path-typed key (per the table: "path" or "list of path") absolute against `baseDir`. */
 export function resolvePaths(config: Config, baseDir: string): Config {
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
-  return { ...config, data: abs(config.data), engine: { ...config.engine, databases: config.engine.databases.map(abs) } };
+  const walk = (fields: Fields, value: Record<string, unknown>): Record<string, unknown> => {
+    const out: Record<string, unknown> = { ...value };
+    for (const [key, node] of Object.entries(fields) as [string, Node][]) {
+      const v = value[key];
+      if (node.kind === 'section') {
+        if (v !== false && typeof v === 'object' && v !== null) out[key] = walk(node.fields, v as Record<string, unknown>);
+      } else if (node.type === PATH.type && typeof v === 'string') out[key] = abs(v);
+      else if (node.type === `list of ${PATH.type}` && Array.isArray(v)) out[key] = v.map((p: string) => abs(p));
+    }
+    return out;
+  };
+  return walk(CONFIG_TABLE.fields, config as unknown as Record<string, unknown>) as unknown as Config;
 }
 
 /** Reads and checks the config file, or returns the defaults when `file` is undefined. */
