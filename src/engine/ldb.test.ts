@@ -59,7 +59,21 @@ const badExpressions: { name: string; expr: string; subsigs: number }[] = [
   { name: 'unknown operator', expr: '0^1', subsigs: 2 },
   { name: 'empty', expr: '', subsigs: 1 },
   { name: 'whitespace', expr: '0 & 1', subsigs: 2 },
+  { name: 'comparisons chained too long', expr: `0${'>0'.repeat(100000)}`, subsigs: 1 },
+  { name: 'parentheses nested too deep', expr: `${'('.repeat(100000)}0${')'.repeat(100000)}`, subsigs: 1 },
 ];
+
+test('ldb expression: a chain of 100000 operators parses without exhausting the stack', () => {
+  const e = parseExpression(Array.from({ length: 100000 }, (_, i) => String(i % 2)).join('&'), 2);
+  assert.equal(evaluate(e, [1, 1]), true);
+  assert.equal(evaluate(e, [1, 0]), false);
+});
+
+test('ldb line: nested parentheses beyond the limit are a malformed line, not a crash', () => {
+  const r = parseLdbLine(`T.L;Target:0;${'('.repeat(100000)}0${')'.repeat(100000)};4142`);
+  assert.equal(r.ok, false);
+  if (!r.ok) assert.equal(r.reason, 'malformed-ldb');
+});
 
 for (const c of badExpressions) {
   test(`ldb expression refused: ${c.name}`, () => {

@@ -33,6 +33,7 @@
  */
 export const ENGINE_FLEVEL = 216;
 export const MAX_SUBSIGS = 64;
+const MAX_EXPRESSION_DEPTH = 64;
 
 export type Expr =
   | { readonly t: 'sub'; readonly id: number }
@@ -119,11 +120,15 @@ export function parseExpression(text: string, subsigCount: number): Expr {
     at += m[0].length;
     return Number(m[0]);
   };
+  let depth = 0;
   const primary = (): Expr => {
     let e: Expr;
     if (peek() === '(') {
+      // A hostile line of nested parentheses must not exhaust the stack.
+      if (++depth > MAX_EXPRESSION_DEPTH) throw new ExprError(`parentheses nested deeper than ${MAX_EXPRESSION_DEPTH}`);
       at++;
       e = alternatives();
+      depth--;
       if (peek() !== ')') throw new ExprError(`expected ")" at ${at} in "${text}"`);
       at++;
     } else {
@@ -131,7 +136,8 @@ export function parseExpression(text: string, subsigCount: number): Expr {
       if (id >= subsigCount) throw new ExprError(`subsig ${id} does not exist (there are ${subsigCount})`);
       e = { t: 'sub', id };
     }
-    while (peek() === '=' || peek() === '>' || peek() === '<') {
+    for (let chain = 0; peek() === '=' || peek() === '>' || peek() === '<'; chain++) {
+      if (chain === MAX_EXPRESSION_DEPTH) throw new ExprError(`more than ${MAX_EXPRESSION_DEPTH} comparisons in a row`);
       const op = peek() as '=' | '>' | '<';
       at++;
       const x = number();
@@ -147,13 +153,21 @@ export function parseExpression(text: string, subsigCount: number): Expr {
   // ClamAV gives & and | one precedence and groups to the right: 0&1|2 is 0&(1|2)
   // (checked against clamscan 1.4). Runs of one operator are flattened.
   const alternatives = (): Expr => {
-    const left = primary();
-    const op = peek();
-    if (op !== '&' && op !== '|') return left;
-    at++;
-    const right = alternatives();
-    const t = op === '&' ? 'and' : 'or';
-    return { t, items: right.t === t ? [left, ...right.items] : [left, right] };
+    const operands = [primary()];
+    const operators: string[] = [];
+    while (peek() === '&' || peek() === '|') {
+      operators.push(peek());
+      at++;
+      operands.push(primary());
+    }
+    // Fold from the right (iteratively: a long chain must not exhaust the stack).
+    let e = operands[operands.length - 1] as Expr;
+    for (let k = operators.length - 1; k >= 0; k--) {
+      const t = operators[k] === '&' ? 'and' : 'or';
+      const left = operands[k] as Expr;
+      e = { t, items: e.t === t ? [left, ...e.items] : [left, e] };
+    }
+    return e;
   };
   if (/\s/.test(text)) throw new ExprError(`whitespace in expression "${text}"`);
   const e = alternatives();
