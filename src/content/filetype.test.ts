@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { detectType, detectTypeAsync } from './filetype.js';
 import { Target } from '../engine/types.js';
-import { SAMPLE_7Z, SAMPLE_BZ2, SAMPLE_XZ, concat, cpio, enc, gzip, peWithOverlay, sis, szdd, tar, zip } from './testing.js';
+import { SAMPLE_7Z, SAMPLE_BZ2, SAMPLE_XZ, SAMPLE_ZSTD, ar, concat, cpio, enc, gzip, peWithOverlay, sis, szdd, tar, zip } from './testing.js';
 
 const bytes = (...b: number[]): Uint8Array => new Uint8Array(b);
 const pad = (d: Uint8Array, n = 64): Uint8Array => concat(d, new Uint8Array(n));
@@ -26,6 +26,13 @@ const CASES: readonly { name: string; data: () => Uint8Array; type: string; targ
   { name: 'cpio binary BE', data: () => cpio('bin-be', [{ name: 'a', data: enc('x') }]), type: 'cpio' },
   { name: 'SZDD', data: () => szdd(enc('x')), type: 'szdd' },
   { name: 'SIS', data: () => sis('a', enc('x')), type: 'sis' },
+  { name: 'zstd', data: () => SAMPLE_ZSTD, type: 'zstd' },
+  { name: 'ar (.deb)', data: () => ar({ a: enc('x') }), type: 'ar' },
+  { name: 'RPM', data: () => pad(bytes(0xed, 0xab, 0xee, 0xdb, 3, 0)), type: 'rpm' },
+  { name: 'Unix compress (.Z)', data: () => pad(bytes(0x1f, 0x9d, 0x90)), type: 'compress' },
+  { name: 'XAR (.pkg)', data: () => pad(concat(enc('xar!'), bytes(0, 0x1c))), type: 'xar' },
+  { name: 'WIM', data: () => pad(concat(enc('MSWIM'), bytes(0, 0, 0))), type: 'wim' },
+  { name: 'SquashFS', data: () => pad(enc('hsqs')), type: 'squashfs' },
   { name: 'CAB', data: () => pad(enc('MSCF\0\0\0\0')), type: 'cab' },
   { name: 'RAR', data: () => pad(concat(enc('Rar!'), bytes(0x1a, 7, 0))), type: 'rar' },
   { name: 'ARJ', data: () => pad(bytes(0x60, 0xea, 0x26, 0, 0x22, 0x0b, 1, 2, 0x10, 0, 2)), type: 'arj' },

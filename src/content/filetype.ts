@@ -28,6 +28,7 @@ export const HEAD_BYTES = 4096;
 /** Types the walker can open (an extractor exists for them in the registry). */
 const CONTAINERS = new Set([
   'zip', 'gzip', 'bzip2', 'xz', 'tar', 'cpio', '7z', 'cab', 'arj', 'rar', 'chm', 'szdd', 'iso', 'lzh', 'sis',
+  'ar', 'rpm', 'zstd', 'compress', 'xar', 'wim', 'squashfs',
   'mail', 'tnef', 'binhex', 'ole2', 'pdf', 'html', 'rtf', 'text', 'pe',
 ]);
 
@@ -49,6 +50,8 @@ const MIMES: Readonly<Record<string, string>> = {
   jpeg: 'image/jpeg', png: 'image/png', gif: 'image/gif', bmp: 'image/bmp', tiff: 'image/tiff', ico: 'image/x-icon',
   swf: 'application/x-shockwave-flash', java: 'application/java-vm', iso: 'application/x-iso9660-image',
   lzh: 'application/x-lzh-compressed', sis: 'application/vnd.symbian.install', lzma: 'application/x-lzma',
+  ar: 'application/x-archive', rpm: 'application/x-rpm', zstd: 'application/zstd', compress: 'application/x-compress',
+  xar: 'application/x-xar', wim: 'application/x-ms-wim', squashfs: 'application/x-squashfs',
 };
 
 /** Builds the FileType for a name from the table above. */
@@ -165,6 +168,13 @@ const MAGIC: readonly MagicRow[] = [
   { name: 'bmp', offset: 0, bytes: ascii('BM'), check: isBmp },
   { name: 'tiff', offset: 0, bytes: [...ascii('II'), 42, 0] },
   { name: 'tiff', offset: 0, bytes: [...ascii('MM'), 0, 42] },
+  { name: 'ar', offset: 0, bytes: ascii('!<arch>\n') },
+  { name: 'rpm', offset: 0, bytes: [0xed, 0xab, 0xee, 0xdb] },
+  { name: 'zstd', offset: 0, bytes: [0x28, 0xb5, 0x2f, 0xfd] },
+  { name: 'compress', offset: 0, bytes: [0x1f, 0x9d] },
+  { name: 'xar', offset: 0, bytes: [...ascii('xar!'), 0x00] },
+  { name: 'wim', offset: 0, bytes: [...ascii('MSWIM'), 0, 0, 0] },
+  { name: 'squashfs', offset: 0, bytes: ascii('hsqs') },
   { name: 'lzh', offset: 2, bytes: ascii('-lh'), check: isLzh },
   { name: 'lzh', offset: 2, bytes: ascii('-lz'), check: isLzh },
   { name: 'iso', offset: 32769, bytes: ascii('CD001') },
@@ -287,6 +297,7 @@ export async function detectTypeAsync(data: Uint8Array, name?: string): Promise<
 const LABELS: Readonly<Record<string, string>> = {
   zip: 'Zip', gzip: 'GZip', bzip2: 'BZip2', xz: 'XZ', tar: 'Tar', cpio: 'CPIO', '7z': '7z', cab: 'CAB', arj: 'ARJ',
   rar: 'RAR', chm: 'CHM', szdd: 'SZDD', iso: 'ISO', lzh: 'LZH', sis: 'SIS', pe: 'PE', elf: 'ELF', macho: 'MachO',
+  ar: 'Ar', rpm: 'RPM', zstd: 'Zstd', compress: 'Compress', xar: 'XAR', wim: 'WIM', squashfs: 'SquashFS',
   ole2: 'OLE2', pdf: 'PDF', html: 'HTML', rtf: 'RTF', mail: 'Mail', tnef: 'TNEF', binhex: 'BinHex', text: 'Text',
 };
 

@@ -26,6 +26,20 @@ export const SAMPLE_7Z_ENCRYPTED = b64('N3q8ryccAATfUNWGMAAAAAAAAAByAAAAAAAAACMM
 /** 7z with payload.txt and its names encrypted too (-mhe=on, password "secret"): not even listable without the password. */
 export const SAMPLE_7Z_HEADERS_ENCRYPTED = b64('N3q8ryccAASb6lNssAAAAAAAAAAvAAAAAAAAAETcn5j7R7c/5lINEXyUXVjVLumDGdjxBAes/EeTrLacfUcwstTQeAXzVZJ7DqrQPt3eOxUNaCeqbKLuZQNWUus73iLatf+7YbsEpJQrO6jwId1dXJnTf/SFnPjkOttSIb6fR/EqDlufxDVIfcTFirfiEX4+SyBctoeY0nSzaZpL+AhnMz9GZhAVXNjdxyhMbX0r1itettexwtl+5KfhikOMr1e0yskS0B8meFsQGZrsXvGQsBcGMAEJgIAABwsBAAEkBvEHARJTDxAvJmvJTsxjkrunMncBPtAMcgoBGBXd5gAA');
 
+/** zstd of SAMPLE_TEXT (made with the zstd tool). */
+export const SAMPLE_ZSTD = b64('KLUv/SQrWQEAcG9ydGN1bGxpcyB0ZXN0IHBheWxvYWQ6IGhlbGxvIGZyb20gaW5zaWRlCvgicBM=');
+
+/** A Unix ar archive (the container of .deb packages) of `files`. */
+export function ar(files: Record<string, Uint8Array>): Uint8Array {
+  const parts: Uint8Array[] = [enc('!<arch>\n')];
+  for (const [name, data] of Object.entries(files)) {
+    const field = (v: string, w: number): string => v.padEnd(w, ' ').slice(0, w);
+    parts.push(enc(`${field(`${name}/`, 16)}${field('0', 12)}${field('0', 6)}${field('0', 6)}${field('644', 8)}${field(String(data.length), 10)}\x60\n`), data);
+    if (data.length % 2 === 1) parts.push(enc('\n'));
+  }
+  return concat(...parts);
+}
+
 export function zip(files: Record<string, Uint8Array>, level: 0 | 6 = 6): Uint8Array {
   const z: Zippable = {};
   for (const [name, data] of Object.entries(files)) z[name] = [data, { level }];

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { EA05, EA06, Mt, unmask } from './autoit.js';
 import { headersEncrypted } from './sevenzip.js';
 import {
-  SAMPLE_7Z, SAMPLE_7Z_ENCRYPTED, SAMPLE_7Z_HEADERS_ENCRYPTED, au3Lzss, au3Script, SAMPLE_BZ2, SAMPLE_TEXT, SAMPLE_XZ, collect, concat, cpio, dec, enc, gzip, overlappingZip,
+  SAMPLE_7Z, SAMPLE_7Z_ENCRYPTED, SAMPLE_7Z_HEADERS_ENCRYPTED, SAMPLE_ZSTD, ar, au3Lzss, au3Script, SAMPLE_BZ2, SAMPLE_TEXT, SAMPLE_XZ, collect, concat, cpio, dec, enc, gzip, overlappingZip,
   installShieldObfuscated, installShieldPlain, isCabSet, peWithOverlay, setZipFlags, sis, streamedZip, szdd, tar, zip, zip64, type CpioFormat,
 } from '../testing.js';
 
@@ -80,6 +80,12 @@ const CASES: readonly Case[] = [
   {
     name: '7z with encrypted names', file: 'h.7z', input: () => SAMPLE_7Z_HEADERS_ENCRYPTED,
     objects: {}, findings: ['Heuristics.Encrypted.7z@h.7z'],
+  },
+  { name: 'zstd (7-Zip)', file: 'p.txt.zst', input: () => SAMPLE_ZSTD, objects: { 'p.txt.zst/p.txt': SAMPLE_TEXT } },
+  {
+    name: 'ar, as in a .deb (7-Zip), with a tar.gz member', file: 'pkg.deb',
+    input: () => ar({ 'debian-binary': enc('2.0\n'), 'data.tar.gz': gzip(tar([{ name: './usr/bin/tool', data: A }])) }),
+    objects: { 'pkg.deb/debian-binary': '2.0\n', 'pkg.deb/data.tar.gz/data.tar/./usr/bin/tool': dec(A) },
   },
   cpioCase('newc'), cpioCase('crc'), cpioCase('odc'), cpioCase('bin-le'), cpioCase('bin-be'),
   { name: 'SZDD named by the missing character', file: 'setup.ex_', input: () => szdd(A, 'e'), objects: { 'setup.ex_/setup.exe': dec(A) } },

@@ -1,6 +1,7 @@
 /**
  * Archive and compression formats, in the order users meet them most:
- * zip, gzip, tar, bzip2, xz, 7z/cab/rar/arj/chm/iso/lzh (7-Zip in wasm),
+ * zip, gzip, tar, bzip2, xz, 7z/cab/rar/arj/chm/iso/lzh/deb/rpm/zstd/.Z/xar/
+ * wim/squashfs (7-Zip in wasm),
  * cpio, SZDD, Symbian SIS, and payloads inside PE files (AutoIt, InstallShield,
  * then NSIS and SFX archives through 7-Zip).
  * Each format lives in its own file; this is only the list.

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  SAMPLE_7Z, SAMPLE_BZ2, SAMPLE_XZ, au3Lzss, au3Script, collect, concat, cpio, enc, gzip, installShieldObfuscated, installShieldPlain, isCabSet, peWithOverlay,
+  SAMPLE_7Z, SAMPLE_BZ2, SAMPLE_XZ, SAMPLE_ZSTD, ar, au3Lzss, au3Script, collect, concat, cpio, enc, gzip, installShieldObfuscated, installShieldPlain, isCabSet, peWithOverlay,
   seeded, sis, szdd, tar, zip,
 } from '../testing.js';
 import { DEFAULT_LIMITS } from '../limits.js';
@@ -26,6 +26,8 @@ const SAMPLES: Readonly<Record<string, () => Uint8Array>> = {
   bzip2: () => SAMPLE_BZ2,
   xz: () => SAMPLE_XZ,
   '7z': () => SAMPLE_7Z,
+  zstd: () => SAMPLE_ZSTD,
+  ar: () => ar({ 'debian-binary': enc('2.0\n'), 'data.tar.gz': gzip(tar([{ name: 'a', data: A }])) }),
   'cpio-newc': () => cpio('newc', [{ name: 'a', data: A }, { name: 'b', data: B }]),
   'cpio-odc': () => cpio('odc', [{ name: 'a', data: A }]),
   'cpio-bin-le': () => cpio('bin-le', [{ name: 'a', data: A }]),

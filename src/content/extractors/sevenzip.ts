@@ -1,5 +1,6 @@
 /**
- * 7z, CAB, ARJ, RAR, CHM, ISO, LZH and self-extracting PE installers (NSIS,
+ * 7z, CAB, ARJ, RAR, CHM, ISO, LZH, ar/.deb, RPM, zstd, Unix compress (.Z),
+ * XAR/.pkg, WIM, SquashFS and self-extracting PE installers (NSIS,
  * embedded CAB/7z/RAR/zip) through 7-Zip compiled to WebAssembly (7z-wasm).
  * Also the fallback for zip members whose method we do not decode ourselves
  * (deflate64, implode, LZMA, PPMd …).
@@ -21,6 +22,7 @@ import { LeBytes } from '../bytes.js';
 import { peOverlay } from '../pe.js';
 import { CappedSink, memberCap } from '../capped.js';
 import { detectType, findingLabel } from '../filetype.js';
+import { innerName } from '../naming.js';
 import type { ExtractContext, ExtractedChild, Extractor, FileType } from '../types.js';
 
 let modulePromise: Promise<SevenZipModule> | undefined;
@@ -38,6 +40,8 @@ async function sevenZip(): Promise<SevenZipModule> {
   );
   return modulePromise;
 }
+
+const SINGLE_STREAM_SUFFIXES = [['.tzst', '.tar'], ['.zst', ''], ['.zstd', ''], ['.taz', '.tar'], ['.z', '']] as const;
 
 /** Any password would do: it only has to be wrong so 7-Zip never prompts. */
 const NO_PASSWORD = '-pportcullis-no-password';
@@ -83,7 +87,8 @@ function parseListing(lines: readonly string[]): Listing {
   let block: Record<string, string> = {};
   let inEntries = false;
   const flush = (): void => {
-    const path = block['Path'];
+    // Single-stream formats (zstd, .Z) list their one member without a Path.
+    const path = block['Path'] ?? (Object.keys(block).length > 0 ? '' : undefined);
     if (inEntries && path !== undefined) {
       const size = block['Size'] === undefined || block['Size'] === '' ? undefined : Number(block['Size']);
       const packed = block['Packed Size'] === undefined || block['Packed Size'] === '' ? undefined : Number(block['Packed Size']);
@@ -192,10 +197,12 @@ export async function* sevenZipExtract(data: Uint8Array, ctx: ExtractContext, op
     readTree(sz, `${WORK}/out`, '', files);
     for (const f of files) {
       const bytes = sz.FS.readFile(f.file);
+      // Single-stream formats (zstd, .Z) name their one member after the input file, which here is "in".
+      const name = f.path === 'in' || f.path === 'in~' ? innerName(ctx.containerName, SINGLE_STREAM_SUFFIXES, `${label} data`) : f.path;
       sz.FS.unlink(f.file);
       const sink = new CappedSink(memberCap(ctx));
       sink.push(bytes);
-      children.push(sink.child(ctx, f.path));
+      children.push(sink.child(ctx, name));
     }
     // 7-Zip exits 1 for warnings (e.g. "data after the end of archive"), 2 for errors: only errors are a broken archive.
     if (x.lines.some((l) => /Wrong password/i.test(l))) ctx.report(`Heuristics.Encrypted.${label}`);
@@ -240,7 +247,7 @@ export function headersEncrypted(d: Uint8Array): boolean {
 }
 
 /** Our type names that 7-Zip opens. */
-const HANDLED = new Set(['7z', 'cab', 'arj', 'rar', 'chm', 'iso', 'lzh']);
+const HANDLED = new Set(['7z', 'cab', 'arj', 'rar', 'chm', 'iso', 'lzh', 'ar', 'rpm', 'zstd', 'compress', 'xar', 'wim', 'squashfs']);
 
 /** Smallest overlay (bytes after the last PE section) worth asking 7-Zip about: installers carry their payload there. */
 const MIN_OVERLAY = 512;
