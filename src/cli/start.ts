@@ -100,6 +100,12 @@ export async function run(argv: string[]): Promise<number> {
     finish(2);
     throw err;
   }
+  const g = gateway;
+  // A bug that escapes a session must not die silently: one fatal JSON line, then exit (clients retry; nothing was acknowledged unsafely).
+  process.on('uncaughtException', (err) => {
+    g.log.fatal({ event: 'crash', err }, 'uncaught exception; exiting');
+    process.exit(70);
+  });
   if (pendingStop !== undefined) stop(gateway, pendingStop);
   else if (pendingReload) gateway.reload().catch(() => undefined);
   return exit;
