@@ -69,6 +69,18 @@ export function setZipFlags(z: Uint8Array, bits: number): Uint8Array {
   return out;
 }
 
+/** Sets the compression method of every member of a zip (local and central headers), e.g. to one nobody implements. */
+export function setZipMethod(z: Uint8Array, method: number): Uint8Array {
+  const out = z.slice();
+  const dv = new DataView(out.buffer);
+  for (let o = 0; o + 4 <= out.length; o++) {
+    const sig = dv.getUint32(o, true);
+    if (sig === 0x04034b50) dv.setUint16(o + 8, method, true);
+    if (sig === 0x02014b50) dv.setUint16(o + 10, method, true);
+  }
+  return out;
+}
+
 /** A zip whose central directory lists `copies` members that all point at the one stored local entry. */
 export function overlappingZip(data: Uint8Array, copies: number): Uint8Array {
   const one = zip({ a: data }, 0);

@@ -4,7 +4,7 @@ import { EA05, EA06, Mt, unmask } from './autoit.js';
 import { headersEncrypted } from './sevenzip.js';
 import {
   SAMPLE_7Z, SAMPLE_7Z_ENCRYPTED, SAMPLE_7Z_HEADERS_ENCRYPTED, SAMPLE_ZSTD, ar, au3Lzss, au3Script, SAMPLE_BZ2, SAMPLE_TEXT, SAMPLE_XZ, collect, concat, cpio, dec, enc, gzip, overlappingZip,
-  installShieldObfuscated, installShieldPlain, isCabSet, peWithOverlay, setZipFlags, sis, streamedZip, szdd, tar, zip, zip64, type CpioFormat,
+  installShieldObfuscated, installShieldPlain, isCabSet, peWithOverlay, setZipFlags, setZipMethod, sis, streamedZip, szdd, tar, zip, zip64, type CpioFormat,
 } from '../testing.js';
 
 const A = enc('first member: alpha alpha alpha\n');
@@ -46,6 +46,10 @@ const CASES: readonly Case[] = [
   {
     name: 'zip encrypted member', file: 'enc.zip', input: () => setZipFlags(zip({ 'secret.txt': A }), 1),
     objects: {}, findings: ['Heuristics.Encrypted.Zip@enc.zip/secret.txt'],
+  },
+  {
+    name: 'zip member in a method nobody implements', file: 'm.zip', input: () => setZipMethod(zip({ 'a.txt': A }, 0), 200),
+    objects: {}, findings: ['Heuristics.Unscannable.Zip.UnsupportedMethod@m.zip/a.txt'],
   },
   {
     name: 'zip overlapping members', file: 'ov.zip', input: () => overlappingZip(A, 3),

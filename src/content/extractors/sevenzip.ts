@@ -15,7 +15,8 @@
  * truncated prefix and the limit finding). 7-Zip runs synchronously, so
  * MaxScanTime is checked only between archives; a password is never asked
  * for (a fixed wrong one is given, stdin is closed): encrypted members are
- * the finding `Heuristics.Encrypted.<Type>`.
+ * the finding `Heuristics.Encrypted.<Type>`; a member in a method 7-Zip does
+ * not have is `Heuristics.Unscannable.<Type>.UnsupportedMethod`.
  */
 import type { SevenZipModule, SevenZipModuleFactory } from '7z-wasm';
 import { LeBytes } from '../bytes.js';
@@ -195,7 +196,15 @@ export async function* sevenZipExtract(data: Uint8Array, ctx: ExtractContext, op
     const x = run(sz, ['x', '-y', '-spd', NO_PASSWORD, '-scsUTF-8', `-o${WORK}/out`, `-x@${WORK}/exclude`, `${WORK}/in`]);
     const files: { path: string; file: string }[] = [];
     readTree(sz, `${WORK}/out`, '', files);
+    // A member in a method 7-Zip lacks is left as an empty file: say it was not scanned, and do not pass the empty file on.
+    const unsupported = new Set<string>();
+    for (const line of x.lines) {
+      const m = /Unsupported Method\s*:\s*(.+)$/.exec(line);
+      if (m?.[1] !== undefined) unsupported.add(m[1].trim());
+    }
+    for (const name of unsupported) ctx.report(`Heuristics.Unscannable.${label}.UnsupportedMethod`, name);
     for (const f of files) {
+      if (unsupported.has(f.path)) continue;
       const bytes = sz.FS.readFile(f.file);
       // Single-stream formats (zstd, .Z) name their one member after the input file, which here is "in".
       const name = f.path === 'in' || f.path === 'in~' ? innerName(ctx.containerName, SINGLE_STREAM_SUFFIXES, `${label} data`) : f.path;
@@ -206,7 +215,10 @@ export async function* sevenZipExtract(data: Uint8Array, ctx: ExtractContext, op
     }
     // 7-Zip exits 1 for warnings (e.g. "data after the end of archive"), 2 for errors: only errors are a broken archive.
     if (x.lines.some((l) => /Wrong password/i.test(l))) ctx.report(`Heuristics.Encrypted.${label}`);
-    else if (x.code >= 2) ctx.report(`Heuristics.Broken.${label}`);
+    else if (x.code >= 2) {
+      const otherErrors = x.lines.some((l) => /ERROR|Error/.test(l) && !/Unsupported Method|Sub items Errors|Archives with Errors/.test(l));
+      if (otherErrors || unsupported.size === 0) ctx.report(`Heuristics.Broken.${label}`);
+    }
   } finally {
     rmTree(sz, WORK);
   }
