@@ -274,6 +274,19 @@ test('returning false from onMatch mutes that id only', () => {
   assert.deepEqual(seen.sort((a, b) => a[0] - b[0] || a[1] - b[1]), [[1, 0], [2, 4], [2, 12]]);
 });
 
+test('muting covers every form of the pattern and every input sharing the id', () => {
+  const set = PatternSet.compile([
+    { id: 1, pattern: '616263', wide: true, ascii: true },
+    { id: 2, pattern: '78797a' }, { id: 2, pattern: '717273' },
+  ]);
+  const seen: Match[] = [];
+  const data = bytes('abc a\x00b\x00c\x00 xyz qrs xyz abc');
+  const s = set.newScan({ size: data.length, target: 0, onMatch: (id, at) => { seen.push([id, at]); return false; } });
+  for (const b of data) s.write(Uint8Array.of(b));
+  s.end();
+  assert.deepEqual(seen.map(([id]) => id).sort(), [1, 2]);
+});
+
 test('a throwing callback does not break the scan', () => {
   const set = PatternSet.compile([{ id: 1, pattern: '414243' }, { id: 2, pattern: '78797a' }]);
   const seen: number[] = [];

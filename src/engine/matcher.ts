@@ -71,9 +71,18 @@ const CHECK_MAX = 16;
 /** Bytes a ::f check may look beyond a match (two for the wide form). */
 const FULLWORD_SLACK = 2;
 
-interface Segment { readonly nodes: PatternNode[] }
+interface Segment {
+  readonly nodes: PatternNode[];
+  /** Every match of the segment has the same length. */
+  readonly fixed: boolean;
+}
 interface Link { readonly lo: number; readonly hi: number }
 interface ProgShape { readonly segs: Segment[]; readonly links: Link[] }
+
+function segment(nodes: PatternNode[]): Segment {
+  const span = spanOf(nodes, 0, nodes.length);
+  return { nodes, fixed: span.min === span.max };
+}
 
 /** Cuts a node list at unbounded and very wide gaps; both sides of a cut must consume bytes. */
 function splitSegments(nodes: PatternNode[]): ProgShape {
@@ -84,14 +93,14 @@ function splitSegments(nodes: PatternNode[]): ProgShape {
   for (let i = 0; i < nodes.length; i++) {
     const n = nodes[i] as PatternNode;
     if (n.k === 'gap' && n.hi > MAX_INLINE_GAP && consumes(cur) && consumes(nodes.slice(i + 1))) {
-      segs.push({ nodes: cur });
+      segs.push(segment(cur));
       links.push({ lo: n.lo, hi: n.hi });
       cur = [];
     } else {
       cur.push(n);
     }
   }
-  segs.push({ nodes: cur });
+  segs.push(segment(cur));
   return { segs, links };
 }
 
@@ -265,9 +274,16 @@ interface Compiled {
   // Per segment:
   readonly segProg: Int32Array;
   readonly segAnchor: Int32Array;
-  /** Quick check before verification: up to CHECK_MAX byte tests from the anchor on, in checkValue/checkMask. */
+  /**
+   * Quick check before verification: byte tests in checkValue/checkMask from
+   * segCheckAt, starting segCheckLead bytes before the pivot. For a segment of
+   * plain byte tests only (segFull) they are the whole segment and the check
+   * is the verification; otherwise up to CHECK_MAX tests from the pivot on.
+   */
   readonly segCheckAt: Int32Array;
   readonly segCheckLen: Uint8Array;
+  readonly segCheckLead: Uint8Array;
+  readonly segFull: Uint8Array;
   readonly checkValue: Uint8Array;
   readonly checkMask: Uint8Array;
   readonly segMinLeft: Int32Array;
@@ -278,6 +294,8 @@ interface Compiled {
   // Slow path: one byte test per offset.
   readonly scanSeg: Int32Array;
   readonly scanTest: Uint8Array;
+  /** Some id is used by more than one input (muting must then look at all of them). */
+  readonly sharedIds: boolean;
   /** Bytes before a looked-up offset a scan must keep (largest left part, ::f slack, stride). */
   readonly keepLeft: number;
 }
@@ -349,6 +367,8 @@ function buildSet(inputs: readonly PatternInput[]): Compiled {
   const segAnchor: number[] = [];
   const segCheckAt: number[] = [];
   const segCheckLen: number[] = [];
+  const segCheckLead: number[] = [];
+  const segFull: number[] = [];
   const checkValue = new IntList();
   const checkMask = new IntList();
   const segMinLeft: number[] = [];
@@ -385,14 +405,17 @@ function buildSet(inputs: readonly PatternInput[]): Compiled {
           segProg.push(prog);
           segAnchor.push(a.node);
           segCheckAt.push(checkValue.length);
+          const full = seg.nodes.length <= 255 && seg.nodes.every((n) => n.k === 'byte');
           let len = 0;
-          for (let i = a.node; i < seg.nodes.length && len < CHECK_MAX; i++, len++) {
+          for (let i = full ? 0 : a.node; i < seg.nodes.length && (full || len < CHECK_MAX); i++, len++) {
             const n = seg.nodes[i] as PatternNode;
             if (n.k !== 'byte') break;
             checkValue.push(n.value);
             checkMask.push(n.mask);
           }
           segCheckLen.push(len);
+          segCheckLead.push(full ? a.node : 0);
+          segFull.push(full ? 1 : 0);
           segMinLeft.push(left.min);
           segMaxLeft.push(left.max);
           segMaxRight.push(right.max + (last && input.fullword ? FULLWORD_SLACK : 0));
@@ -441,6 +464,8 @@ function buildSet(inputs: readonly PatternInput[]): Compiled {
     segAnchor: Int32Array.from(segAnchor),
     segCheckAt: Int32Array.from(segCheckAt),
     segCheckLen: Uint8Array.from(segCheckLen),
+    segCheckLead: Uint8Array.from(segCheckLead),
+    segFull: Uint8Array.from(segFull),
     checkValue: Uint8Array.from(checkValue.data.subarray(0, checkValue.length)),
     checkMask: Uint8Array.from(checkMask.data.subarray(0, checkMask.length)),
     segMinLeft: Int32Array.from(segMinLeft),
@@ -450,6 +475,7 @@ function buildSet(inputs: readonly PatternInput[]): Compiled {
     scanSeg: Int32Array.from(scanSeg),
     scanTest,
     keepLeft: keepLeft + FULLWORD_SLACK + MAX_STRIDE,
+    sharedIds: new Set(inputs.map((i) => i.id)).size !== inputs.length,
   };
 }
 
@@ -542,7 +568,9 @@ class Scan implements PatternScan {
   #nextScan: number;
   /** Candidates waiting for bytes right of their anchor: flat (segment, anchor offset) pairs. */
   #pending: number[] = [];
+  /** Muted ids, and the same per prog for the hot path (allocated on the first mute). */
   #muted: Set<number> | null = null;
+  #mutedProg: Uint8Array | null = null;
   #seen: Map<number, Set<number>> | null = null;
   #chains: Map<number, ChainState> | null = null;
 
@@ -776,8 +804,22 @@ class Scan implements PatternScan {
   }
 
   #isMuted(prog: number): boolean {
-    const m = this.#muted;
-    return m !== null && m.has((this.#c.inputs[this.#c.progInput[prog]!] as PatternInput).id);
+    const m = this.#mutedProg;
+    return m !== null && m[prog] === 1;
+  }
+
+  #mute(id: number, prog: number): void {
+    const c = this.#c;
+    (this.#muted ??= new Set()).add(id);
+    const m = (this.#mutedProg ??= new Uint8Array(c.progInput.length));
+    if (c.sharedIds) {
+      for (let q = 0; q < m.length; q++) if ((c.inputs[c.progInput[q]!] as PatternInput).id === id) m[q] = 1;
+      return;
+    }
+    // Ids are unique: the input's progs (its ascii and wide forms) sit side by side.
+    const input = c.progInput[prog]!;
+    for (let q = prog; q >= 0 && c.progInput[q] === input; q--) m[q] = 1;
+    for (let q = prog + 1; q < m.length && c.progInput[q] === input; q++) m[q] = 1;
   }
 
   #candidate(seg: number, p: number): void {
@@ -786,16 +828,10 @@ class Scan implements PatternScan {
     const t = c.progTarget[prog]!;
     if (t !== 0 && this.#target !== 0 && t !== this.#target) return;
     if (this.#isMuted(prog)) return;
-    // The gram matched; the bytes after it usually tell a false start without the verifier.
-    const len = c.segCheckLen[seg]!;
-    if (p + len <= this.#avail) {
-      const buf = this.#buf;
-      const from = p - this.#base;
-      const at = c.segCheckAt[seg]!;
-      for (let j = 0; j < len; j++) {
-        if ((buf[from + j]! & c.checkMask[at + j]!) !== c.checkValue[at + j]) return;
-      }
-    }
+    // The gram matched; the bytes around it usually tell a false start without the verifier.
+    const from = p - c.segCheckLead[seg]!;
+    const checked = from + c.segCheckLen[seg]! <= this.#avail;
+    if (checked && !this.#check(seg, from)) return;
     if (c.progFirstSeg[prog] === seg) {
       // Cheap offset test before any verification: the start lies in [p - maxLeft, p - minLeft].
       const off = (c.inputs[c.progInput[prog]!] as PatternInput).offset;
@@ -804,8 +840,21 @@ class Scan implements PatternScan {
         if (w === null || p - c.segMinLeft[seg]! < w.lo || p - c.segMaxLeft[seg]! > w.hi) return;
       }
     }
-    if (this.#eof || this.#avail >= p + c.segMaxRight[seg]!) this.#verify(seg, p);
-    else this.#pending.push(seg, p);
+    if (!this.#eof && this.#avail < p + c.segMaxRight[seg]!) this.#pending.push(seg, p);
+    else if (checked && c.segFull[seg] === 1) this.#settle(seg, [from], [from + c.segCheckLen[seg]!]);
+    else this.#verify(seg, p);
+  }
+
+  /** The quick check at object offset `from` (which the caller knows is held). */
+  #check(seg: number, from: number): boolean {
+    const c = this.#c;
+    const buf = this.#buf;
+    const i = from - this.#base;
+    const at = c.segCheckAt[seg]!;
+    for (let j = 0, len = c.segCheckLen[seg]!; j < len; j++) {
+      if ((buf[i + j]! & c.checkMask[at + j]!) !== c.checkValue[at + j]) return false;
+    }
+    return true;
   }
 
   #resolvePending(): void {
@@ -828,16 +877,31 @@ class Scan implements PatternScan {
   /** Confirms one anchor hit left and right, then reports it or feeds its chain. */
   #verify(seg: number, p: number): void {
     const c = this.#c;
+    if (c.segFull[seg] === 1) {
+      const from = p - c.segCheckLead[seg]!;
+      const to = from + c.segCheckLen[seg]!;
+      if (to <= this.#avail && this.#check(seg, from)) this.#settle(seg, [from], [to]);
+      return;
+    }
     const prog = c.segProg[seg]!;
-    const input = c.inputs[c.progInput[prog]!] as PatternInput;
-    const shape = this.#shape(prog);
-    const level = seg - c.progFirstSeg[prog]!;
-    const levels = c.progSegs[prog]!;
-    const nodes = (shape.segs[level] as Segment).nodes;
+    const nodes = (this.#shape(prog).segs[seg - c.progFirstSeg[prog]!] as Segment).nodes;
     const anchor = c.segAnchor[seg]!;
-    const wide = c.progWide[prog] === 1;
     let starts = [p];
     for (let i = anchor - 1; i >= 0 && starts.length > 0; i--) starts = this.#stepBack(nodes[i] as PatternNode, starts);
+    if (starts.length === 0) return;
+    let ends = [p];
+    for (let i = anchor; i < nodes.length && ends.length > 0; i++) ends = this.#stepFwd(nodes[i] as PatternNode, ends);
+    if (ends.length > 0) this.#settle(seg, starts, ends);
+  }
+
+  /** Applies offset and ::f to a segment match, then reports it or hands it to its chain. */
+  #settle(seg: number, starts: number[], ends: number[]): void {
+    const c = this.#c;
+    const prog = c.segProg[seg]!;
+    const input = c.inputs[c.progInput[prog]!] as PatternInput;
+    const level = seg - c.progFirstSeg[prog]!;
+    const levels = c.progSegs[prog]!;
+    const wide = c.progWide[prog] === 1;
     if (level === 0) {
       const off = input.offset;
       const w = off === undefined ? null : offsetWindow(off, this.#setup.size);
@@ -845,8 +909,6 @@ class Scan implements PatternScan {
       if (input.fullword) starts = starts.filter((s) => !this.#wordBefore(s, wide));
     }
     if (starts.length === 0) return;
-    let ends = [p];
-    for (let i = anchor; i < nodes.length && ends.length > 0; i++) ends = this.#stepFwd(nodes[i] as PatternNode, ends);
     if (level === levels - 1 && input.fullword) ends = ends.filter((e) => !this.#wordAfter(e, wide));
     if (ends.length === 0) return;
     if (levels === 1) {
@@ -881,7 +943,7 @@ class Scan implements PatternScan {
       // A throwing callback is the caller's bug; stop reporting that id rather than break the scan.
       more = false;
     }
-    if (!more) (this.#muted ??= new Set()).add(id);
+    if (!more) this.#mute(id, prog);
   }
 
   /**
@@ -909,15 +971,20 @@ class Scan implements PatternScan {
         }
         const link = shape.links[t.level - 1] as Link;
         const prev = st.items[t.level - 1] as number[];
+        const last = t.level === levels - 1;
+        // An item that moved on is done with when no later tuple could move it on better:
+        // always at the last level; before it, when this segment has a fixed width (later
+        // tuples end later) and an unbounded link follows (an earlier end serves every use).
+        const done = last || ((shape.segs[t.level] as Segment).fixed && (shape.links[t.level] as Link).hi === Infinity);
         let w = 0;
         for (let r = 0; r < prev.length; r += 2) {
           const from = prev[r]!;
           const end = prev[r + 1]!;
           if (end + link.hi < t.start) continue; // expired: later tuples start later still
-          prev[w++] = from;
-          prev[w++] = end;
-          if (t.start < end + link.lo) continue;
-          if (t.level === levels - 1) this.#report(prog, from);
+          const reaches = t.start >= end + link.lo;
+          if (!reaches || !done) { prev[w++] = from; prev[w++] = end; }
+          if (!reaches) continue;
+          if (last) this.#report(prog, from);
           else for (const e of t.ends) this.#addItem(st, shape, t.level, from, e);
         }
         prev.length = w;
