@@ -14,9 +14,8 @@
  * matches per segment (beyond that, later starts of that pattern in the same
  * object go unreported; earlier ones are kept).
  */
-import { IS_ALNUM, IS_BOUNDARY, PatternSyntaxError, nodeSpan, testByte, type ByteLike, type PatternNode } from './pattern.js';
+import { IS_ALNUM, IS_BOUNDARY, PatternSyntaxError, nodeSpan, patternForms, testByte, type ByteLike, type PatternNode } from './pattern.js';
 import { offsetWindow, type OffsetSpec } from './offset.js';
-import { patternForms } from './naive.js';
 
 /** One pattern to compile. */
 export interface PatternInput {
@@ -137,6 +136,14 @@ interface AnchorChoice {
   /** Slow path only: bytes the pivot node accepts. */
   readonly test: Uint8Array | null;
 }
+
+/**
+ * A pattern with an absolute offset (and a small shift) is not looked up at
+ * all: it is verified at its few possible starts once their bytes arrive.
+ * Offset-0 signatures with short anchors (`4d5a…`) then cost nothing per byte.
+ */
+export const MAX_PINNED_SHIFT = 64;
+const PINNED: AnchorChoice = { plan: -2, node: 0, keys: [], deltas: [], test: null };
 
 /** Longest stride: longer means more table entries per pattern for fewer lookups. */
 export const MAX_STRIDE = 8;
@@ -293,6 +300,9 @@ interface Compiled {
   readonly tables: readonly [GramTable, GramTable, GramTable, GramTable];
   // Slow path: one byte test per offset.
   readonly scanSeg: Int32Array;
+  /** Patterns pinned to an absolute offset: candidate starts sorted, with their segment. */
+  readonly pinStart: Float64Array;
+  readonly pinSeg: Int32Array;
   readonly scanTest: Uint8Array;
   /** Some id is used by more than one input (muting must then look at all of them). */
   readonly sharedIds: boolean;
@@ -377,6 +387,7 @@ function buildSet(inputs: readonly PatternInput[]): Compiled {
   const tableParts = PLANS.map(() => ({ keys: new IntList(), segs: new IntList(), deltas: new IntList() }));
   const scanSeg: number[] = [];
   const scanTests: Uint8Array[] = [];
+  const pins: [number, number][] = [];
   let keepLeft = 0;
 
   inputs.forEach((input, index) => {
@@ -397,7 +408,9 @@ function buildSet(inputs: readonly PatternInput[]): Compiled {
         let progLeft = 0;
         shape.segs.forEach((seg, k) => {
           const s = segProg.length;
-          const a = chooseAnchor(seg.nodes);
+          const off = input.offset;
+          const pinned = shape.segs.length === 1 && off?.kind === 'absolute' && off.shift <= MAX_PINNED_SHIFT;
+          const a = pinned ? PINNED : chooseAnchor(seg.nodes);
           const left = spanOf(seg.nodes, 0, a.node);
           const right = spanOf(seg.nodes, a.node, seg.nodes.length);
           const last = k === shape.segs.length - 1;
@@ -421,6 +434,10 @@ function buildSet(inputs: readonly PatternInput[]): Compiled {
           segMaxRight.push(right.max + (last && input.fullword ? FULLWORD_SLACK : 0));
           progLeft = Math.max(progLeft, left.max);
           keepLeft = Math.max(keepLeft, left.max);
+          if (pinned) {
+            for (let k = 0; k <= off.shift; k++) pins.push([off.offset + k, s]);
+            return;
+          }
           if (a.test !== null) {
             scanSeg.push(s);
             scanTests.push(a.test);
@@ -473,6 +490,8 @@ function buildSet(inputs: readonly PatternInput[]): Compiled {
     segMaxRight: Int32Array.from(segMaxRight),
     tables,
     scanSeg: Int32Array.from(scanSeg),
+    pinStart: Float64Array.from(pins.sort((x, y) => x[0] - y[0]), (x) => x[0]),
+    pinSeg: Int32Array.from(pins, (x) => x[1]),
     scanTest,
     keepLeft: keepLeft + FULLWORD_SLACK + MAX_STRIDE,
     sharedIds: new Set(inputs.map((i) => i.id)).size !== inputs.length,
@@ -566,6 +585,8 @@ class Scan implements PatternScan {
   #nextEvery: number;
   /** The slow path's next offset not yet examined. */
   #nextScan: number;
+  /** Index of the first pinned start not yet verified. */
+  #pin = 0;
   /** Candidates waiting for bytes right of their anchor: flat (segment, anchor offset) pairs. */
   #pending: number[] = [];
   /** Muted ids, and the same per prog for the hot path (allocated on the first mute). */
@@ -590,6 +611,7 @@ class Scan implements PatternScan {
     if (this.#ended || chunk.length === 0) return;
     this.#append(chunk);
     this.#resolvePending();
+    if (this.#pin < this.#c.pinStart.length) this.#runPins();
     if (this.#nextLong !== Infinity) this.#scanLong();
     if (this.#nextShort !== Infinity) this.#scanShort();
     if (this.#nextEvery !== Infinity) this.#scanEvery();
@@ -603,6 +625,7 @@ class Scan implements PatternScan {
     this.#eof = true;
     // Grams shorter than 4 bytes may still sit in the last 3 bytes.
     this.#scanTail();
+    this.#runPins();
     this.#resolvePending();
     if (this.#chains !== null) this.#runChains(true);
     this.#buf = new Uint8Array(0);
@@ -629,6 +652,7 @@ class Scan implements PatternScan {
   #keepFrom(): number {
     const c = this.#c;
     let keep = this.#scanFloor() - c.keepLeft;
+    if (this.#pin < c.pinStart.length) keep = Math.min(keep, c.pinStart[this.#pin]! - FULLWORD_SLACK);
     const p = this.#pending;
     for (let i = 0; i < p.length; i += 2) {
       keep = Math.min(keep, (p[i + 1] as number) - (c.segMaxLeft[p[i] as number] as number) - FULLWORD_SLACK);
@@ -654,6 +678,25 @@ class Scan implements PatternScan {
     this.#buf = buf;
     this.#base = keep;
     this.#avail += chunk.length;
+  }
+
+  /** Verifies pinned starts whose bytes have all arrived, in start order. */
+  #runPins(): void {
+    const c = this.#c;
+    const starts = c.pinStart;
+    let k = this.#pin;
+    for (; k < starts.length; k++) {
+      const at = starts[k]!;
+      const seg = c.pinSeg[k]!;
+      if (at >= this.#avail) {
+        // A match consumes at least one byte, so nothing can start at or past the end.
+        if (this.#eof) k = starts.length;
+        break;
+      }
+      if (!this.#eof && this.#avail < at + c.segMaxRight[seg]!) break;
+      this.#candidate(seg, at);
+    }
+    this.#pin = k;
   }
 
   /**

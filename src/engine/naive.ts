@@ -10,19 +10,9 @@
  * ASCII letter or digit (for wide forms: a letter or digit followed by 00).
  * Every such `s` is reported once, per pattern id, in increasing order.
  */
-import { IS_ALNUM, IS_BOUNDARY, parsePattern, testByte, type ByteLike, type PatternNode } from './pattern.js';
+import { IS_ALNUM, IS_BOUNDARY, patternForms, testByte, type ByteLike, type PatternNode } from './pattern.js';
 import { offsetAllows } from './offset.js';
 import type { PatternInput } from './matcher.js';
-
-/** The byte forms a pattern is searched in: ascii and/or wide (::w, ::a). */
-export function patternForms(p: PatternInput): { nodes: PatternNode[]; wide: boolean }[] {
-  const forms: { nodes: PatternNode[]; wide: boolean }[] = [];
-  const wantWide = p.wide === true;
-  const wantAscii = !wantWide || p.ascii === true;
-  if (wantAscii) forms.push({ nodes: parsePattern(p.pattern, { nocase: p.nocase ?? false }), wide: false });
-  if (wantWide) forms.push({ nodes: parsePattern(p.pattern, { nocase: p.nocase ?? false, wide: true }), wide: true });
-  return forms;
-}
 
 /** Whether a word character sits just before `s` (::f). */
 export function wordBefore(data: Uint8Array, s: number, wide: boolean): boolean {

@@ -325,6 +325,24 @@ function applyOptions(nodes: PatternNode[], o: PatternOptions): PatternNode[] {
   return out;
 }
 
+/** The options of one pattern that decide the byte forms it is searched in (::i ::w ::a). */
+export interface FormOptions {
+  readonly pattern: string;
+  readonly nocase?: boolean;
+  readonly wide?: boolean;
+  readonly ascii?: boolean;
+}
+
+/** The byte forms a pattern is searched in: ascii and/or wide (::w, ::a). */
+export function patternForms(p: FormOptions): { nodes: PatternNode[]; wide: boolean }[] {
+  const forms: { nodes: PatternNode[]; wide: boolean }[] = [];
+  const wantWide = p.wide === true;
+  const wantAscii = !wantWide || p.ascii === true;
+  if (wantAscii) forms.push({ nodes: parsePattern(p.pattern, { nocase: p.nocase ?? false }), wide: false });
+  if (wantWide) forms.push({ nodes: parsePattern(p.pattern, { nocase: p.nocase ?? false, wide: true }), wide: true });
+  return forms;
+}
+
 /** Fewest and most bytes a node consumes. */
 export function nodeSpan(n: PatternNode): { min: number; max: number } {
   switch (n.k) {
