@@ -1,0 +1,144 @@
+/**
+ * The SMTP proxy between real peers: swaks as the client (one mail per
+ * case), Postfix's smtp-sink as the next hop (dumping mail where content
+ * matters), smtp-source for load, portcullis as a real child process. Fault
+ * runs: the next hop closes at the end of DATA, the next hop refuses
+ * recipients, portcullis is SIGKILLed mid-DATA. Each asserts that nothing is
+ * lost (the client never got 250 for what the next hop does not hold) and
+ * nothing passes unscanned.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { EICAR, newDumps, startPortcullis, startSink, swaks, uuencode, zipOf, type Portcullis, type Sink } from './smtp-helpers.js';
+
+let dir: string;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'pc-smtp-interop-'));
+  // smtp-sink drops to nobody, which must reach its dump folder inside.
+  await chmod(dir, 0o755);
+});
+after(async () => { await rm(dir, { recursive: true, force: true }); });
+
+/** The message part of an smtp-sink dump (after its envelope lines). */
+const eicarText = EICAR.toString('latin1');
+
+describe('swaks → portcullis → smtp-sink', () => {
+  let sink: Sink;
+  let pc: Portcullis;
+  before(async () => {
+    sink = await startSink(dir, { dump: true });
+    pc = await startPortcullis(dir, sink.port);
+  });
+  after(async () => {
+    await pc.stop();
+    await sink.stop();
+  });
+
+  test('clean mail with an attachment: 250, delivered with X-Virus-Status: Clean and the body untouched', async () => {
+    const att = join(dir, 'clean.zip');
+    await writeFile(att, zipOf('readme.txt', Buffer.from('nothing to see\n'.repeat(100))));
+    const r = swaks(pc.port, ['--to', 'bob@example.org', '--attach-type', 'application/zip', '--attach-name', 'clean.zip', '--attach', `@${att}`]);
+    assert.equal(r.status, 0, r.transcript);
+    assert.match(r.dataReply ?? '', /^250 /);
+    const dumps = [...(await sink.dumps()).values()];
+    assert.equal(dumps.length, 1);
+    assert.match(dumps[0] ?? '', /X-Virus-Scanned: portcullis on portcullis\.test\r?\nX-Virus-Status: Clean/);
+    assert.ok((dumps[0] ?? '').includes(zipOf('readme.txt', Buffer.from('nothing to see\n'.repeat(100))).toString('base64').slice(0, 60)));
+  });
+
+  test('EICAR in a deflated zip, base64 attachment: 554 5.7.1 with the quarantine id; only the notice reaches the sink', async () => {
+    const before = await sink.dumps();
+    const att = join(dir, 'eicar.zip');
+    await writeFile(att, zipOf('eicar.com', EICAR));
+    const r = swaks(pc.port, ['--to', 'bob@example.org', '--attach-type', 'application/zip', '--attach-name', 'eicar.zip', '--attach', `@${att}`]);
+    assert.notEqual(r.status, 0);
+    assert.match(r.dataReply ?? '', /^554 5\.7\.1 .*Eicar-Test-Signature.*quarantined as (\S+)/, r.transcript);
+    const dumps = newDumps(before, await sink.dumps());
+    assert.equal(dumps.length, 1, 'one notice');
+    assert.match(dumps[0] ?? '', /From: Mail Delivery System <MAILER-DAEMON@portcullis\.test>/);
+    assert.ok(!(dumps[0] ?? '').includes(eicarText));
+  });
+
+  test('uuencoded EICAR in the body text: refused', async () => {
+    const before = await sink.dumps();
+    const body = join(dir, 'uu.txt');
+    await writeFile(body, `Here it is:\n\n${uuencode('eicar.com', EICAR)}`);
+    const r = swaks(pc.port, ['--to', 'bob@example.org', '--body', `@${body}`]);
+    assert.match(r.dataReply ?? '', /^554 5\.7\.1 .*Eicar/, r.transcript);
+    const dumps = newDumps(before, await sink.dumps());
+    assert.ok(dumps.every((d) => !d.includes('begin 644 eicar.com')), 'the uuencoded mail itself never reached the sink');
+  });
+
+  test('smtp-source load: 200 messages at 10 sessions, every one delivered', async () => {
+    const before = await sink.dumps();
+    const r = spawnSync('smtp-source', ['-4', '-s', '10', '-m', '200', '-l', '20000', '-f', 'load@example.net', '-t', 'bob@example.org', '-M', 'example.net', `127.0.0.1:${pc.port}`], { encoding: 'latin1', timeout: 120_000 });
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+    const dumps = newDumps(before, await sink.dumps());
+    assert.equal(dumps.length, 200);
+    assert.ok(dumps.every((d) => d.includes('X-Virus-Status: Clean')));
+  });
+});
+
+describe('fault runs', () => {
+  test('next hop disconnects after the final dot: the client gets 451, never 250', async () => {
+    const sink = await startSink(dir, { flags: ['-q', '.'] });
+    const pc = await startPortcullis(dir, sink.port);
+    try {
+      const r = swaks(pc.port, ['--to', 'bob@example.org']);
+      assert.match(r.dataReply ?? '', /^451 4\.4\.2/, r.transcript);
+    } finally {
+      await pc.stop();
+      await sink.stop();
+    }
+  });
+
+  test('next hop refuses RCPT with 4xx: the client sees the next hop\'s refusal, nothing is accepted', async () => {
+    const sink = await startSink(dir, { flags: ['-r', 'rcpt'], dump: true });
+    const pc = await startPortcullis(dir, sink.port);
+    try {
+      const r = swaks(pc.port, ['--to', 'bob@example.org,carol@example.org']);
+      assert.notEqual(r.status, 0);
+      assert.match(r.transcript, /<\*\* +4\d\d .*\n[^]*<\*\* +4\d\d /, 'both recipients got the next hop\'s 4xx');
+      assert.equal((await sink.dumps()).size, 0);
+    } finally {
+      await pc.stop();
+      await sink.stop();
+    }
+  });
+
+  test('portcullis SIGKILLed mid-DATA: the client never got 250 and the next hop holds nothing', async () => {
+    const sink = await startSink(dir, { dump: true });
+    const pc = await startPortcullis(dir, sink.port);
+    try {
+      const replies: string[] = [];
+      const s = connect({ host: '127.0.0.1', port: pc.port });
+      s.setEncoding('latin1');
+      s.on('data', (d: string) => replies.push(...d.split('\r\n').filter((l) => l !== '')));
+      const closed = new Promise<void>((resolve) => s.on('close', () => resolve()));
+      s.on('error', () => undefined);
+      const waitFor = async (re: RegExp): Promise<void> => {
+        const until = Date.now() + 10_000;
+        while (!replies.some((l) => re.test(l))) {
+          if (Date.now() > until) throw new Error(`no ${re} in ${replies.join('|')}`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      };
+      await waitFor(/^220 /);
+      s.write('EHLO client.test\r\nMAIL FROM:<alice@example.net>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n');
+      await waitFor(/^354 /);
+      s.write(`Subject: half\r\n\r\n${'x'.repeat(1000)}\r\n`);
+      await new Promise((r) => setTimeout(r, 100));
+      await pc.stop('SIGKILL');
+      await closed;
+      assert.ok(!replies.some((l) => /^250 .*(queued|Ok)/i.test(l) && replies.indexOf(l) > replies.findIndex((x) => x.startsWith('354'))), replies.join('|'));
+      assert.equal((await sink.dumps()).size, 0);
+    } finally {
+      await sink.stop();
+    }
+  });
+});
