@@ -182,7 +182,7 @@ interface CompiledLogical {
 function maxConstant(e: Expr): number {
   if (e.t === 'sub') return 0;
   if (e.t === 'cmp') return Math.max(e.x, e.y ?? 0, maxConstant(e.of));
-  return Math.max(0, ...e.items.map(maxConstant));
+  return e.items.reduce((max, item) => Math.max(max, maxConstant(item)), 0);
 }
 
 class Builder {

@@ -160,14 +160,17 @@ export function parseExpression(text: string, subsigCount: number): Expr {
       at++;
       operands.push(primary());
     }
-    // Fold from the right (iteratively: a long chain must not exhaust the stack).
-    let e = operands[operands.length - 1] as Expr;
+    // Fold from the right, runs of one operator into one node: iteratively and
+    // in linear time, so a long chain can neither exhaust the stack nor stall.
+    let t: 'and' | 'or' | undefined;
+    let reversed: Expr[] = [operands[operands.length - 1] as Expr];
     for (let k = operators.length - 1; k >= 0; k--) {
-      const t = operators[k] === '&' ? 'and' : 'or';
-      const left = operands[k] as Expr;
-      e = { t, items: e.t === t ? [left, ...e.items] : [left, e] };
+      const op = operators[k] === '&' ? 'and' : 'or';
+      if (t !== undefined && t !== op) reversed = [{ t, items: reversed.reverse() }];
+      t = op;
+      reversed.push(operands[k] as Expr);
     }
-    return e;
+    return t === undefined ? reversed[0] as Expr : { t, items: reversed.reverse() };
   };
   if (/\s/.test(text)) throw new ExprError(`whitespace in expression "${text}"`);
   const e = alternatives();
