@@ -554,7 +554,7 @@ class Scan implements EngineScan {
         }
         if (!evaluate(late.trigger, state.counts)) continue;
         text ??= bytes.toString('latin1');
-        const r = runPcre(late, text);
+        const r = runPcre(late, text, l.countCap);
         state.counts[i] = r.count;
         if (r.first >= 0 && (state.first < 0 || r.first < state.first)) state.first = r.first;
       }

@@ -246,6 +246,12 @@ for (const c of byteCompareCases) {
   });
 }
 
+test('pcre: counting stops at the limit', () => {
+  const r = parseLdbLine('T.P;Engine:81-255,Target:0;1;414141;0/a/g');
+  assert.ok(r.ok);
+  if (r.ok) assert.deepEqual(runPcre(r.sig.subsigs[1] as PcreSubsig, 'a'.repeat(1000), 3), { count: 3, first: 0 });
+});
+
 test('pcre: literal "]" first in a class stays literal', () => {
   const t = translatePcre('[]a]+', '');
   assert.ok('source' in t);

@@ -561,9 +561,10 @@ export function hasNestedUnboundedRepeat(source: string): boolean {
 
 /**
  * Runs a PCRE subsig over the whole object (latin1 text, one char per byte).
- * Returns the match count and the first match offset (-1 when none).
+ * Returns the match count (stopping at `limit`: counts beyond the largest
+ * number in the expression change nothing) and the first match offset (-1 when none).
  */
-export function runPcre(sub: PcreSubsig, text: string): { count: number; first: number } {
+export function runPcre(sub: PcreSubsig, text: string, limit = Infinity): { count: number; first: number } {
   const size = text.length;
   let start = 0;
   let lastStart = size;
@@ -588,7 +589,7 @@ export function runPcre(sub: PcreSubsig, text: string): { count: number; first: 
     if (m === null || m.index > lastStart) break;
     if (first < 0) first = m.index;
     count++;
-    if (!sub.global || sticky) break;
+    if (!sub.global || sticky || count >= limit) break;
     re.lastIndex = m[0].length === 0 ? m.index + 1 : m.index + m[0].length;
   }
   return { count, first };
