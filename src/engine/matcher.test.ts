@@ -248,6 +248,22 @@ test('rig-like signatures: planted matches found, random binary gives none', () 
   assert.deepEqual(found, planted.map((id): Match => [id, where.get(id) as number]));
 });
 
+test('EICAR as a body signature inside a binary, at every chunk alignment', () => {
+  const eicar = bytes('X5O!P%@AP[4\\PZX54(P^)7CC)7}$' + 'EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*');
+  assert.equal(eicar.length, 68);
+  const set = PatternSet.compile([{ id: 1, pattern: Buffer.from(eicar).toString('hex') }]);
+  const rnd = prng(5);
+  const data = Uint8Array.from({ length: 5000 }, () => Math.floor(rnd() * 256));
+  data.set(eicar, 3001);
+  for (const chunk of [1, 7, 64, 100, 4096]) {
+    const cuts = [];
+    for (let at = chunk; at < data.length; at += chunk) cuts.push(at);
+    assert.deepEqual(scan(set, data, cuts), [[1, 3001]], `chunks of ${chunk}`);
+  }
+  data[3001 + 67] = 0x2b ^ 1;
+  assert.deepEqual(scan(set, data, []), [], 'last byte changed');
+});
+
 // ---- streaming, muting, robustness -----------------------------------------------
 
 test('a star pattern keeps state, not bytes, across a large object', () => {

@@ -149,10 +149,11 @@ const PINNED: AnchorChoice = { plan: -2, node: 0, keys: [], deltas: [], test: nu
 export const MAX_STRIDE = 8;
 
 /**
- * The four gram tables, by the longest static run of a segment. The main
- * loop reads 4 bytes at every 4th offset and from them looks up the q4/8
- * table (every other time), the q4/4 table, and two q2/2 grams; the q2/1
- * table needs its own pass over every offset and is empty for most databases.
+ * The four gram tables, by the longest static run of a segment. The long
+ * loop reads a 4-byte gram at every 8th offset (q4/8); the short loop reads
+ * 4 bytes at every 4th offset and looks them up in q4/4 and both 2-byte
+ * halves in q2/2; the q2/1 table needs its own pass over every offset and is
+ * empty for most databases. A loop whose tables are empty does not run.
  */
 const PLAN_Q4S8 = 0;
 const PLAN_Q4S4 = 1;
