@@ -1,7 +1,8 @@
 /**
  * The signature engine's one entry point. Pure: bytes in, findings out — no
  * files, sockets or clock. Callers read database files themselves and hand
- * them over as DbFile values; see DESIGN.md in this folder for the matcher.
+ * them over as DbFile values. DATABASE.md in this folder covers the database
+ * (formats, skip reasons, choices checked against clamscan); DESIGN.md the matcher.
  */
 export { compileDatabase, PCRE_MAX_BYTES } from './database.js';
 export { builtinDbFiles, eicarString, testStrings, BUILTIN_SIGNATURE_NAMES } from './builtin-db.js';
