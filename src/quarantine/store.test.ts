@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { isPortcullisError } from '../errors.js';
 import { openDatabase, type Db } from '../events/db.js';
+import type { QuarantineId } from './id.js';
 import { openQuarantine, safeFileName, type Quarantine, type QuarantineAddInput, type ReleaseMailHook } from './store.js';
 
 const EICAR = 'X5O!P%@AP[4\\PZX54(P^)7CC)7}$' + 'EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*';
@@ -273,6 +274,15 @@ describe('quarantine store', () => {
     assert.ok(!existsSync(stray));
     assert.ok(existsSync(other), 'files that are not storage names are left alone');
     assert.equal(readdirSync(q.dir).length, 2);
+  });
+
+  it('draws a new id when one clashes, and gives up cleanly after a few', async () => {
+    const ids = ['AAAA-AAAA-AAAA', 'AAAA-AAAA-AAAA', 'BBBB-BBBB-BBBB'] as QuarantineId[];
+    const q = openQuarantine({ dir: join(dir, 'quarantine'), db, newId: () => ids.shift() ?? ('AAAA-AAAA-AAAA' as QuarantineId) });
+    assert.equal((await q.add(input())).id, 'AAAA-AAAA-AAAA');
+    assert.equal((await q.add(input())).id, 'BBBB-BBBB-BBBB');
+    await assert.rejects(q.add(input()), (err) => isPortcullisError(err, 'PC_ERR_QUARANTINE'));
+    assert.equal(readdirSync(q.dir).length, 2, 'the refused object left no file');
   });
 
   it('reopens the same data and keeps ids', async () => {

@@ -94,6 +94,8 @@ export interface OpenQuarantineOptions {
   readonly retention?: QuarantineRetention;
   /** Clock, for tests. */
   readonly now?: () => number;
+  /** Id generator, for tests. Default newQuarantineId. */
+  readonly newId?: () => QuarantineId;
 }
 
 export interface QuarantineQuery {
@@ -276,6 +278,7 @@ export function openQuarantine(options: OpenQuarantineOptions): Quarantine {
   const releaseDir = resolve(options.releaseDir ?? join(dir, '..', 'released'));
   const { db } = options;
   const now = options.now ?? Date.now;
+  const newId = options.newId ?? newQuarantineId;
   const maxAgeMs = options.retention?.maxAgeMs ?? DEFAULT_QUARANTINE_RETENTION.maxAgeMs;
   const maxTotalBytes = options.retention?.maxTotalBytes ?? DEFAULT_QUARANTINE_RETENTION.maxTotalBytes;
   let releaseMail = options.releaseMail;
@@ -342,7 +345,6 @@ export function openQuarantine(options: OpenQuarantineOptions): Quarantine {
     dir,
 
     async add(input) {
-      const id = newQuarantineId();
       const storageName = randomBytes(16).toString('hex');
       const path = join(dir, storageName);
       let written: { size: number; sha256: string };
@@ -352,27 +354,33 @@ export function openQuarantine(options: OpenQuarantineOptions): Quarantine {
       } catch (err) {
         throw new PortcullisError('PC_ERR_QUARANTINE', `Cannot store object in quarantine: ${(err as Error).message}`, { cause: err });
       }
-      try {
-        insert.run({
-          id,
-          storage_name: storageName,
-          original_name: input.originalName,
-          protocol: input.protocol,
-          direction: input.direction,
-          client: input.client ?? null,
-          server: input.server ?? null,
-          envelope: input.envelope !== undefined ? JSON.stringify(input.envelope) : null,
-          findings: JSON.stringify(input.findings),
-          finding_names: input.findings.map((f) => f.name).join('\n'),
-          size: written.size,
-          sha256: written.sha256,
-          time: input.time ?? now(),
-        });
-      } catch (err) {
-        await unlink(path).catch(() => undefined);
-        throw new PortcullisError('PC_ERR_QUARANTINE', `Cannot index quarantined object: ${(err as Error).message}`, { cause: err });
+      const fields = {
+        storage_name: storageName,
+        original_name: input.originalName,
+        protocol: input.protocol,
+        direction: input.direction,
+        client: input.client ?? null,
+        server: input.server ?? null,
+        envelope: input.envelope !== undefined ? JSON.stringify(input.envelope) : null,
+        findings: JSON.stringify(input.findings),
+        finding_names: input.findings.map((f) => f.name).join('\n'),
+        size: written.size,
+        sha256: written.sha256,
+        time: input.time ?? now(),
+      };
+      // 60 random bits make a clash very unlikely, but a clash must not lose the object.
+      for (let attempt = 1; ; attempt++) {
+        const id = newId();
+        try {
+          insert.run({ id, ...fields });
+          return fromRow(byId.get(id) as Row);
+        } catch (err) {
+          const clash = (err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+          if (clash && attempt < 5) continue;
+          await unlink(path).catch(() => undefined);
+          throw new PortcullisError('PC_ERR_QUARANTINE', `Cannot index quarantined object: ${(err as Error).message}`, { cause: err });
+        }
       }
-      return fromRow(byId.get(id) as Row);
     },
 
     get(id) {
