@@ -166,8 +166,13 @@ async function command(q: Quarantine, args: Args): Promise<number> {
     }
     case 'release': {
       const id = requireId(args, 'release');
-      entryOrFail(q, id);
+      const entry = entryOrFail(q, id);
       const to = flag(args, '--to');
+      if (entry.protocol === 'smtp' && to === undefined) {
+        // Re-delivery needs the running SMTP proxy's next-hop session, which this process does not have.
+        throw new PortcullisError('PC_ERR_QUARANTINE',
+          `Cannot re-deliver mail ${entry.id} from the command line: release it in the admin UI (the running gateway sends it through the SMTP next hop), or export it with --to FILE`);
+      }
       const r = await q.release(id, to !== undefined ? { to } : {});
       out(`Released ${r.entry.id} ${r.releasedTo === 'smtp' ? 'to its recipients through the SMTP next hop' : `to ${printable(r.releasedTo)}`}\n`);
       return 0;
