@@ -254,10 +254,7 @@ function spanOf(nodes: PatternNode[], from: number, to: number): { min: number; 
 
 /** All anchors with one gram size and stride: a bitmap, then buckets by hash. */
 interface GramTable {
-  readonly q: number;
-  readonly stride: number;
-  /** Keeps the gram's q low bytes of a 4-byte little-endian read. */
-  readonly keyMask: number;
+  /** Bit per hash (4-byte grams) or per gram (2-byte grams); a set bit means "maybe". */
   readonly bitmap: Int32Array;
   readonly bitShift: number;
   readonly bucketShift: number;
@@ -301,10 +298,10 @@ interface Compiled {
   readonly tables: readonly [GramTable, GramTable, GramTable, GramTable];
   // Slow path: one byte test per offset.
   readonly scanSeg: Int32Array;
+  readonly scanTest: Uint8Array;
   /** Patterns pinned to an absolute offset: candidate starts sorted, with their segment. */
   readonly pinStart: Float64Array;
   readonly pinSeg: Int32Array;
-  readonly scanTest: Uint8Array;
   /** Some id is used by more than one input (muting must then look at all of them). */
   readonly sharedIds: boolean;
   /** Bytes before a looked-up offset a scan must keep (largest left part, ::f slack, stride). */
@@ -327,7 +324,7 @@ class IntList {
   }
 }
 
-function buildTable(q: number, stride: number, keyList: IntList, segList: IntList, deltaList: IntList): GramTable {
+function buildTable(q: number, keyList: IntList, segList: IntList, deltaList: IntList): GramTable {
   const n = keyList.length;
   const keys = keyList.data;
   const segs = segList.data;
@@ -361,7 +358,6 @@ function buildTable(q: number, stride: number, keyList: IntList, segList: IntLis
     delta[at] = deltas[e]!;
   }
   return {
-    q, stride, keyMask: q === 4 ? -1 : (1 << (8 * q)) - 1,
     bitmap, bitShift: 32 - bitBits, bucketShift: 32 - bucketBits, bucketStart, key, seg, delta,
   };
 }
@@ -462,8 +458,7 @@ function buildSet(inputs: readonly PatternInput[]): Compiled {
 
   const table = (plan: number): GramTable => {
     const t = tableParts[plan] as (typeof tableParts)[number];
-    const { q, stride } = PLANS[plan] as { q: number; stride: number };
-    return buildTable(q, stride, t.keys, t.segs, t.deltas);
+    return buildTable((PLANS[plan] as { q: number }).q, t.keys, t.segs, t.deltas);
   };
   const tables = [table(0), table(1), table(2), table(3)] as const;
   const scanTest = new Uint8Array(256 * scanTests.length);
