@@ -3,6 +3,8 @@
  * by tests to check the fast matcher (matcher.ts). It holds the whole object
  * in memory and tries every start position with a memoised backtracking
  * walk over the pattern's nodes. It shares only the parser with the engine.
+ * Limits: the whole object in memory and a memo of nodes × bytes per form,
+ * so it is for test-sized inputs only. Reads untrusted bytes only in tests.
  *
  * Match semantics (the engine must agree): a pattern matches at start `s`
  * when some end `e` exists such that the bytes [s, e) follow the pattern,
