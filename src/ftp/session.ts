@@ -132,6 +132,8 @@ class Transfer {
   /** A "150-" multi-line reply was begun and must be finished before any other reply. */
   keepaliveOpen = false;
   keepaliveTimer: NodeJS.Timeout | undefined;
+  /** The transfer's last reply, written once its spool is gone. */
+  final: { readonly text: string; readonly encoding: BufferEncoding } | undefined;
   step: 'receiving' | 'scanning' = 'receiving';
   /** The server has been told about this transfer (so an ABOR goes to it even when the client left). */
   upstreamInvolved = false;
@@ -569,7 +571,7 @@ export class FtpSession {
         up.close();
       }
     }
-    if (why === 'abor') this.#write(this.#ftp('aborted') + this.#ftp('abortDone'));
+    if (why === 'abor') this.#conclude(t, this.#ftp('aborted') + this.#ftp('abortDone'));
   }
 
   /** Runs a transfer body with the common endings: abort, data errors, upstream errors, cleanup. */
@@ -583,14 +585,20 @@ export class FtpSession {
       } else if (err instanceof DataError) {
         if (t.keepaliveOpen) { t.keepaliveOpen = false; this.#write(this.#ftp('scanDone', { name: 'the file' })); }
         await this.#settleUpstream(t);
-        this.#write(err.reason === 'lost' ? this.#ftp('dataLost') : this.#ftp('dataFailed', { reason: err.message }));
+        this.#conclude(t, err.reason === 'lost' ? this.#ftp('dataLost') : this.#ftp('dataFailed', { reason: err.message }));
       } else {
         if (t.keepaliveOpen) { t.keepaliveOpen = false; this.#write(this.#ftp('scanDone', { name: 'the file' })); }
         throw err;
       }
     } finally {
       await this.#finish(t);
+      if (t.final !== undefined) this.#write(t.final.text, t.final.encoding);
     }
+  }
+
+  /** Sets the transfer's last reply; it goes out when the transfer has cleaned up, so a client that sees it finds nothing left behind. */
+  #conclude(t: Transfer, text: string, encoding: BufferEncoding = 'utf8'): void {
+    t.final = { text: (t.final?.text ?? '') + text, encoding };
   }
 
   /** After a failed data connection, takes the server's outstanding replies so the next command reads its own. */
@@ -716,7 +724,7 @@ export class FtpSession {
         t.abort.abort('limit');
         await this.#aborted(t);
         this.#endKeepalive(t, name);
-        this.#write(this.#row(renderReply('tooBig').ftp));
+        this.#conclude(t, this.#row(renderReply('tooBig').ftp));
         return;
       }
       const final = await this.#finalUpstream(t);
@@ -724,7 +732,7 @@ export class FtpSession {
       if (final.code < 200 || final.code >= 300) {
         this.#stopKeepalive(t);
         this.#endKeepalive(t, name);
-        this.#write(relayText(final), 'latin1');
+        this.#conclude(t, relayText(final), 'latin1');
         return;
       }
       t.step = 'scanning';
@@ -733,7 +741,7 @@ export class FtpSession {
       this.#stopKeepalive(t);
       if (result.decision.action !== 'pass') {
         this.#endKeepalive(t, name);
-        this.#write(this.#refusal(result, name));
+        this.#conclude(t, this.#refusal(result, name));
         return;
       }
       const to = await this.#openClientData(t, client);
@@ -744,7 +752,7 @@ export class FtpSession {
       t.keepaliveOpen = false;
       await sendFile(spool, to, offset, t.abort.signal);
       this.#checkAbort(t);
-      this.#write(this.#row(result.decision.reply.ftp));
+      this.#conclude(t, this.#row(result.decision.reply.ftp));
     });
   }
 
@@ -772,13 +780,13 @@ export class FtpSession {
       const received = await receive(spool, from, this.#config.maxTransferSize);
       from.destroy();
       this.#checkAbort(t);
-      if (received === 'tooBig') { this.#write(this.#row(renderReply('tooBig').ftp)); return; }
+      if (received === 'tooBig') { this.#conclude(t, this.#row(renderReply('tooBig').ftp)); return; }
       // A client that quits with its upload leaves both connections at once: let its control close arrive first.
       await nextTurn();
       this.#checkAbort(t);
       const result = await this.#inspect(t, verb, name, spool);
       this.#checkAbort(t);
-      if (result.decision.action !== 'pass') { this.#write(this.#refusal(result, name)); return; }
+      if (result.decision.action !== 'pass') { this.#conclude(t, this.#refusal(result, name)); return; }
       const up = this.#up();
       const noop = await up.command('NOOP');
       if (noop.code >= 400) throw new UpstreamError(`Cannot talk to the server: NOOP answered ${noop.code}`);
@@ -786,7 +794,7 @@ export class FtpSession {
       this.#checkAbort(t);
       if (offset > 0) {
         const r = await up.command(`REST ${offset}`);
-        if (r.code !== 350) { this.#write(relayText(r), 'latin1'); return; }
+        if (r.code !== 350) { this.#conclude(t, relayText(r), 'latin1'); return; }
       }
       const serverSock = server.open().then((s) => t.track(s));
       serverSock.catch(() => undefined);
@@ -798,7 +806,7 @@ export class FtpSession {
       const before = final.code >= 200 && final.code < 300
         ? [...(verb === 'STOU' ? pre.lines.map((l) => l.replace(/^\d{3}[ -]?/, '')) : []), result.decision.reply.ftp.text]
         : [];
-      this.#write(before.map((l) => `${final.code}-${l.replace(/[\r\n]/g, ' ')}\r\n`).join('') + relayText(final), 'latin1');
+      this.#conclude(t, before.map((l) => `${final.code}-${l.replace(/[\r\n]/g, ' ')}\r\n`).join('') + relayText(final), 'latin1');
     });
   }
 
