@@ -12,8 +12,8 @@
  * Limits: members are listed first (`7z l -slt`) and only those whose
  * declared size fits MaxFileSize and the remaining MaxScanSize budget are
  * extracted; the extracted size is checked again (a lying header yields a
- * truncated prefix and the limit finding). 7-Zip runs synchronously, so
- * MaxScanTime is checked only between archives; a password is never asked
+ * truncated prefix and the limit finding). 7-Zip runs in a worker thread
+ * (sevenzip-pool.ts) so a job past MaxScanTime can be stopped; a password is never asked
  * for (a fixed wrong one is given, stdin is closed): encrypted members are
  * the finding `Heuristics.Encrypted.<Type>`; a member in a method 7-Zip does
  * not have is `Heuristics.Unscannable.<Type>.UnsupportedMethod`.
@@ -24,6 +24,7 @@ import { peOverlay } from '../pe.js';
 import { CappedSink, memberCap } from '../capped.js';
 import { detectType, findingLabel } from '../filetype.js';
 import { innerName } from '../naming.js';
+import { runInWorker } from './sevenzip-pool.js';
 import type { ExtractContext, ExtractedChild, Extractor, FileType } from '../types.js';
 
 let modulePromise: Promise<SevenZipModule> | undefined;
@@ -148,16 +149,17 @@ export interface SevenZipOptions {
   /** Label for findings ("7z", "CAB", "Zip" …). */
   readonly label: string;
   /** Extract only these member paths (the zip fallback), or everything. */
-  readonly only?: ReadonlySet<string>;
+  readonly only?: ReadonlySet<string> | readonly string[];
   /** For PE input: go on only when 7-Zip opens it as an installer/SFX archive. */
   readonly sfxOnly?: boolean;
 }
 
 /**
- * Lists and extracts `data` with 7-Zip inside the wasm sandbox. Synchronous
- * work, gathered first and yielded after, so no other call can interleave.
+ * One 7-Zip job, run synchronously where the wasm instance lives (the worker
+ * thread): list, pick what fits the caps, extract, read back. Findings go to
+ * `ctx.report`; the members are returned.
  */
-export async function* sevenZipExtract(data: Uint8Array, ctx: ExtractContext, opts: SevenZipOptions): AsyncGenerator<ExtractedChild> {
+export async function sevenZipJob(data: Uint8Array, ctx: ExtractContext, opts: SevenZipOptions): Promise<ExtractedChild[]> {
   const sz = await sevenZip();
   const children: ExtractedChild[] = [];
   rmTree(sz, WORK);
@@ -168,16 +170,17 @@ export async function* sevenZipExtract(data: Uint8Array, ctx: ExtractContext, op
     if (listing.type === undefined) {
       // 7-Zip cannot even list an archive whose names are encrypted; that is encryption, not breakage.
       if (!opts.sfxOnly) ctx.report(`Heuristics.${headersEncrypted(data) ? 'Encrypted' : 'Broken'}.${opts.label}`);
-      return;
+      return children;
     }
-    if (opts.sfxOnly === true && !SFX_TYPES.has(listing.type)) return;
+    if (opts.sfxOnly === true && !SFX_TYPES.has(listing.type)) return children;
     const label = opts.sfxOnly === true ? findingLabel(listing.type.toLowerCase()) : opts.label;
     const exclude: string[] = [];
+    const only = opts.only === undefined ? undefined : new Set(opts.only);
     let budget = ctx.remainingScanBytes();
     let wanted = 0;
     for (const e of listing.entries) {
       if (e.folder) continue;
-      if (opts.only !== undefined && !opts.only.has(e.path)) { exclude.push(e.path); continue; }
+      if (only !== undefined && !only.has(e.path)) { exclude.push(e.path); continue; }
       if (e.encrypted) { ctx.report(`Heuristics.Encrypted.${label}`, e.path); exclude.push(e.path); continue; }
       const cap = memberCap(ctx, e.packed);
       if (e.size !== undefined && (e.size > cap.bytes || e.size > budget)) {
@@ -190,7 +193,7 @@ export async function* sevenZipExtract(data: Uint8Array, ctx: ExtractContext, op
     }
     if (wanted === 0) {
       if (listing.errors.length > 0) ctx.report(`Heuristics.Broken.${label}`);
-      return;
+      return children;
     }
     sz.FS.writeFile(`${WORK}/exclude`, exclude.join('\n'));
     const x = run(sz, ['x', '-y', '-spd', NO_PASSWORD, '-scsUTF-8', `-o${WORK}/out`, `-x@${WORK}/exclude`, `${WORK}/in`]);
@@ -222,7 +225,16 @@ export async function* sevenZipExtract(data: Uint8Array, ctx: ExtractContext, op
   } finally {
     rmTree(sz, WORK);
   }
-  yield* children;
+  return children;
+}
+
+/**
+ * Lists and extracts `data` with 7-Zip, in the worker thread (see
+ * sevenzip-pool.ts): the event loop stays free and a job that runs past
+ * MaxScanTime is stopped by ending the worker.
+ */
+export async function* sevenZipExtract(data: Uint8Array, ctx: ExtractContext, opts: SevenZipOptions): AsyncGenerator<ExtractedChild> {
+  yield* await runInWorker(data, ctx, opts);
 }
 
 const AES_CODER = [0x06, 0xf1, 0x07, 0x01];
