@@ -8,8 +8,10 @@
  * `onError` for the log) and never escapes. Every limit (limits.ts) that is
  * hit is yielded as `Heuristics.Limits.Exceeded.<Name>` — the walk stops or
  * skips, but never passes silently:
- *  - MaxScanTime is checked before every object (extractors that work
- *    synchronously are not interrupted, so one member may overrun it);
+ *  - MaxScanTime is checked before every object; 7-Zip jobs are stopped
+ *    at it (they run in a worker), our own synchronous decoders are not, so
+ *    one member may overrun it by the time it takes to unpack (bounded by
+ *    MaxFileSize);
  *  - MaxFiles counts objects taken out of the root, all levels together;
  *  - MaxScanSize counts the bytes of all extracted objects; extractors are
  *    given the remaining budget and cap their output to it;

@@ -13,10 +13,11 @@
  * declared size fits MaxFileSize and the remaining MaxScanSize budget are
  * extracted; the extracted size is checked again (a lying header yields a
  * truncated prefix and the limit finding). 7-Zip runs in a worker thread
- * (sevenzip-pool.ts) so a job past MaxScanTime can be stopped; a password is never asked
- * for (a fixed wrong one is given, stdin is closed): encrypted members are
- * the finding `Heuristics.Encrypted.<Type>`; a member in a method 7-Zip does
- * not have is `Heuristics.Unscannable.<Type>.UnsupportedMethod`.
+ * (sevenzip-pool.ts), so a job past MaxScanTime can be stopped. A password
+ * is never asked for (a fixed wrong one is given, stdin is closed):
+ * encrypted members are the finding `Heuristics.Encrypted.<Type>`; a member
+ * in a method 7-Zip does not have is
+ * `Heuristics.Unscannable.<Type>.UnsupportedMethod`.
  */
 import type { SevenZipModule, SevenZipModuleFactory } from '7z-wasm';
 import { LeBytes } from '../bytes.js';
