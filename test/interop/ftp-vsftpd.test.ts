@@ -1,0 +1,230 @@
+// The FTP proxy between real peers: Debian's vsftpd as the server, and curl
+// (passive and active, EPSV and PASV, --ftp-port), lftp and basic-ftp as
+// clients. Needs root (vsftpd), vsftpd, curl and lftp.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { Client as BasicFtp } from 'basic-ftp';
+import { eicar, readAll, TestClient, writeAll } from '../../src/ftp/testing.js';
+import { run, startProxy, startVsftpd, type RunningProxy, type RunningVsftpd } from './ftp-helpers.js';
+
+const BIG_MB = 200;
+
+describe('FTP proxy between vsftpd and real clients', () => {
+  let dir: string;
+  let vsftpd: RunningVsftpd;
+  let proxy: RunningProxy;
+  let gateway: RunningProxy;
+  const clean = randomBytes(3 * 1024 * 1024 + 17);
+  const big = randomBytes(BIG_MB * 1024 * 1024);
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'pc-interop-ftp-'));
+    vsftpd = await startVsftpd(join(dir, 'vsftpd'));
+    const pub = join(vsftpd.root, 'pub');
+    await writeFile(join(pub, 'clean.bin'), clean);
+    await writeFile(join(pub, 'eicar.com'), eicar());
+    await writeFile(join(pub, 'eicar-head.bin'), Buffer.concat([eicar(), randomBytes(5000)]));
+    await writeFile(join(pub, 'notes.txt'), 'plain words\n'.repeat(1000));
+    await writeFile(join(pub, `big-${BIG_MB}M.bin`), big);
+    const common = { limits: { MaxFileSize: '1GB', MaxScanSize: '1GB' }, policy: { scanAll: false } };
+    proxy = await startProxy(join(dir, 'proxy'), { upstream: vsftpd.address, keepaliveInterval: '1s', dataTimeout: '10s' }, common);
+    gateway = await startProxy(join(dir, 'gateway'), {}, common);
+  });
+  after(async () => {
+    await proxy?.stop();
+    await gateway?.stop();
+    await vsftpd?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const url = (path: string): string => `ftp://${proxy.address}${path}`;
+  const uploaded = (name: string): string => join(vsftpd.root, 'upload', name);
+  const spool = async (p: RunningProxy = proxy): Promise<string[]> => readdir(join(p.dataDir, 'spool', 'ftp')).catch(() => []);
+
+  const curlModes: [string, string[]][] = [
+    ['passive EPSV', []],
+    ['passive PASV', ['--disable-epsv']],
+    ['active EPRT', ['-P', '127.0.0.1']],
+    ['active PORT', ['-P', '127.0.0.1', '--disable-eprt']],
+    ['active --ftp-port -', ['--ftp-port', '-']],
+  ];
+  for (const [mode, args] of curlModes) {
+    const tag = mode.replace(/[^a-z]+/gi, '-');
+    it(`curl ${mode}: a clean download arrives byte-identical`, async () => {
+      const out = join(dir, `dl-${tag}.bin`);
+      const r = await run('curl', ['-sS', ...args, '-o', out, url('/pub/clean.bin')]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(await readFile(out), clean);
+    });
+    it(`curl ${mode}: a clean upload reaches vsftpd byte-identical`, async () => {
+      const src = join(dir, `up-${tag}.bin`);
+      await writeFile(src, clean);
+      const r = await run('curl', ['-sS', ...args, '-T', src, url(`/upload/up-${tag}.bin`)]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(await readFile(uploaded(`up-${tag}.bin`)), clean);
+    });
+    it(`curl ${mode}: EICAR download delivers nothing and tells the finding`, async () => {
+      const out = join(dir, `eicar-${tag}.com`);
+      const r = await run('curl', ['-sS', '-v', ...args, '-o', out, url('/pub/eicar.com')]);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /< 550-eicar\.com: Eicar-Test-Signature FOUND/);
+      assert.match(r.stderr, /< 550 Transfer refused: Eicar-Test-Signature; quarantined as /);
+      assert.equal(existsSync(out) ? (await readFile(out)).length : 0, 0);
+    });
+    it(`curl ${mode}: an EICAR upload never reaches vsftpd`, async () => {
+      const src = join(dir, `eicar-up-${tag}.com`);
+      await writeFile(src, eicar());
+      const r = await run('curl', ['-sS', ...args, '-T', src, url(`/upload/eicar-${tag}.com`)]);
+      assert.notEqual(r.code, 0);
+      assert.equal(existsSync(uploaded(`eicar-${tag}.com`)), false);
+    });
+  }
+
+  it('curl LIST through the proxy is byte-identical to LIST from vsftpd', async () => {
+    const via = await run('curl', ['-sS', url('/pub/')]);
+    const direct = await run('curl', ['-sS', `ftp://${vsftpd.address}/pub/`]);
+    assert.equal(via.code, 0, via.stderr);
+    assert.equal(via.stdout, direct.stdout);
+    assert.match(via.stdout, /clean\.bin/);
+  });
+
+  it('curl -C (REST + RETR) resumes from the offset', async () => {
+    const out = join(dir, 'resumed.bin');
+    await writeFile(out, clean.subarray(0, 100_000));
+    const r = await run('curl', ['-sS', '-C', '-', '-o', out, url('/pub/clean.bin')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await readFile(out), clean);
+  });
+
+  it('curl -C: a signature in the skipped part is still caught', async () => {
+    const out = join(dir, 'resumed-eicar.bin');
+    await writeFile(out, Buffer.alloc(1000));
+    const r = await run('curl', ['-sS', '-v', '-C', '-', '-o', out, url('/pub/eicar-head.bin')]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /Eicar-Test-Signature FOUND/);
+    assert.equal((await readFile(out)).length, 1000, 'nothing was appended');
+  });
+
+  it(`curl: a ${BIG_MB} MB scanned download and upload finish without timing out`, async () => {
+    const out = join(dir, 'big-dl.bin');
+    const d = await run('curl', ['-sS', '--max-time', '120', '-o', out, url(`/pub/big-${BIG_MB}M.bin`)]);
+    assert.equal(d.code, 0, d.stderr);
+    assert.ok((await readFile(out)).equals(big));
+    const u = await run('curl', ['-sS', '--max-time', '120', '-T', out, url('/upload/big-up.bin')]);
+    assert.equal(u.code, 0, u.stderr);
+    assert.ok((await readFile(uploaded('big-up.bin'))).equals(big));
+    const line = await proxy.logs.waitFor((l) => l['event'] === 'transfer' && l['name'] === 'big-up.bin');
+    assert.equal(line['scanned'], true);
+  });
+
+  it('lftp: ls, get and put through the proxy; EICAR get refused', async () => {
+    const local = join(dir, 'lftp');
+    await run('mkdir', ['-p', local]);
+    const r = await run('lftp', ['-c', [
+      'set net:max-retries 1; set net:timeout 20; set cmd:fail-exit no',
+      `open -u anonymous,x -p ${proxy.port} ftp://127.0.0.1`,
+      'cls -1 pub/',
+      `get pub/clean.bin -o ${join(local, 'clean.bin')}`,
+      `put ${join(local, 'clean.bin')} -o upload/lftp-up.bin`,
+      `get pub/eicar.com -o ${join(local, 'eicar.com')}`,
+    ].join('; ')]);
+    assert.match(r.stdout, /clean\.bin/);
+    assert.deepEqual(await readFile(join(local, 'clean.bin')), clean);
+    assert.deepEqual(await readFile(uploaded('lftp-up.bin')), clean);
+    assert.match(r.stderr, /550/);
+    assert.equal(existsSync(join(local, 'eicar.com')) ? (await readFile(join(local, 'eicar.com'))).length : 0, 0);
+  });
+
+  it(`lftp: a ${BIG_MB} MB scanned get finishes without timing out`, async () => {
+    const out = join(dir, 'lftp-big.bin');
+    const r = await run('lftp', ['-c', `set net:max-retries 1; set net:timeout 30; open -u anonymous,x -p ${proxy.port} ftp://127.0.0.1; get pub/big-${BIG_MB}M.bin -o ${out}`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok((await readFile(out)).equals(big));
+  });
+
+  it('basic-ftp: list, download, upload; EICAR upload refused', async () => {
+    const client = new BasicFtp(20_000);
+    try {
+      await client.access({ host: '127.0.0.1', port: proxy.port, user: 'anonymous', password: 'x' });
+      const names = (await client.list('/pub')).map((f) => f.name);
+      assert.ok(names.includes('clean.bin'), names.join(' '));
+      const parts: Buffer[] = [];
+      await client.downloadTo(new Writable({ write(c: Buffer, _e, cb) { parts.push(c); cb(); } }), '/pub/clean.bin');
+      assert.deepEqual(Buffer.concat(parts), clean);
+      await client.uploadFrom(Readable.from([clean]), '/upload/basic.bin');
+      assert.deepEqual(await readFile(uploaded('basic.bin')), clean);
+      await assert.rejects(client.uploadFrom(Readable.from([eicar()]), '/upload/basic-eicar.com'), /550/);
+      assert.equal(existsSync(uploaded('basic-eicar.com')), false);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('STOU relays the unique name vsftpd chose', async () => {
+    const c = await TestClient.open(proxy.address);
+    try {
+      await c.login();
+      assert.equal((await c.command('CWD /upload')).code, 250);
+      const data = await c.epsv();
+      c.send('STOU');
+      assert.equal((await c.must()).code, 150);
+      await writeAll(data, Buffer.from('stou content'));
+      const r = await c.must(10_000);
+      assert.equal(r.code, 226, r.text);
+      const name = /FILE: (\S+)/.exec(r.text)?.[1];
+      assert.ok(name !== undefined, r.text);
+      assert.equal(await readFile(uploaded(name), 'utf8'), 'stou content');
+    } finally { c.close(); }
+  });
+
+  it('ABOR while receiving from vsftpd: 426 then 226, the spool is deleted, the session goes on', async () => {
+    const c = await TestClient.open(proxy.address);
+    try {
+      await c.login();
+      const data = await c.epsv();
+      const got = readAll(data).catch(() => Buffer.alloc(0));
+      c.send(`RETR /pub/big-${BIG_MB}M.bin`);
+      await new Promise((r) => setTimeout(r, 30));
+      c.raw(Buffer.concat([Buffer.from([0xff, 0xf4, 0xff, 0xf2]), Buffer.from('ABOR\r\n')]));
+      let r = await c.must(20_000);
+      if (r.code === 150) r = await c.must(20_000);
+      assert.equal(r.code, 426, r.text);
+      assert.equal((await c.must()).code, 226);
+      assert.deepEqual(await spool(), []);
+      assert.equal((await got).length, 0);
+      assert.equal((await c.command('NOOP')).code, 200);
+    } finally { c.close(); }
+  });
+
+  it('a client vanishing mid-upload leaves nothing on vsftpd and nothing in the spool', async () => {
+    const c = await TestClient.open(proxy.address);
+    await c.login();
+    const data = await c.epsv();
+    c.send('STOR /upload/vanished.bin');
+    assert.equal((await c.must()).code, 150);
+    data.write(randomBytes(500_000));
+    await new Promise((r) => setTimeout(r, 100));
+    c.close();
+    data.destroy();
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepEqual(await spool(), []);
+    assert.equal(existsSync(uploaded('vanished.bin')), false);
+  });
+
+  it('gateway mode: curl names vsftpd as USER anonymous@127.0.0.1:port', async () => {
+    const out = join(dir, 'gw.bin');
+    const user = encodeURIComponent(`anonymous@${vsftpd.address}`);
+    const r = await run('curl', ['-sS', '-o', out, `ftp://${user}:x@${gateway.address}/pub/clean.bin`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await readFile(out), clean);
+    const loop = await run('curl', ['-sS', '-v', `ftp://${encodeURIComponent(`anonymous@${gateway.address}`)}:x@${gateway.address}/pub/`]);
+    assert.notEqual(loop.code, 0);
+    assert.match(loop.stderr, /530 Destination refused: that is this proxy/);
+  });
+});
