@@ -45,8 +45,13 @@ function exec(program, args, options = {}) {
     let stderr = '';
     child.stdout.on('data', (d) => { stdout += d; });
     child.stderr.on('data', (d) => { stderr += d; });
+    // A run that hangs must not hang the whole bench: it is killed and reported.
+    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
     child.once('error', reject);
-    child.once('close', (code) => resolvePromise({ code, stdout, stderr }));
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolvePromise({ code: code ?? (signal === 'SIGKILL' ? 'killed (timeout)' : signal), stdout, stderr });
+    });
   });
 }
 
@@ -54,7 +59,7 @@ function exec(program, args, options = {}) {
 async function measured(program, args, options = {}) {
   const rssFile = join(OUT, `.maxrss-${process.pid}`);
   const t0 = performance.now();
-  const r = await exec('/usr/bin/time', ['-f', '%M', '-o', rssFile, program, ...args], options);
+  const r = await exec('/usr/bin/time', ['-f', '%M', '-o', rssFile, program, ...args], { timeoutMs: 1_800_000, ...options });
   const ms = performance.now() - t0;
   const rssKb = Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop());
   rmSync(rssFile, { force: true });
@@ -221,9 +226,13 @@ function summarizeProfile(file, top = 20) {
 async function profile() {
   const dir = join(OUT, `prof-${Date.now()}`);
   log(`profiling one portcullis scan into ${dir}`);
-  await exec(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, MAIN, 'scan', '-r', '--no-summary', '--db', DB, CORPUS]);
-  const file = readdirSync(dir).find((n) => n.endsWith('.cpuprofile'));
-  return file === undefined ? [] : summarizeProfile(join(dir, file));
+  const r = await exec(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, MAIN, 'scan', '-r', '--no-summary', '--db', DB, CORPUS], { timeoutMs: 600_000 });
+  const file = existsSync(dir) ? readdirSync(dir).find((n) => n.endsWith('.cpuprofile')) : undefined;
+  if (file === undefined) {
+    log(`no profile written (exit ${r.code})`);
+    return [];
+  }
+  return summarizeProfile(join(dir, file));
 }
 
 function table(rows, manifest) {

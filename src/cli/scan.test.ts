@@ -77,6 +77,12 @@ describe('portcullis scan', () => {
     assert.deepEqual(objects[0]?.findings, [{ name: 'Eicar-Test-Signature', path: ['nested.zip', 'inner.zip', 'e.com'], scanner: 'builtin' }]);
     assert.match(r.stderr, /SCAN SUMMARY/);
   });
+
+  it('inner paths start at the file\'s own name, not the path it was reached by', async () => {
+    const r = await cli(['scan', '--json', '--no-summary', '-r', 'tree'], dir);
+    const hit = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { path: string; findings: { path: string[] }[] }).find((o) => o.findings.length > 0);
+    assert.deepEqual([hit?.path, hit?.findings[0]?.path], [join('tree', 'sub', 'eicar.com'), ['eicar.com']]);
+  });
 });
 
 describe('portcullis sigs info', () => {

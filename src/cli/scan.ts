@@ -21,7 +21,7 @@
  * --db or else the built-in database. Several --scanner options combine.
  */
 import { lstat, readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PortcullisError } from '../errors.js';
 import { createScanner, loadDatabase, parseScannerSpec, type ScannerSpec } from '../scanners/index.js';
@@ -166,7 +166,8 @@ async function scanAll(scanner: Scanner, jobs: readonly FileJob[], width: number
     while (next < jobs.length) {
       const index = next++;
       const job = jobs[index] as FileJob;
-      done.set(index, await scanner.scan({ name: job.path, path: job.path, size: job.size }));
+      // The file's own name roots the inner paths (a gzip member is named after it), as it is for files the gateway receives.
+      done.set(index, await scanner.scan({ name: basename(job.path), path: job.path, size: job.size }));
       flush();
     }
   };

@@ -181,8 +181,12 @@ export class ClamdScanner implements Scanner {
       const send = async (chunk: Uint8Array): Promise<void> => {
         const header = Buffer.allocUnsafe(4);
         header.writeUInt32BE(chunk.byteLength, 0);
+        // Corked, the length and the chunk leave in one writev instead of two writes.
+        socket.cork();
         socket.write(header);
-        await writeAll(socket, chunk);
+        const flushed = writeAll(socket, chunk);
+        socket.uncork();
+        await flushed;
         sent += chunk.byteLength;
       };
       if ('data' in target) {
