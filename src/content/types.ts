@@ -68,6 +68,8 @@ export interface ExtractContext {
   readonly signal?: AbortSignal;
   /** The container's own name ("clam.exe.bz2"), so single-stream formats can name their child ("clam.exe"). */
   readonly containerName?: string;
+  /** Milliseconds left of MaxScanTime for this scan, for extractors that can stop long work (7-Zip's worker). */
+  remainingTimeMs?(): number;
 }
 
 /**

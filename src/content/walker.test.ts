@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { collect, dec, enc, gzip, tar, zip } from './testing.js';
+import { SAMPLE_7Z, collect, dec, enc, gzip, tar, zip } from './testing.js';
 import { walk } from './walker.js';
 import type { Extractor } from './types.js';
 import type { Limits } from './limits.js';
@@ -152,4 +152,12 @@ test('the root is yielded first with its true type, whatever its name', async ()
   const { objects } = await collect('innocent.txt', zip({ 'a': PAYLOAD }));
   assert.equal(objects[0]?.type, 'zip');
   assert.equal(objects[1]?.type, 'text');
+});
+
+test('a 7-Zip job gets only what is left of MaxScanTime', async () => {
+  let calls = 0;
+  // Start at 0, then 1 ms before the limit: the root is still visited, the 7-Zip job has 1 ms.
+  const { findings, objects } = await collect('p.7z', SAMPLE_7Z, { limits: { MaxScanTime: 1000 }, now: () => (calls++ === 0 ? 0 : 999) });
+  assert.equal(objects.length, 1);
+  assert.deepEqual(findings.map((f) => f.name), ['Heuristics.Limits.Exceeded.MaxScanTime']);
 });

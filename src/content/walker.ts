@@ -138,6 +138,7 @@ async function* extractFrom(
       pending.push(finding(findingName, childName === undefined ? path : [...path, childName]));
     },
     containerName: path[path.length - 1] ?? '',
+    remainingTimeMs: () => state.limits.MaxScanTime - (state.now() - state.started),
     ...(state.signal === undefined ? {} : { signal: state.signal }),
   };
   try {

@@ -1,9 +1,10 @@
 /**
  * The thread 7-Zip runs in. One worker, started on the first archive that
  * needs 7-Zip and kept (unreferenced, so it never holds the process open);
- * jobs go to it one at a time. A job that outlives MaxScanTime ends the
- * worker — the only way to stop wasm mid-call — and becomes the finding
- * `Heuristics.Limits.Exceeded.MaxScanTime`; the next job starts a fresh one.
+ * jobs go to it one at a time. A job that outlives what is left of
+ * MaxScanTime ends the worker — the only way to stop wasm mid-call — and
+ * becomes the finding `Heuristics.Limits.Exceeded.MaxScanTime`; the next
+ * job starts a fresh worker.
  * A worker that dies (out of memory, a trap) fails only its own job.
  *
  * Reads no untrusted bytes itself: it carries them to the worker and the
@@ -90,7 +91,8 @@ export async function runInWorker(data: Uint8Array, ctx: ExtractContext, opts: S
     only: opts.only === undefined ? undefined : [...opts.only],
     sfxOnly: opts.sfxOnly === true,
   };
-  const turn = tail.then(() => send(request, ctx.limits.MaxScanTime));
+  // The clock starts when the job reaches the worker, with what is left of the scan's time (all of it if unknown).
+  const turn = tail.then(() => send(request, Math.max(1, ctx.remainingTimeMs?.() ?? ctx.limits.MaxScanTime)));
   tail = turn.catch(() => undefined);
   const reply = await turn;
   if (reply === 'timeout') {
