@@ -94,6 +94,10 @@ describe('validation: each error names its key', () => {
     { name: 'user name', doc: { user: 'bad user' }, key: 'user', message: /user or group/ },
     { name: 'passive ports reversed', doc: { ftp: { passivePorts: '50000-40000' } }, key: 'ftp.passivePorts', message: /port range/ },
     { name: 'document not a mapping', doc: 'smtp', key: '(top level)', message: /mapping of keys/ },
+    { name: 'SMTP relaying to itself', doc: { smtp: { listen: '127.0.0.1:2525', nextHop: 'localhost:2525' } }, key: 'smtp.nextHop', message: /relay to itself/ },
+    { name: 'FTP upstream is the proxy', doc: { ftp: { listen: '[::1]:2121', upstream: '[::1]:2121' } }, key: 'ftp.upstream', message: /connect to itself/ },
+    { name: 'two listeners on one address', doc: { admin: { listen: '127.0.0.1:10025' } }, key: 'admin.listen', message: /same address as smtp\.listen/ },
+    { name: 'TLS key without certificate', doc: { smtp: { tlsKey: '/etc/k.pem' } }, key: 'smtp.tlsCert', message: /needed when smtp\.tlsKey/ },
   ];
   for (const c of cases) {
     it(c.name, () => {
@@ -118,6 +122,8 @@ describe('accepted values', () => {
     { name: 'listener switched off', doc: { smtp: false }, pick: (c) => c.smtp, want: false },
     { name: 'empty section means defaults', doc: { ftp: null }, pick: (c) => c.ftp !== false && c.ftp.listen, want: '127.0.0.1:2121' },
     { name: 'IPv6 listen', doc: { smtp: { listen: '[::1]:2525' } }, pick: (c) => c.smtp !== false && c.smtp.listen, want: '[::1]:2525' },
+    { name: 'several listeners on port 0', doc: { smtp: { listen: '127.0.0.1:0' }, ftp: { listen: '127.0.0.1:0' }, admin: { listen: '127.0.0.1:0' } }, pick: (c) => c.admin !== false && c.admin.listen, want: '127.0.0.1:0' },
+    { name: 'a listener switched off may share its address', doc: { smtp: false, admin: { listen: '127.0.0.1:10025' } }, pick: (c) => c.smtp, want: false },
     { name: 'port 0 listen', doc: { admin: { listen: '127.0.0.1:0' } }, pick: (c) => c.admin !== false && c.admin.listen, want: '127.0.0.1:0' },
     { name: 'host name next hop', doc: { smtp: { nextHop: 'mx.example.org:25' } }, pick: (c) => c.smtp !== false && c.smtp.nextHop, want: 'mx.example.org:25' },
     { name: 'size with unit', doc: { smtp: { maxMessageSize: '1.5M' } }, pick: (c) => c.smtp !== false && c.smtp.maxMessageSize, want: 1572864 },
@@ -186,16 +192,18 @@ describe('loadConfig', () => {
   it('every path-typed key is resolved against the config folder', () => {
     const rows = docRows().filter((r) => r.type === 'path' || r.type === 'list of path');
     assert.ok(rows.length >= 2);
+    const doc: Record<string, unknown> = {};
     for (const row of rows) {
-      const value = row.type === 'path' ? 'rel/x' : ['rel/x'];
-      const doc: Record<string, unknown> = {};
       let at = doc;
       const parts = row.key.split('.');
-      parts.slice(0, -1).forEach((p) => { at = (at[p] = {}) as Record<string, unknown>; });
-      at[parts[parts.length - 1] as string] = value;
-      let got: unknown = parseConfigText(JSON.stringify(doc), 'paths', '/base');
-      for (const p of parts) got = (got as Record<string, unknown>)[p];
-      assert.deepEqual(got, row.type === 'path' ? '/base/rel/x' : ['/base/rel/x'], row.key);
+      parts.slice(0, -1).forEach((p) => { at = (at[p] ??= {}) as Record<string, unknown>; });
+      at[parts[parts.length - 1] as string] = row.type === 'path' ? `rel/${row.key}` : [`rel/${row.key}`];
+    }
+    const config = parseConfigText(JSON.stringify(doc), 'paths', '/base');
+    for (const row of rows) {
+      let got: unknown = config;
+      for (const p of row.key.split('.')) got = (got as Record<string, unknown>)[p];
+      assert.deepEqual(got, row.type === 'path' ? `/base/rel/${row.key}` : [`/base/rel/${row.key}`], row.key);
     }
   });
 

@@ -56,6 +56,9 @@ its key, e.g. \`smtp.listen: expected "host:port", got "abc"\`.
 - **paths** (\`data\`, \`engine.databases\`) are relative to the config file's folder
   (to the working directory when running on the defaults).
 - A section marked "section or false" can be switched off: \`smtp: false\`.
+- Checks across keys: a proxy may not relay to itself (\`smtp.nextHop\` ≠ \`smtp.listen\`,
+  \`ftp.upstream\` ≠ \`ftp.listen\`), no two listeners share an address, and
+  \`smtp.tlsCert\` and \`smtp.tlsKey\` are set together.
 
 \`kill -HUP\` (or the admin UI's reload) re-reads the file and the signature
 databases; a session in flight finishes on the config it started with, and

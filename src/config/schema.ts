@@ -7,7 +7,7 @@
  * a typo never silently falls back to a default.
  */
 import { z } from 'zod';
-import { leafSchema, type Fields, type Node } from './fields.js';
+import { leafSchema, splitHostPort, type Fields, type Node } from './fields.js';
 import { CONFIG_TABLE, type Config } from './table.js';
 
 function nodeSchema(node: Node): z.ZodType {
@@ -87,13 +87,54 @@ function dropNulls(value: unknown): unknown {
   return out;
 }
 
+/** Same address, for comparing listeners and next hops: lower-case, IPv6 brackets dropped. */
+function sameEndpoint(a: string, b: string): boolean {
+  const x = splitHostPort(a);
+  const y = splitHostPort(b);
+  if (x === undefined || y === undefined || x.port === 0 || y.port === 0 || x.port !== y.port) return false;
+  const host = (h: string): string => (h === 'localhost' ? '127.0.0.1' : h.toLowerCase());
+  return host(x.host) === host(y.host);
+}
+
+/**
+ * Rules that span several keys, checked after each key is valid on its own:
+ * a proxy relaying to itself would loop every message or file forever, and
+ * two listeners on one address cannot both bind.
+ */
+export function crossChecks(config: Config): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const { smtp, ftp, admin } = config;
+  if (smtp !== false && sameEndpoint(smtp.listen, smtp.nextHop)) problems.push({ key: 'smtp.nextHop', message: `is smtp.listen (${smtp.listen}): the proxy would relay to itself` });
+  if (ftp !== false && ftp.upstream !== undefined && sameEndpoint(ftp.listen, ftp.upstream)) problems.push({ key: 'ftp.upstream', message: `is ftp.listen (${ftp.listen}): the proxy would connect to itself` });
+  const listeners: [string, string][] = [];
+  if (smtp !== false) listeners.push(['smtp.listen', smtp.listen]);
+  if (ftp !== false) listeners.push(['ftp.listen', ftp.listen]);
+  if (admin !== false) listeners.push(['admin.listen', admin.listen]);
+  listeners.forEach(([key, value], i) => {
+    const earlier = listeners.slice(0, i).find(([, v]) => sameEndpoint(v, value));
+    if (earlier !== undefined) problems.push({ key, message: `is the same address as ${earlier[0]} (${value})` });
+  });
+  if (smtp !== false) {
+    const tls = smtp as { tlsCert?: string; tlsKey?: string };
+    if ((tls.tlsCert === undefined) !== (tls.tlsKey === undefined) && ('tlsCert' in smtp || 'tlsKey' in smtp)) {
+      problems.push(tls.tlsCert === undefined
+        ? { key: 'smtp.tlsCert', message: 'is needed when smtp.tlsKey is set' }
+        : { key: 'smtp.tlsKey', message: 'is needed when smtp.tlsCert is set' });
+    }
+  }
+  return problems;
+}
+
 export type CheckResult = { readonly ok: true; readonly config: Config } | { readonly ok: false; readonly problems: readonly ConfigProblem[] };
 
 /** Checks a parsed config document (null or undefined: an empty file, all defaults). */
 export function checkConfig(document: unknown): CheckResult {
   const input = document === null || document === undefined ? {} : dropNulls(document);
   const r = configSchema.safeParse(input, { reportInput: true });
-  if (r.success) return { ok: true, config: r.data };
+  if (r.success) {
+    const problems = crossChecks(r.data);
+    return problems.length === 0 ? { ok: true, config: r.data } : { ok: false, problems };
+  }
   const problems: ConfigProblem[] = [];
   for (const issue of r.error.issues) describe(issue, [], problems);
   return { ok: false, problems };
