@@ -1,3 +1,4 @@
+// The config table: docs equality, defaults, every validation error naming its key, units, loading, hostile text.
 import { strict as assert } from 'node:assert';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -1,3 +1,4 @@
+// inspect() with stand-in stores and scanners: every failure path fails closed.
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { compilePolicy } from '../policy/index.js';

@@ -1,3 +1,4 @@
+// The runtime in process: start, reload with sessions in flight, failed reloads, session limits, drain, the inspect pipeline on real stores.
 import { strict as assert } from 'node:assert';
 import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';

@@ -1,3 +1,4 @@
+// Snapshot leases: a replaced scanner closes only when its last session ends.
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import type { Scanner } from '../scanners/types.js';

@@ -1,3 +1,4 @@
+// Policy tables: CIDR (v4/v6, against a naive matcher), direction, what to scan, banned names/types, the action matrix, replies.
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { zipSync } from 'fflate';
