@@ -93,6 +93,7 @@ describe('validation: each error names its key', () => {
     { name: 'exit codes overlap', doc: { scanners: [{ command: ['x', '{}'], clean: [0], infected: [0] }] }, key: 'scanners[0].infected', message: /different/ },
     { name: 'empty scanner list', doc: { scanners: [] }, key: 'scanners', message: /1 … 8/ },
     { name: 'user name', doc: { user: 'bad user' }, key: 'user', message: /user or group/ },
+    { name: 'password in clear instead of a hash', doc: { admin: { passwordHash: 'hunter2' } }, key: 'admin.passwordHash', message: /scrypt/ },
     { name: 'passive ports reversed', doc: { ftp: { passivePorts: '50000-40000' } }, key: 'ftp.passivePorts', message: /port range/ },
     { name: 'document not a mapping', doc: 'smtp', key: '(top level)', message: /mapping of keys/ },
     { name: 'SMTP relaying to itself', doc: { smtp: { listen: '127.0.0.1:2525', nextHop: 'localhost:2525' } }, key: 'smtp.nextHop', message: /relay to itself/ },

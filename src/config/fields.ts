@@ -278,6 +278,12 @@ export const TEXT: StringForm = {
   test: (s) => s.length > 0 && s.length <= 1000,
 };
 
+/** The admin password hash as src/admin/password.ts writes it; its bounds are checked there. */
+export const PASSWORD_HASH: StringForm = {
+  type: 'password hash', what: 'a hash like "scrypt$32768$8$1$<salt>$<hash>" (node dist/src/admin/hash-password.js makes one)',
+  test: (s) => /^scrypt\$\d{1,8}\$\d{1,3}\$\d{1,3}\$[A-Za-z0-9_-]{8,200}\$[A-Za-z0-9_-]{16,200}$/.test(s.trim()),
+};
+
 /** "min-max" TCP port range. */
 export const PORT_RANGE: StringForm = {
   type: 'port range', what: 'a port range like "40000-40100"',
