@@ -34,7 +34,8 @@ export function ar(files: Record<string, Uint8Array>): Uint8Array {
   const parts: Uint8Array[] = [enc('!<arch>\n')];
   for (const [name, data] of Object.entries(files)) {
     const field = (v: string, w: number): string => v.padEnd(w, ' ').slice(0, w);
-    parts.push(enc(`${field(`${name}/`, 16)}${field('0', 12)}${field('0', 6)}${field('0', 6)}${field('644', 8)}${field(String(data.length), 10)}\x60\n`), data);
+    // Names without the GNU "/" terminator, as dpkg writes them.
+    parts.push(enc(`${field(name, 16)}${field('1676086491', 12)}${field('0', 6)}${field('0', 6)}${field('100644', 8)}${field(String(data.length), 10)}\x60\n`), data);
     if (data.length % 2 === 1) parts.push(enc('\n'));
   }
   return concat(...parts);

@@ -88,8 +88,13 @@ const CASES: readonly Case[] = [
   { name: 'zstd (7-Zip)', file: 'p.txt.zst', input: () => SAMPLE_ZSTD, objects: { 'p.txt.zst/p.txt': SAMPLE_TEXT } },
   {
     name: 'ar, as in a .deb (7-Zip), with a tar.gz member', file: 'pkg.deb',
-    input: () => ar({ 'debian-binary': enc('2.0\n'), 'data.tar.gz': gzip(tar([{ name: './usr/bin/tool', data: A }])) }),
-    objects: { 'pkg.deb/debian-binary': '2.0\n', 'pkg.deb/data.tar.gz/data.tar/./usr/bin/tool': dec(A) },
+    // The control scripts must be reached too: 7-Zip on its own would open only data.tar.
+    input: () => ar({
+      'debian-binary': enc('2.0\n'),
+      'control.tar.gz': gzip(tar([{ name: './postinst', data: B }])),
+      'data.tar.gz': gzip(tar([{ name: './usr/bin/tool', data: A }])),
+    }),
+    objects: { 'pkg.deb/control.tar.gz/control.tar/./postinst': dec(B), 'pkg.deb/data.tar.gz/data.tar/./usr/bin/tool': dec(A) },
   },
   cpioCase('newc'), cpioCase('crc'), cpioCase('odc'), cpioCase('bin-le'), cpioCase('bin-be'),
   { name: 'SZDD named by the missing character', file: 'setup.ex_', input: () => szdd(A, 'e'), objects: { 'setup.ex_/setup.exe': dec(A) } },

@@ -25,6 +25,7 @@ export interface JobRequest {
   readonly label: string;
   readonly only: readonly string[] | undefined;
   readonly sfxOnly: boolean;
+  readonly type: string | undefined;
 }
 
 export interface JobReply {
@@ -90,6 +91,7 @@ export async function runInWorker(data: Uint8Array, ctx: ExtractContext, opts: S
     label: opts.label,
     only: opts.only === undefined ? undefined : [...opts.only],
     sfxOnly: opts.sfxOnly === true,
+    type: opts.type,
   };
   // The clock starts when the job reaches the worker, with what is left of the scan's time (all of it if unknown).
   const turn = tail.then(() => send(request, Math.max(1, ctx.remainingTimeMs?.() ?? ctx.limits.MaxScanTime)));

@@ -18,6 +18,7 @@ parentPort?.on('message', (job: JobRequest) => {
     label: job.label,
     sfxOnly: job.sfxOnly,
     ...(job.only === undefined ? {} : { only: job.only }),
+    ...(job.type === undefined ? {} : { type: job.type }),
   }).then(
     (children) => {
       const reply: JobReply = { id: job.id, children, reports };

@@ -153,6 +153,12 @@ export interface SevenZipOptions {
   readonly only?: ReadonlySet<string> | readonly string[];
   /** For PE input: go on only when 7-Zip opens it as an installer/SFX archive. */
   readonly sfxOnly?: boolean;
+  /**
+   * 7-Zip's type name to open the input as. Without it 7-Zip opens a .deb or
+   * .rpm at its "main" member (data.tar.xz) and hides the rest — the control
+   * scripts, where install-time malware lives.
+   */
+  readonly type?: string;
 }
 
 /**
@@ -167,7 +173,8 @@ export async function sevenZipJob(data: Uint8Array, ctx: ExtractContext, opts: S
   sz.FS.mkdir(WORK);
   try {
     sz.FS.writeFile(`${WORK}/in`, data);
-    const listing = parseListing(run(sz, ['l', '-slt', '-y', NO_PASSWORD, `${WORK}/in`]).lines);
+    const typeSwitch = opts.type === undefined ? [] : [`-t${opts.type}`];
+    const listing = parseListing(run(sz, ['l', '-slt', '-y', NO_PASSWORD, ...typeSwitch, `${WORK}/in`]).lines);
     if (listing.type === undefined) {
       // 7-Zip cannot even list an archive whose names are encrypted; that is encryption, not breakage.
       if (!opts.sfxOnly) ctx.report(`Heuristics.${headersEncrypted(data) ? 'Encrypted' : 'Broken'}.${opts.label}`);
@@ -197,7 +204,7 @@ export async function sevenZipJob(data: Uint8Array, ctx: ExtractContext, opts: S
       return children;
     }
     sz.FS.writeFile(`${WORK}/exclude`, exclude.join('\n'));
-    const x = run(sz, ['x', '-y', '-spd', NO_PASSWORD, '-scsUTF-8', `-o${WORK}/out`, `-x@${WORK}/exclude`, `${WORK}/in`]);
+    const x = run(sz, ['x', '-y', '-spd', NO_PASSWORD, '-scsUTF-8', ...typeSwitch, `-o${WORK}/out`, `-x@${WORK}/exclude`, `${WORK}/in`]);
     const files: { path: string; file: string }[] = [];
     readTree(sz, `${WORK}/out`, '', files);
     // A member in a method 7-Zip lacks is left as an empty file: say it was not scanned, and do not pass the empty file on.
@@ -278,10 +285,17 @@ const HANDLED = new Set(['7z', 'cab', 'arj', 'rar', 'chm', 'iso', 'lzh', 'ar', '
 const MIN_OVERLAY = 512;
 
 
+/** Our type names that 7-Zip must be told, because it would otherwise open only their main member. */
+const EXPLICIT_TYPES: Readonly<Record<string, string>> = { ar: 'Ar', rpm: 'Rpm' };
+
 export const sevenZipExtractor: Extractor = {
   name: '7z-wasm',
   accepts: (type: FileType) => HANDLED.has(type.name),
-  extract: (data, ctx) => sevenZipExtract(data, ctx, { label: findingLabel(detectType(data).name) }),
+  extract: (data, ctx) => {
+    const ours = detectType(data).name;
+    const type = EXPLICIT_TYPES[ours];
+    return sevenZipExtract(data, ctx, type === undefined ? { label: findingLabel(ours) } : { label: findingLabel(ours), type });
+  },
 };
 
 /** The PE path: only installers and SFX with an overlay go to 7-Zip, plain executables do not. */
