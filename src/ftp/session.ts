@@ -717,7 +717,9 @@ export class FtpSession {
       if (pre === undefined) return;
       const spool = await this.#spool(t);
       this.#startKeepalive(t, name);
+      const t0 = performance.now();
       const received = await receive(spool, await serverSock, this.#config.maxTransferSize);
+      const t1 = performance.now();
       this.#checkAbort(t);
       if (received === 'tooBig') {
         this.#stopKeepalive(t);
@@ -736,7 +738,9 @@ export class FtpSession {
         return;
       }
       t.step = 'scanning';
+      const t2 = performance.now();
       const result = await this.#inspect(t, 'RETR', name, spool);
+      const t3 = performance.now();
       this.#checkAbort(t);
       this.#stopKeepalive(t);
       if (result.decision.action !== 'pass') {
@@ -753,6 +757,7 @@ export class FtpSession {
       await sendFile(spool, to, offset, t.abort.signal);
       this.#checkAbort(t);
       this.#conclude(t, this.#row(result.decision.reply.ftp));
+      this.#ctx.log.debug({ sessionId: this.#ctx.tracked.id, name, bytes: spool.size, receiveMs: t1 - t0, finalMs: t2 - t1, inspectMs: t3 - t2, deliverMs: performance.now() - t3 }, 'ftp download phases');
     });
   }
 

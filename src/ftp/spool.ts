@@ -10,13 +10,20 @@
  * Reads untrusted bytes: it stores them, it does not interpret them.
  */
 import { randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable, Writable } from 'node:stream';
+import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
 export type ReceiveResult = 'complete' | 'tooBig';
+
+/** Bytes buffered between the socket and the disk. */
+const WRITE_BUFFER = 4 * 1024 * 1024;
+/** Bytes read from the spool per chunk when sending. */
+const READ_CHUNK = 1024 * 1024;
+
+class SpoolFull extends Error {}
 
 export class Spool {
   readonly path: string;
@@ -40,25 +47,43 @@ export class Spool {
     return this.#size;
   }
 
-  /** Reads `source` to its end into the file; stops (without draining it) at the first byte past `maxBytes`. */
-  async receive(source: AsyncIterable<Buffer>, maxBytes: number, onBytes?: (total: number) => void): Promise<ReceiveResult> {
+  /**
+   * Reads `source` to its end into the file; stops (without draining it) at
+   * the first byte past `maxBytes`. A write stream with a large buffer keeps
+   * the socket read while earlier chunks are written (writev), so the disk's
+   * latency does not stall the network.
+   */
+  async receive(source: Readable, maxBytes: number): Promise<ReceiveResult> {
     const fh = this.#fh;
     if (fh === undefined) throw new Error('Cannot receive into the spool: it is closed');
-    for await (const chunk of source) {
-      this.#size += chunk.byteLength;
-      if (this.#size > maxBytes) return 'tooBig';
-      let off = 0;
-      while (off < chunk.byteLength) off += (await fh.write(chunk, off, chunk.byteLength - off)).bytesWritten;
-      onBytes?.(this.#size);
-    }
-    await fh.close();
     this.#fh = undefined;
+    let tooBig = false;
+    const counter = new Transform({
+      transform: (chunk: Buffer, _enc, done) => {
+        this.#size += chunk.byteLength;
+        if (this.#size > maxBytes) {
+          tooBig = true;
+          done(new SpoolFull());
+          return;
+        }
+        done(null, chunk);
+      },
+    });
+    const sink = createWriteStream('', { fd: fh, highWaterMark: WRITE_BUFFER, autoClose: true });
+    try {
+      await pipeline(source, counter, sink);
+    } catch (err) {
+      if (tooBig) return 'tooBig';
+      throw err;
+    } finally {
+      if (!sink.closed) await new Promise<void>((resolve) => { sink.once('close', () => resolve()); sink.destroy(); });
+    }
     return 'complete';
   }
 
   /** Sends the file from `offset` to `sink` and ends it. */
   async send(sink: Writable, offset = 0): Promise<void> {
-    const stream: Readable = createReadStream(this.path, { start: Math.min(offset, this.#size), highWaterMark: 256 * 1024 });
+    const stream: Readable = createReadStream(this.path, { start: Math.min(offset, this.#size), highWaterMark: READ_CHUNK });
     await pipeline(stream, sink);
   }
 

@@ -1,0 +1,246 @@
+// FTP benchmark (`npm run bench:ftp`): a 200 MB file down and up with curl
+// (passive, EPSV) through X, where X is nothing (vsftpd direct, the
+// ceiling), portcullis (built-in engine), or SuSE's ftp-proxy (the peer we
+// compare with, no scanning). Two files: one the policy skips (plain text
+// named .txt, scanAll off) and one it scans (random bytes named .bin).
+// Also: the time to the first data byte of a scanned 1 MB file (our own
+// client: RETR sent → first byte), portcullis minus direct, and what the
+// scanner alone achieves on the 200 MB file (`portcullis scan` and the
+// in-process built-in scanner with the same limits as the proxy).
+//
+// The rig is copied from RIG_SRC (default ../shared/rig) to bench/out/rig
+// when absent; vsftpd and ftp-proxy are started and stopped with its scripts.
+// Env: FTP_MB (200), FTP_RUNS (3), TTFB_RUNS (20), SKIP_FTP_PROXY=1.
+// Results: a table on stdout and bench/out/ftp-<timestamp>.json.
+import { spawn } from 'node:child_process';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const OUT = join(ROOT, 'bench', 'out');
+const RIG_SRC = process.env.RIG_SRC ?? resolve(ROOT, '..', 'shared', 'rig');
+const RIG = join(OUT, 'rig');
+const RUN = join(OUT, 'ftp-run');
+const MAIN = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const MB = Number(process.env.FTP_MB ?? 200);
+const RUNS = Math.max(1, Number(process.env.FTP_RUNS ?? 3));
+const TTFB_RUNS = Math.max(1, Number(process.env.TTFB_RUNS ?? 20));
+
+const log = (msg) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length === 0 ? NaN : s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+function exec(program, args, options = {}) {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    child.once('error', reject);
+    child.once('close', (code) => resolvePromise({ code, stdout, stderr }));
+  });
+}
+
+async function freePort() {
+  const s = createServer();
+  await new Promise((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+function waitTcp(port, timeoutMs) {
+  const end = Date.now() + timeoutMs;
+  return new Promise((res, rej) => {
+    const attempt = () => {
+      const s = connect({ host: '127.0.0.1', port }, () => { s.destroy(); res(); });
+      s.once('error', () => { s.destroy(); if (Date.now() > end) rej(new Error(`nothing on port ${port}`)); else setTimeout(attempt, 50); });
+    };
+    attempt();
+  });
+}
+
+/** MB of printable text (base64 lines of a keystream), so that its true type is text and the policy may skip it. */
+function makeTextFile(path, mb) {
+  if (existsSync(path) && statSync(path).size === mb * 1024 * 1024) return;
+  const src = readFileSync(join(RUN, 'vsftpd', 'ftproot', 'pub', `big-${MB}M.bin`)).subarray(0, 48 * 1024 * 1024);
+  const lines = src.toString('base64').replace(/(.{76})/g, '$1\n');
+  const chunk = Buffer.from(lines, 'latin1');
+  const fd = openSync(`${path}.part`, 'w');
+  let left = mb * 1024 * 1024;
+  while (left > 0) {
+    const n = Math.min(left, chunk.length);
+    writeSync(fd, chunk, 0, n);
+    left -= n;
+  }
+  closeSync(fd);
+  rmSync(path, { force: true });
+  cpSync(`${path}.part`, path);
+  rmSync(`${path}.part`);
+  chmodSync(path, 0o644);
+}
+
+async function curlDown(addr, path) {
+  const r = await exec('curl', ['-sS', '--max-time', '600', '-o', '/dev/null', '-w', '%{size_download} %{time_total}', `ftp://${addr}${path}`]);
+  if (r.code !== 0) throw new Error(`download ${path} via ${addr}: ${r.stderr}`);
+  const [bytes, secs] = r.stdout.trim().split(' ').map(Number);
+  return { bytes, mbps: bytes / secs / 1e6 };
+}
+
+async function curlUp(addr, src, name) {
+  const r = await exec('curl', ['-sS', '--max-time', '600', '-T', src, '-Q', `-DELE ${name}`, '-w', '%{size_upload} %{time_total}', `ftp://${addr}/upload/${name}`]);
+  if (r.code !== 0) throw new Error(`upload ${name} via ${addr}: ${r.stderr}`);
+  const [bytes, secs] = r.stdout.trim().split(' ').map(Number);
+  return { bytes, mbps: bytes / secs / 1e6 };
+}
+
+/** RETR sent → first data byte, in ms, with a fresh session each time (EPSV data connection open before RETR). */
+async function ttfb(addr, path) {
+  const { TestClient } = await import(pathToFileURL(join(ROOT, 'dist', 'src', 'ftp', 'testing.js')).href);
+  const c = await TestClient.open(addr);
+  try {
+    await c.login();
+    await c.command('TYPE I');
+    const data = await c.epsv();
+    const first = new Promise((res) => data.once('data', () => res(performance.now())));
+    const done = new Promise((res) => { data.on('end', res); data.on('close', res); });
+    data.resume();
+    const t0 = performance.now();
+    c.send(`RETR ${path}`);
+    const t1 = await first;
+    await done;
+    await c.must(30_000);
+    await c.must(30_000);
+    return t1 - t0;
+  } finally {
+    c.close();
+  }
+}
+
+async function scannerAlone(file) {
+  const cli = await exec(process.execPath, [MAIN, 'scan', '--no-summary', file]);
+  const cliSummary = await exec(process.execPath, [MAIN, 'scan', file]);
+  const m = /Throughput: ([\d.]+) MB\/s/.exec(cliSummary.stdout + cliSummary.stderr);
+  const { createScanner } = await import(pathToFileURL(join(ROOT, 'dist', 'src', 'scanners', 'index.js')).href);
+  const { DEFAULT_LIMITS } = await import(pathToFileURL(join(ROOT, 'dist', 'src', 'content', 'limits.js')).href);
+  const limits = { ...DEFAULT_LIMITS, MaxFileSize: 1024 ** 3, MaxScanSize: 1024 ** 3 };
+  const scanner = await createScanner('builtin', { limits });
+  const size = statSync(file).size;
+  const times = [];
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    await scanner.scan({ name: 'big.bin', path: file, size });
+    times.push(performance.now() - t0);
+  }
+  await scanner.close();
+  return { cliMBps: m ? Number(m[1]) * 1.048576 : NaN, cliLine: cli.stdout.trim().slice(0, 200), inProcessMBps: size / (median(times) / 1000) / 1e6 };
+}
+
+export async function run() {
+  mkdirSync(OUT, { recursive: true });
+  if (!existsSync(join(RIG, 'ftp', 'start-vsftpd.sh'))) {
+    log(`copying the rig from ${RIG_SRC} to ${RIG}`);
+    cpSync(RIG_SRC, RIG, { recursive: true });
+  }
+  await exec('chmod', ['-R', 'u+w', RIG]);
+  mkdirSync(RUN, { recursive: true });
+  const vsPort = await freePort();
+  const proxyPort = await freePort();
+  const pcPort = await freePort();
+  const vsDir = join(RUN, 'vsftpd');
+  const fpDir = join(RUN, 'ftp-proxy');
+  const pcDir = join(RUN, 'portcullis');
+  let pc;
+  const results = { date: new Date().toISOString(), mb: MB, runs: RUNS, rows: [] };
+  try {
+    log(`starting vsftpd on ${vsPort} (${MB} MB file)`);
+    const vs = await exec(join(RIG, 'ftp', 'start-vsftpd.sh'), [vsDir, String(vsPort)], { env: { FTP_FILE_MB: String(MB) } });
+    if (vs.code !== 0) throw new Error(`vsftpd: ${vs.stderr}`);
+    const pub = join(vsDir, 'ftproot', 'pub');
+    makeTextFile(join(pub, `big-${MB}M.txt`), MB);
+    const oneMb = join(pub, 'one-1M.bin');
+    writeFileSync(oneMb, readFileSync(join(pub, `big-${MB}M.bin`)).subarray(0, 1024 * 1024));
+    chmodSync(oneMb, 0o644);
+    const srcDir = join(RUN, 'client');
+    mkdirSync(srcDir, { recursive: true });
+    for (const ext of ['bin', 'txt']) cpSync(join(pub, `big-${MB}M.${ext}`), join(srcDir, `src.${ext}`));
+
+    if (process.env.SKIP_FTP_PROXY !== '1') {
+      log(`starting ftp-proxy on ${proxyPort}`);
+      const fp = await exec(join(RIG, 'ftp', 'start-ftp-proxy.sh'), [fpDir, String(proxyPort), String(vsPort)]);
+      if (fp.code !== 0) throw new Error(`ftp-proxy: ${fp.stderr}`);
+    }
+
+    mkdirSync(pcDir, { recursive: true });
+    const conf = join(pcDir, 'portcullis.yaml');
+    writeFileSync(conf, [
+      `data: ${join(pcDir, 'data')}`, 'admin: false', 'smtp: false', 'log: { level: debug }',
+      `ftp: { listen: "127.0.0.1:${pcPort}", upstream: "127.0.0.1:${vsPort}" }`,
+      'limits: { MaxFileSize: 1GB, MaxScanSize: 1GB }', 'policy: { scanAll: false }', '',
+    ].join('\n'));
+    log(`starting portcullis on ${pcPort}`);
+    pc = spawn(process.execPath, [MAIN, 'start', '--config', conf], { stdio: ['ignore', process.env.PC_LOG === '1' ? 'inherit' : 'ignore', 'inherit'] });
+    await waitTcp(pcPort, 20_000);
+
+    const targets = [['vsftpd direct', vsPort], ['portcullis', pcPort], ...(process.env.SKIP_FTP_PROXY === '1' ? [] : [['ftp-proxy (SuSE)', proxyPort]])];
+    for (const [kind, ext] of [['skipped (text .txt)', 'txt'], ['scanned (random .bin)', 'bin']]) {
+      const samples = Object.fromEntries(targets.map(([t]) => [t, { down: [], up: [] }]));
+      for (let i = 0; i < RUNS; i++) {
+        for (const [t, port] of targets) {
+          const addr = `127.0.0.1:${port}`;
+          const d = await curlDown(addr, `/pub/big-${MB}M.${ext}`);
+          if (d.bytes !== MB * 1024 * 1024) throw new Error(`${t}: got ${d.bytes} bytes`);
+          const u = await curlUp(addr, join(srcDir, `src.${ext}`), `bench-${process.pid}-${i}.${ext}`);
+          samples[t].down.push(d.mbps);
+          samples[t].up.push(u.mbps);
+          log(`${kind} run ${i + 1} ${t}: down ${d.mbps.toFixed(0)} MB/s, up ${u.mbps.toFixed(0)} MB/s`);
+        }
+      }
+      for (const [t] of targets) {
+        results.rows.push({ file: kind, target: t, downMBps: median(samples[t].down), upMBps: median(samples[t].up), down: samples[t].down, up: samples[t].up });
+      }
+    }
+
+    log('time to first byte of a scanned 1 MB file');
+    const tt = { direct: [], portcullis: [] };
+    for (let i = 0; i < TTFB_RUNS; i++) {
+      tt.direct.push(await ttfb(`127.0.0.1:${vsPort}`, '/pub/one-1M.bin'));
+      tt.portcullis.push(await ttfb(`127.0.0.1:${pcPort}`, '/pub/one-1M.bin'));
+    }
+    results.ttfb = { directMs: median(tt.direct), portcullisMs: median(tt.portcullis), addedMs: median(tt.portcullis) - median(tt.direct) };
+
+    log('scanner alone on the same file');
+    results.scanner = await scannerAlone(join(srcDir, 'src.bin'));
+  } finally {
+    if (pc !== undefined && pc.exitCode === null) {
+      pc.kill('SIGTERM');
+      await new Promise((r) => pc.once('exit', r));
+    }
+    await exec(join(RIG, 'ftp', 'stop.sh'), [fpDir]).catch(() => undefined);
+    await exec(join(RIG, 'ftp', 'stop.sh'), [vsDir]).catch(() => undefined);
+  }
+
+  const direct = (file) => results.rows.find((r) => r.file === file && r.target === 'vsftpd direct');
+  console.log(`\nFTP, ${MB} MB, curl passive, median of ${RUNS} (MB/s, MB = 10^6 bytes)`);
+  console.log('file                    target              down     up    down/direct  up/direct');
+  for (const r of results.rows) {
+    const d = direct(r.file);
+    console.log(`${r.file.padEnd(24)}${r.target.padEnd(18)}${r.downMBps.toFixed(0).padStart(6)} ${r.upMBps.toFixed(0).padStart(6)}    ${(r.downMBps / d.downMBps * 100).toFixed(0).padStart(5)}%     ${(r.upMBps / d.upMBps * 100).toFixed(0).padStart(5)}%`);
+  }
+  const scanned = results.rows.find((r) => r.file.startsWith('scanned') && r.target === 'portcullis');
+  console.log(`\nscanner alone on the ${MB} MB file: portcullis scan ${results.scanner.cliMBps.toFixed(0)} MB/s, in-process builtin ${results.scanner.inProcessMBps.toFixed(0)} MB/s`);
+  console.log(`scanned through portcullis vs the scanner alone (in-process): down ${(scanned.downMBps / results.scanner.inProcessMBps * 100).toFixed(0)}%, up ${(scanned.upMBps / results.scanner.inProcessMBps * 100).toFixed(0)}%`);
+  console.log(`first byte of a scanned 1 MB file: direct ${results.ttfb.directMs.toFixed(1)} ms, portcullis ${results.ttfb.portcullisMs.toFixed(1)} ms, added ${results.ttfb.addedMs.toFixed(1)} ms (goal ≤ 20)`);
+  const file = join(OUT, `ftp-${results.date.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  log(`results in ${file}`);
+  return 0;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) process.exit(await run());
