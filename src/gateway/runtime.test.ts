@@ -292,6 +292,27 @@ describe('runtime: drain', () => {
     await h.done();
   });
 
+  it('a listener whose drain never settles does not keep the gateway from stopping', async () => {
+    const dir = await tempDir('pc-gw-');
+    const stuck = (inner: ProtocolListener): ProtocolListener => ({
+      protocol: inner.protocol, start: (ctx) => inner.start(ctx), address: () => inner.address(),
+      stopAccepting: () => inner.stopAccepting(), sessions: () => 0,
+      drain: () => new Promise<never>(() => undefined),
+    });
+    const logs = captureLog();
+    const gw = await Gateway.start({
+      readConfig: async () => testConfig(dir.path, { drainTimeout: 0, ftp: false }),
+      log: logs.log, noPrivilegeDrop: true,
+      listeners: { smtp: (c) => stuck(new PlaceholderListener('smtp', c.listen)) },
+    });
+    const started = Date.now();
+    const r = await gw.stop('test');
+    assert.ok(Date.now() - started < 8000);
+    assert.deepEqual([r.finished, r.aborted], [0, 0]);
+    assert.ok(logs.lines.some((l) => l['msg'] === 'listener did not finish draining; giving up on it'));
+    await dir.remove();
+  });
+
   it('refuses a reload while stopping', async () => {
     const h = await startHarness();
     const stopping = h.gw.stop('test');

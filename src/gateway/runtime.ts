@@ -186,6 +186,9 @@ function redactConfig(config: Config): unknown {
   };
 }
 
+/** How long past the drain deadline a listener may take to close what is left. */
+const DRAIN_GRACE_MS = 5000;
+
 interface AdminHandle {
   readonly url: string;
   close(): Promise<void>;
@@ -373,7 +376,17 @@ export class Gateway {
     this.log.info({ event: 'drain', reason, sessions: this.sessions(), deadline: new Date(deadline).toISOString() }, 'draining: no new connections');
     await Promise.all(this.#listeners.map((l) => l.stopAccepting()));
     const adminClosed = this.#admin?.close().catch((err: unknown) => this.log.warn({ err }, 'admin close failed'));
-    const results = await Promise.all(this.#listeners.map((l) => l.drain(deadline)));
+    // A listener whose drain never settles (a bug) must not keep the process from exiting: past the deadline and a grace, its open sessions count as aborted.
+    const results = await Promise.all(this.#listeners.map((l) => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<DrainResult>((resolve) => {
+        timer = setTimeout(() => {
+          this.log.error({ event: 'drain', protocol: l.protocol, sessions: l.sessions() }, 'listener did not finish draining; giving up on it');
+          resolve({ finished: 0, aborted: l.sessions() });
+        }, Math.max(0, deadline - Date.now()) + DRAIN_GRACE_MS);
+      });
+      return Promise.race([l.drain(deadline), late]).finally(() => clearTimeout(timer));
+    }));
     await Promise.race([adminClosed, new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())).unref())]);
     // Inspections still holding a lease (admin uploads) get until the deadline too.
     while (Object.keys(this.#holder.leases()).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
