@@ -63,6 +63,7 @@ const cases: Case[] = [
   { name: 'range', pattern: '41{1-2}42', data: 'AB AxB AxxB AxxxB', want: [3, 7] },
   { name: 'gap wider than the inline limit', pattern: `414243{${MAX_INLINE_GAP + 1}-800}444546`, data: `ABC${gap700}DEF`, want: [0] },
   { name: 'wide gap too short', pattern: `414243{${MAX_INLINE_GAP + 1}-600}444546`, data: `ABC${gap700}DEF`, want: [] },
+  { name: 'many inline gaps cut into a chain', pattern: '4142' + '{0-400}43'.repeat(12), data: 'AB' + 'xC'.repeat(12) + ' AB' + 'C'.repeat(11), want: [0] },
   { name: 'alternative', pattern: '41(42|43)44', data: 'ABD ACD AED', want: [0, 4] },
   { name: 'multi-byte alternative', pattern: '41(4243|44)45', data: 'ABCE ADE ABE', want: [0, 5] },
   { name: 'alternative with a wildcard', pattern: '41(4?|61)42', data: 'AFB AaB AbB', want: [0, 4] },

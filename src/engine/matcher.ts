@@ -61,6 +61,8 @@ export interface PatternScan {
 
 /** Gaps up to this width stay inside a segment; wider ones become chain links. */
 export const MAX_INLINE_GAP = 512;
+/** Largest span of one segment when gaps allow a cut there. */
+export const MAX_SEGMENT_SPAN = 4096;
 /** Partial matches kept per segment of a chained pattern in one scan. */
 export const CHAIN_ITEM_CAP = 256;
 /** Parsed segments kept for verification; re-parsed from the text when evicted. */
@@ -83,20 +85,29 @@ function segment(nodes: PatternNode[]): Segment {
   return { nodes, fixed: span.min === span.max };
 }
 
-/** Cuts a node list at unbounded and very wide gaps; both sides of a cut must consume bytes. */
+/**
+ * Cuts a node list at unbounded and very wide gaps, and at any gap that would
+ * make a segment span more than MAX_SEGMENT_SPAN (the window a scan keeps and
+ * the size of the verifier's position sets follow from segment spans). Both
+ * sides of a cut must consume bytes.
+ */
 function splitSegments(nodes: PatternNode[]): ProgShape {
   const segs: Segment[] = [];
   const links: Link[] = [];
   let cur: PatternNode[] = [];
+  let span = 0;
   const consumes = (ns: PatternNode[]): boolean => ns.some((n) => n.k === 'byte' || n.k === 'set' || n.k === 'alt');
   for (let i = 0; i < nodes.length; i++) {
     const n = nodes[i] as PatternNode;
-    if (n.k === 'gap' && n.hi > MAX_INLINE_GAP && consumes(cur) && consumes(nodes.slice(i + 1))) {
+    const wide = n.k === 'gap' && (n.hi > MAX_INLINE_GAP || span + n.hi > MAX_SEGMENT_SPAN);
+    if (wide && consumes(cur) && consumes(nodes.slice(i + 1))) {
       segs.push(segment(cur));
       links.push({ lo: n.lo, hi: n.hi });
       cur = [];
+      span = 0;
     } else {
       cur.push(n);
+      span += nodeSpan(n).max;
     }
   }
   segs.push(segment(cur));
