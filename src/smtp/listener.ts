@@ -12,6 +12,10 @@
  * can take (SIZE is the smaller of the two limits), and error replies are
  * counted against smtp.maxErrors.
  *
+ * No greet pause: smtp-server's 100 ms wait for early talkers is skipped,
+ * since the MTA in front (Postfix postscreen, …) does that job and the pause
+ * would be added to every message.
+ *
  * Reads untrusted bytes: everything the client sends, through smtp-server.
  */
 import { readFile } from 'node:fs/promises';
@@ -134,12 +138,16 @@ export class SmtpListener implements ProtocolListener {
     // Each connection's send is wrapped before it greets (see the header comment).
     const hookedServer = server as unknown as { connections: Set<Connection>; _onError(e: Error): void; _onClientConnect(d: unknown): void };
     (server as unknown as { connect: (socket: Socket, o: unknown) => void }).connect = (socket, socketOptions) => {
-      const connection = new SMTPConnection(server as never, socket as never, socketOptions as never) as unknown as Connection & { on(e: string, f: (x: never) => void): void; init(): void };
+      const connection = new SMTPConnection(server as never, socket as never, socketOptions as never) as unknown as Connection & {
+        on(e: string, f: (x: never) => void): void; _setListeners(ready: () => void): void; connectionReady(): void;
+      };
       hookedServer.connections.add(connection);
       connection.on('error', (err: Error) => hookedServer._onError(err));
       connection.on('connect', (data: unknown) => hookedServer._onClientConnect(data));
       this.#hook(connection);
-      connection.init();
+      // init() would wait 100 ms to catch early talkers (a greet pause); a before-queue proxy sits
+      // behind the MTA that does that, and the pause would be added to every message.
+      connection._setListeners(() => connection.connectionReady());
     };
     server.on('error', (err) => ctx.log.warn({ err: err.message }, 'smtp connection error'));
     await new Promise<void>((resolve, reject) => {
