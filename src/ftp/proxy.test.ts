@@ -468,6 +468,27 @@ describe('ftp proxy: transfers', () => {
     assert.equal(line['scanned'], false);
   });
 
+  it('a large download the policy skips streams through: byte-identical, logged with its full size, unscanned', async () => {
+    const content = Buffer.from('plain words, nothing else\n'.repeat(20_000));
+    h.fake.files.set('long.txt', content);
+    const c = await h.session();
+    const r = await retr(c, 'long.txt');
+    assert.deepEqual(r.data, content);
+    assert.match(r.replies.at(-1) ?? '', /^226 /);
+    const line = await h.logs.waitFor((l) => l['event'] === 'transfer' && l['name'] === 'long.txt');
+    assert.equal(line['scanned'], false);
+    assert.equal(line['size'], content.length, 'more than maxTransferSize: a skipped file is not held');
+    assert.deepEqual(await h.spoolFiles(), []);
+  });
+
+  it('a large .txt whose head is an executable is held and scanned', async () => {
+    h.fake.files.set('long-exe.txt', Buffer.concat([Buffer.from('MZ'), Buffer.alloc(100_000, 0x41), eicar()]));
+    const c = await h.session();
+    const r = await retr(c, 'long-exe.txt');
+    assert.equal(r.data.length, 0);
+    assert.match(r.replies.at(-1) ?? '', /^552 /, 'held, so the size limit applies');
+  });
+
   it('a renamed executable is scanned by its true type', async () => {
     h.fake.files.set('holiday.jpg', Buffer.concat([Buffer.from('MZ'), Buffer.alloc(200), eicar()]));
     const c = await h.session();

@@ -31,6 +31,7 @@
  * replies (ReplyReader), and file data (spooled, never interpreted here).
  */
 import { isIP, type Socket } from 'node:net';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { FtpConfig } from '../config/table.js';
@@ -43,9 +44,12 @@ import { accessRules, checkDestination, clientAllowed, parseGatewayUser } from '
 import { activeCommand, formatPasv, normaliseAddress, parseEprt, parseEpsvReply, parsePasvReply, parsePort, sameHost } from './addresses.js';
 import { CommandReader, formatReply, relayText, replyText, splitCommand, type CommandEvent, type ServerReply } from './codec.js';
 import { ActiveEndpoint, DataError, parsePortRange, PassiveEndpoint, type DataEndpoint } from './data.js';
+import { detectType } from '../content/filetype.js';
 import { Spool } from './spool.js';
 import { Upstream, UpstreamError } from './upstream.js';
 
+/** The head inspect() reads for the true type (src/gateway/inspect.ts); the skip decision reads the same bytes. */
+const HEAD_BYTES = 64 * 1024;
 /** RFC 959 leaves line length open; 2 KiB is far beyond any real path and bounds memory. */
 export const MAX_COMMAND_LINE = 2048;
 /** How long the server gets to answer an ABOR before the session gives up on it. */
@@ -718,7 +722,17 @@ export class FtpSession {
       const spool = await this.#spool(t);
       this.#startKeepalive(t, name);
       const t0 = performance.now();
-      const received = await receive(spool, await serverSock, this.#config.maxTransferSize);
+      const from = await serverSock;
+      const { head, ended } = await readHead(from, HEAD_BYTES);
+      this.#checkAbort(t);
+      if (offset === 0 && !ended && this.#skips(name, head)) {
+        this.#stopKeepalive(t);
+        await this.#streamSkipped(t, { name, head, from, client, spool });
+        return;
+      }
+      await spool.append(head);
+      const max = this.#config.maxTransferSize;
+      const received = spool.size > max ? 'tooBig' : ended ? 'complete' : await receive(spool, from, max);
       const t1 = performance.now();
       this.#checkAbort(t);
       if (received === 'tooBig') {
@@ -759,6 +773,45 @@ export class FtpSession {
       this.#conclude(t, this.#row(result.decision.reply.ftp));
       this.#ctx.log.debug({ sessionId: this.#ctx.tracked.id, name, bytes: spool.size, receiveMs: t1 - t0, finalMs: t2 - t1, inspectMs: t3 - t2, deliverMs: performance.now() - t3 }, 'ftp download phases');
     });
+  }
+
+  /** True when the policy will not scan this file: its name and the true type of its head say so, and no banned rule needs the whole. */
+  #skips(name: string, head: Buffer): boolean {
+    const policy = this.#ctx.tracked.snapshot.policy;
+    if (policy.hasBannedRules) return false;
+    return !policy.chooseScan(name, detectType(head.subarray(0, HEAD_BYTES), name)).scan;
+  }
+
+  /**
+   * A download the policy does not scan is not held: nothing a scan could
+   * find is waiting for, so after its head it streams to the client at
+   * network speed. Only the head is spooled (the event and the transfer
+   * log line read it for the true type, as for any other file); inspect()
+   * runs when the stream has ended, with the full size, and decides the
+   * same "not scanned" from the same head and the same snapshot.
+   */
+  async #streamSkipped(t: Transfer, o: { name: string; head: Buffer; from: Socket; client: DataEndpoint; spool: Spool }): Promise<void> {
+    const { name, head, from, client, spool } = o;
+    await spool.append(head);
+    const to = await this.#openClientData(t, client);
+    this.#checkAbort(t);
+    this.#endKeepalive(t, name);
+    this.#write(this.#ftp('opening', { name }));
+    let size = 0;
+    const counter = new Transform({ transform(c: Buffer, _e, done) { size += c.byteLength; done(null, c); } });
+    counter.write(head);
+    await pipe(from, to, t.abort.signal, counter);
+    const final = await this.#finalUpstream(t);
+    this.#checkAbort(t);
+    if (final.code < 200 || final.code >= 300) { this.#conclude(t, relayText(final), 'latin1'); return; }
+    this.#transfers++;
+    this.#bytes += size;
+    const result = await this.#ctx.inspect({
+      protocol: 'ftp', direction: this.#direction('RETR'), name, target: { name, path: spool.path, size },
+      peers: { client: `${this.#socket.remoteAddress ?? ''}:${this.#socket.remotePort ?? 0}`, server: this.#server },
+      sessionId: this.#ctx.tracked.id, snapshot: this.#ctx.tracked.snapshot,
+    });
+    this.#conclude(t, result.decision.action === 'pass' ? this.#row(result.decision.reply.ftp) : this.#refusal(result, name));
   }
 
   #endKeepalive(t: Transfer, name: string): void {
@@ -847,13 +900,44 @@ export class FtpSession {
 }
 
 /** Copies one socket to another, both ends closed after; rejects when aborted. */
-async function pipe(from: Socket, to: Socket, signal: AbortSignal): Promise<void> {
+async function pipe(from: Socket, to: Socket, signal: AbortSignal, through?: Transform): Promise<void> {
   try {
-    await pipeline(from, to, { signal });
+    await (through === undefined ? pipeline(from, to, { signal }) : pipeline(from, through, to, { signal }));
   } catch (err) {
     if (signal.aborted) throw new Aborted();
     throw new DataError('lost', `data connection lost: ${err instanceof Error ? err.message : String(err)}`);
   }
+}
+
+/**
+ * Reads at least `n` bytes from a socket (or all of it, when it ends first)
+ * and leaves it paused after them; the caller pipes the rest.
+ */
+function readHead(s: Socket, n: number): Promise<{ head: Buffer; ended: boolean }> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let length = 0;
+    const finish = (ended: boolean): void => {
+      s.off('data', onData);
+      s.off('end', onEnd);
+      s.off('error', onError);
+      s.off('close', onEnd);
+      resolve({ head: Buffer.concat(parts), ended });
+    };
+    const onData = (c: Buffer): void => {
+      parts.push(c);
+      length += c.byteLength;
+      if (length >= n) { s.pause(); finish(false); }
+    };
+    const onEnd = (): void => finish(true);
+    const onError = (err: Error): void => { s.off('data', onData); s.off('end', onEnd); s.off('close', onEnd); reject(new DataError('lost', `data connection lost: ${err.message}`)); };
+    s.on('data', onData);
+    s.once('end', onEnd);
+    s.once('close', onEnd);
+    s.once('error', onError);
+    // A passive endpoint accepts its sockets paused, and a data listener alone does not resume those.
+    s.resume();
+  });
 }
 
 /** A data socket into the spool; a connection reset is a lost transfer (426), not an internal error. */

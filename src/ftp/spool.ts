@@ -47,8 +47,17 @@ export class Spool {
     return this.#size;
   }
 
+  /** Writes bytes already read (a head) at the end of the file. */
+  async append(data: Buffer): Promise<void> {
+    const fh = this.#fh;
+    if (fh === undefined) throw new Error('Cannot append to the spool: it is closed');
+    let off = 0;
+    while (off < data.byteLength) off += (await fh.write(data, off, data.byteLength - off)).bytesWritten;
+    this.#size += data.byteLength;
+  }
+
   /**
-   * Reads `source` to its end into the file; stops (without draining it) at
+   * Reads `source` to its end into the file (after what is there); stops (without draining it) at
    * the first byte past `maxBytes`. A write stream with a large buffer keeps
    * the socket read while earlier chunks are written (writev), so the disk's
    * latency does not stall the network.
