@@ -383,6 +383,26 @@ describe('smtp proxy: next hop failures', () => {
     }
   });
 
+  test('next hop drops the connection while the message is being received: reconnect, replay the envelope, deliver once', async () => {
+    const rig = await startProxy({}, { dropFirstSessionAfterRcpt: true });
+    try {
+      const { c } = await rig.open();
+      assert.equal((await c.cmd('MAIL FROM:<alice@example.net>'))?.code, 250);
+      assert.equal((await c.cmd('RCPT TO:<bob@example.org>'))?.code, 250);
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal((await c.cmd('DATA'))?.code, 354);
+      c.write(`${WIRE}.\r\n`);
+      const r = await c.reply();
+      assert.equal(r?.code, 250);
+      c.close();
+      assert.equal(rig.hop.messages.length, 1);
+      assert.deepEqual(rig.hop.messages[0]?.rcpts, ['bob@example.org']);
+      await rig.log.waitFor((l) => l['msg'] === 'next hop reconnected, envelope replayed');
+    } finally {
+      await rig.close();
+    }
+  });
+
   test('next hop refuses the message: its own 5xx reaches the client', async () => {
     const rig = await startProxy({}, { dataCode: 554 });
     try {

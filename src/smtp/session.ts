@@ -76,6 +76,8 @@ export class ProxySession {
   #hop: NextHopClient | undefined;
   #hopState: HopState = 'none';
   #tx: TxState = 'idle';
+  /** The commands the next hop accepted for this transaction, to replay them when it dropped the connection while we scanned. */
+  #envelope: { mail: string[]; rcpts: string[] } = { mail: [], rcpts: [] };
   /** The reply smtp-server's next send of this code is replaced with (next hop's own). */
   #pending: Reply | undefined;
   errors = 0;
@@ -192,6 +194,7 @@ export class ProxySession {
       if (isPositive(mail)) {
         this.#hopState = 'open';
         this.#tx = 'mail';
+        this.#envelope = { mail: lines.filter((l) => l !== 'RSET'), rcpts: [] };
       } else {
         this.#hopState = 'clean';
       }
@@ -206,7 +209,9 @@ export class ProxySession {
       if (!safeAddress(address.address)) return this.#answer(reply(501, '5.1.3', 'Bad recipient address syntax'), cb);
       const hop = this.#hop;
       if (hop === undefined || this.#hopState !== 'open') return this.#answer(smtpReply('nextHopFailed'), cb);
-      const r = await hop.command(rcptCommand(address.address, address.args, { has: (k: string) => hop.offers(k) }));
+      const line = rcptCommand(address.address, address.args, { has: (k: string) => hop.offers(k) });
+      const r = await hop.command(line);
+      if (isPositive(r)) this.#envelope.rcpts.push(line);
       this.#answer(r, cb);
     } catch (err) {
       this.#hopFailure(err, cb);
@@ -252,6 +257,7 @@ export class ProxySession {
     } finally {
       await spool.dispose();
       this.#tx = 'idle';
+      this.#envelope = { mail: [], rcpts: [] };
     }
     this.#d.ctx.log.info({ sessionId: this.id, size: spool.size, result: outcome.what, reply: outcome.reply.code }, 'message');
     this.#answer(outcome.reply, cb);
@@ -264,8 +270,6 @@ export class ProxySession {
       const limit = guard.violation === 'lineTooLong' ? cfg.maxLineLength : cfg.maxHeaderSize;
       return { reply: smtpReply(guard.violation, { limit }), what: guard.violation };
     }
-    if (this.#hop === undefined || this.#hopState !== 'open') return { reply: smtpReply('nextHopFailed'), what: 'next-hop-lost' };
-
     const from = client.envelope.mailFrom === false ? '' : client.envelope.mailFrom.address;
     const rcpts = client.envelope.rcptTo.map((r) => r.address);
     const snapshot = this.#d.tracked.snapshot;
@@ -346,8 +350,39 @@ export class ProxySession {
     return this.#send(concatSources(headers, checked), positive, action === 'strip' ? 'stripped' : 'replaced');
   }
 
-  async #send(message: AsyncIterable<Buffer>, positiveText: Reply | undefined, what: string): Promise<DataOutcome> {
+  /**
+   * The next hop, in the transaction: when it dropped the connection while
+   * the message was spooled and scanned (an idle timeout of a slow scan), a
+   * new connection with the same envelope replayed. Undefined when that
+   * fails or any recipient is no longer accepted (the client was told all
+   * were: it must retry rather than lose one).
+   */
+  async #liveHop(): Promise<NextHopClient | undefined> {
+    if (this.#hop !== undefined && this.#hop.usable && this.#hopState === 'open') return this.#hop;
+    if (this.#envelope.mail.length === 0 || this.#envelope.rcpts.length === 0) return undefined;
+    this.#dropHop();
+    if ((await this.connectHop()) !== undefined) return undefined;
     const hop = this.#hop as NextHopClient;
+    try {
+      const replies = await hop.pipeline([...this.#envelope.mail, ...this.#envelope.rcpts]);
+      this.#hopState = 'open';
+      const mail = replies[this.#envelope.mail.length - 1];
+      const rcpts = replies.slice(this.#envelope.mail.length);
+      if (mail === undefined || !isPositive(mail) || !rcpts.every(isPositive)) {
+        this.#d.ctx.log.warn({ sessionId: this.id, replies: replies.map((r) => r.code) }, 'next hop refused the replayed envelope');
+        return undefined;
+      }
+      this.#d.ctx.log.info({ sessionId: this.id }, 'next hop reconnected, envelope replayed');
+      return hop;
+    } catch {
+      this.#dropHop();
+      return undefined;
+    }
+  }
+
+  async #send(message: AsyncIterable<Buffer>, positiveText: Reply | undefined, what: string): Promise<DataOutcome> {
+    const hop = await this.#liveHop();
+    if (hop === undefined) return { reply: smtpReply('nextHopFailed'), what: 'next-hop-lost' };
     try {
       const r = await hop.data(message);
       this.#hopState = 'clean';
@@ -375,8 +410,11 @@ export class ProxySession {
       id: result.quarantineId, findings: names, contact: this.#d.tracked.snapshot.config.quarantine.contact,
       subject: headerOf(head, 'Subject'), from: headerOf(head, 'From') || from,
     };
-    const hop = this.#hop;
-    if (hop === undefined) return;
+    if (this.#hop === undefined || !this.#hop.usable) {
+      this.#dropHop();
+      if ((await this.connectHop()) !== undefined) return;
+    }
+    const hop = this.#hop as NextHopClient;
     try {
       for (const rcpt of [...new Set(to)]) {
         const [, mail, rc] = await hop.pipeline(['RSET', 'MAIL FROM:<>', `RCPT TO:<${rcpt}>`]) as [Reply, Reply, Reply];

@@ -25,6 +25,8 @@ export interface NextHopOptions {
   readonly dataCode?: number;
   readonly size?: number;
   readonly hide8bit?: boolean;
+  /** Closes the first session right after its first accepted RCPT (an idle timeout while the proxy scans). */
+  readonly dropFirstSessionAfterRcpt?: boolean;
   /** Called when DATA starts; may destroy the socket to act out a failure. */
   readonly onDataStart?: (socket: { destroy(): void }) => void;
 }
@@ -37,6 +39,7 @@ export interface TestNextHop {
 
 export async function startNextHop(o: NextHopOptions = {}): Promise<TestNextHop> {
   const messages: HopMessage[] = [];
+  let dropped = false;
   const server: SMTPServer = new SMTPServer({
     authOptional: true,
     disabledCommands: ['AUTH', 'STARTTLS'],
@@ -48,10 +51,15 @@ export async function startNextHop(o: NextHopOptions = {}): Promise<TestNextHop>
     hideDSN: false,
     ...(o.size !== undefined ? { size: o.size } : {}),
     ...(o.hide8bit === true ? { hide8BITMIME: true } : {}),
-    onRcptTo(address, _session, cb) {
+    onRcptTo(address, session, cb) {
       const r = o.refuse?.[address.address];
       if (r !== undefined) return cb(Object.assign(new Error(r.text), { responseCode: r.code }));
       cb();
+      if (o.dropFirstSessionAfterRcpt === true && !dropped) {
+        dropped = true;
+        const conn = [...(server as unknown as { connections: Set<{ id: string; _socket: Socket }> }).connections].find((c) => c.id === session.id);
+        setTimeout(() => conn?._socket.destroy(), 20);
+      }
     },
     onData(stream, session, cb) {
       if (o.onDataStart !== undefined) {
