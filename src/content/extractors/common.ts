@@ -30,6 +30,27 @@ export function latin1Text(data: Uint8Array): string {
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('latin1');
 }
 
+/**
+ * True when one of `needles` occurs in the bytes at a place `confirm` accepts
+ * (given the bytes from that place on, at most `window` of them as latin1
+ * text). A native search finds candidates, so asking "is there a marker?" of a
+ * large binary costs a memchr, not a string of the whole object.
+ */
+export function hasMarker(data: Uint8Array, needles: readonly string[], confirm: (at: number, head: string) => boolean, window = 64): boolean {
+  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  for (const needle of needles) {
+    for (let i = buf.indexOf(needle, 0, 'latin1'); i >= 0; i = buf.indexOf(needle, i + 1, 'latin1')) {
+      if (confirm(i, buf.toString('latin1', i, Math.min(buf.length, i + window)))) return true;
+    }
+  }
+  return false;
+}
+
+/** True when `at` starts a line of `data`. */
+export function atLineStart(data: Uint8Array, at: number): boolean {
+  return at === 0 || data[at - 1] === 0x0a;
+}
+
 export function latin1Bytes(text: string): Uint8Array {
   return new Uint8Array(Buffer.from(text, 'latin1'));
 }

@@ -8,14 +8,14 @@
 import { Base64Decoder } from '../decoders/base64.js';
 import { decodeAll } from '../decoders/types.js';
 import type { ExtractContext, ExtractedChild, Extractor, FileType } from '../types.js';
-import { childBudget, fitChild, labelled, latin1Bytes, latin1Text } from './common.js';
+import { childBudget, fitChild, hasMarker, labelled, latin1Bytes, latin1Text } from './common.js';
 
 const DATA_URI = /data:([a-z0-9!#$&^_.+-]*\/?[a-z0-9!#$&^_.+-]*)((?:;[^,;"'\s<>]*)*),/gi;
 
 export const htmlExtractor: Extractor = {
   name: 'html',
   accepts(type: FileType, data: Uint8Array): boolean {
-    return (type.name === 'html' || type.name === 'text') && /data:[^,]{0,200},/i.test(latin1Text(data));
+    return (type.name === 'html' || type.name === 'text') && hasMarker(data, ['data:', 'DATA:', 'Data:'], (_at, head) => /^data:[^,]{0,200},/i.test(head), 210);
   },
   async *extract(data: Uint8Array, ctx: ExtractContext): AsyncGenerator<ExtractedChild> {
     const text = latin1Text(data);

@@ -9,19 +9,29 @@ import { collectBlocks, type BlockSink, type CollectedBlock, type StreamDecoder 
 import { UudecodeFinder } from '../decoders/uuencode.js';
 import { YencFinder } from '../decoders/yenc.js';
 import type { ExtractContext, ExtractedChild, Extractor, FileType } from '../types.js';
-import { childBudget, cleanName, fitChild, latin1Text } from './common.js';
+import { atLineStart, childBudget, cleanName, fitChild, hasMarker } from './common.js';
 
 export type TextBlockKind = 'uuencode' | 'yenc' | 'binhex';
 
-const FINDERS: Readonly<Record<TextBlockKind, { make: (s: BlockSink) => StreamDecoder; marker: RegExp }>> = {
-  uuencode: { make: (s) => new UudecodeFinder(s), marker: /(^|\n)begin(-base64)?[ \t]+[0-7]{1,4}[ \t]/ },
-  yenc: { make: (s) => new YencFinder(s), marker: /(^|\n)=ybegin / },
-  binhex: { make: (s) => new BinHexFinder(s), marker: /converted with binhex/i },
+interface Finder {
+  readonly make: (s: BlockSink) => StreamDecoder;
+  /** Literal strings a native search looks for, then `marker` confirms at that place. */
+  readonly needles: readonly string[];
+  readonly marker: RegExp;
+  readonly lineStart: boolean;
+}
+
+const FINDERS: Readonly<Record<TextBlockKind, Finder>> = {
+  uuencode: { make: (s) => new UudecodeFinder(s), needles: ['begin'], marker: /^begin(-base64)?[ \t]+[0-7]{1,4}[ \t]/, lineStart: true },
+  yenc: { make: (s) => new YencFinder(s), needles: ['=ybegin '], marker: /^=ybegin /, lineStart: true },
+  // "(This file must be converted with BinHex 4.0)": any case, so the search is for the case-stable part.
+  binhex: { make: (s) => new BinHexFinder(s), needles: ['onverted with ', 'ONVERTED WITH '], marker: /^converted with binhex/i, lineStart: false },
 };
 
 /** True when the bytes hold the start marker of this encoding (a cheap "maybe"). */
 export function hasTextBlock(kind: TextBlockKind, data: Uint8Array): boolean {
-  return FINDERS[kind].marker.test(latin1Text(data));
+  const f = FINDERS[kind];
+  return hasMarker(data, f.needles, (at, head) => (!f.lineStart || atLineStart(data, at)) && f.marker.test(kind === 'binhex' ? `c${head}` : head));
 }
 
 export function findTextBlocks(kind: TextBlockKind, data: Uint8Array, maxBytes: number, maxBlocks: number): CollectedBlock[] {
