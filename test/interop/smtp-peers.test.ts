@@ -84,6 +84,27 @@ describe('swaks → portcullis → smtp-sink', () => {
   });
 });
 
+describe('STARTTLS', () => {
+  test('with a certificate configured, swaks --tls upgrades and the mail is delivered', async () => {
+    const key = join(dir, 'tls.key');
+    const cert = join(dir, 'tls.crt');
+    const gen = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=portcullis.test'], { encoding: 'latin1' });
+    assert.equal(gen.status, 0, gen.stderr);
+    const sink = await startSink(dir, { dump: true });
+    const pc = await startPortcullis(dir, sink.port, '', `tlsCert: ${cert}\ntlsKey: ${key}`);
+    try {
+      const r = swaks(pc.port, ['--to', 'bob@example.org', '--tls']);
+      assert.equal(r.status, 0, r.transcript);
+      assert.match(r.transcript, /STARTTLS/);
+      assert.match(r.transcript, /TLS started/);
+      assert.equal((await sink.dumps()).size, 1);
+    } finally {
+      await pc.stop();
+      await sink.stop();
+    }
+  });
+});
+
 describe('fault runs', () => {
   test('next hop disconnects after the final dot: the client gets 451, never 250', async () => {
     const sink = await startSink(dir, { flags: ['-q', '.'] });
