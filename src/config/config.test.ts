@@ -88,7 +88,7 @@ describe('validation: each error names its key', () => {
     { name: 'bad clamd address', doc: { scanners: ['builtin', { clamd: 'localhost' }] }, key: 'scanners[1].clamd', message: /host:port/ },
     { name: 'clamd relative socket', doc: { scanners: [{ clamd: 'clamd.sock' }] }, key: 'scanners[0].clamd', message: /socket path/ },
     { name: 'command without {}', doc: { scanners: [{ command: ['clamscan'] }] }, key: 'scanners[0].command', message: /"\{\}"/ },
-    { name: 'command as a string', doc: { scanners: [{ command: 'clamscan {}' }] }, key: 'scanners[0].command', message: /list of program/ },
+    { name: 'command as an empty string', doc: { scanners: [{ command: '' }] }, key: 'scanners[0].command', message: /list of program/ },
     { name: 'unknown scanner option', doc: { scanners: [{ clamd: '127.0.0.1:3310', port: 1 }] }, key: 'scanners[0].port', message: /unknown key/ },
     { name: 'exit codes overlap', doc: { scanners: [{ command: ['x', '{}'], clean: [0], infected: [0] }] }, key: 'scanners[0].infected', message: /different/ },
     { name: 'empty scanner list', doc: { scanners: [] }, key: 'scanners', message: /1 … 8/ },
@@ -137,6 +137,10 @@ describe('accepted values', () => {
       name: 'scanner list', doc: { scanners: ['builtin', { clamd: '/run/clamav/clamd.ctl', timeout: '30s' }, { command: ['clamscan', '{}'], infected: [1] }] },
       pick: (c) => c.scanners,
       want: [{ kind: 'builtin' }, { kind: 'clamd', address: '/run/clamav/clamd.ctl', timeoutMs: 30_000 }, { kind: 'command', argv: ['clamscan', '{}'], infected: [1] }],
+    },
+    {
+      name: 'command line as one string', doc: { scanners: [{ command: 'clamdscan --no-summary "{}"' }] },
+      pick: (c) => c.scanners, want: [{ kind: 'command', argv: ['clamdscan', '--no-summary', '{}'] }],
     },
   ];
   for (const c of cases) {

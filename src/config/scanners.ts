@@ -2,12 +2,13 @@
  * The `scanners` key: a list of scanner specs, each one of
  *   builtin                                  the built-in engine + content walker
  *   { clamd: "host:port" | "/path.sock", timeout?, maxConnections? }
- *   { command: ["prog", "--opt", "{}"], clean?: [0], infected?: [1], timeout? }
+ *   { command: ["prog", "--opt", "{}"] or "prog --opt {}", clean?: [0], infected?: [1], timeout? }
  * Several are combined: infected if any finds something, a failure if any
  * fails (policy's `scannerFailure` action decides what that leads to).
  *
  * Reads untrusted text (the config file); errors name the item and field.
  */
+import { splitCommandLine } from '../scanners/command.js';
 import { ENDPOINT, formatDuration, parseDuration, showInput, type Checked, type Leaf } from './fields.js';
 
 export type ScannerSpec =
@@ -72,7 +73,9 @@ function checkOne(raw: unknown, i: number): ScannerSpec | Fail {
   if ('command' in item) {
     const bad = checkKeys(item, ['command', 'clean', 'infected', 'timeout'], i);
     if (bad) return bad;
-    const argv = item['command'];
+    // A command line as one string is split like a shell would (quotes, backslashes), without running a shell.
+    const raw = item['command'];
+    const argv = typeof raw === 'string' ? splitCommandLine(raw) : raw;
     if (!Array.isArray(argv) || argv.length === 0 || !argv.every((a) => typeof a === 'string' && a.length > 0)) {
       return fail([i, 'command'], `expected a list of program and arguments like ["clamscan", "--no-summary", "{}"], got ${showInput(argv)}`);
     }
