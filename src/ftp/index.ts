@@ -30,11 +30,16 @@ export class FtpListener implements ProtocolListener {
   #address: BoundAddress | undefined;
   readonly #sessions = new Map<Socket, FtpSession>();
 
-  constructor(config: Pick<FtpConfig, 'listen'>) {
+  readonly #proxyProtocol: boolean;
+
+  constructor(config: Pick<FtpConfig, 'listen' | 'proxyProtocol'>) {
     this.#listen = config.listen;
+    this.#proxyProtocol = config.proxyProtocol;
   }
 
   async start(ctx: ListenerContext): Promise<void> {
+    // Behind a load balancer the data connections would need the PROXY header too, and this proxy reads none: refuse rather than trust the balancer's address.
+    if (this.#proxyProtocol) throw new PortcullisError('PC_ERR_CONFIG', 'Cannot start the FTP proxy: ftp.proxyProtocol is true, and the FTP proxy does not read PROXY protocol headers');
     const hp = splitHostPort(this.#listen);
     if (hp === undefined) throw new PortcullisError('PC_ERR_CONFIG', `Cannot listen on ftp.listen ${JSON.stringify(this.#listen)}: expected "host:port"`);
     const tracker = new SessionTracker('ftp', ctx);

@@ -6,7 +6,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -34,11 +34,18 @@ async function harness(options: { fake?: FakeServerOptions; ftp?: Record<string,
   const dir = await tempDir('pc-ftp-');
   const logs = captureLog('debug');
   const ftp = { listen: options.listen ?? '127.0.0.1:0', maxSessionsPerClient: 1000, ...(options.gatewayMode === true ? {} : { upstream: fake.address }), ...options.ftp };
-  const gw = await Gateway.start({
-    readConfig: async () => testConfig(dir.path, { smtp: false, ftp, ...options.config }),
-    log: logs.log,
-    noPrivilegeDrop: true,
-  });
+  let gw: Gateway;
+  try {
+    gw = await Gateway.start({
+      readConfig: async () => testConfig(dir.path, { smtp: false, ftp, ...options.config }),
+      log: logs.log,
+      noPrivilegeDrop: true,
+    });
+  } catch (err) {
+    await fake.close();
+    await dir.remove();
+    throw err;
+  }
   const address = gw.addresses().ftp ?? '';
   const clients: TestClient[] = [];
   const client = async (localAddress?: string): Promise<TestClient> => {
@@ -707,3 +714,68 @@ describe('ftp proxy: ABOR while delivering', () => {
   });
 });
 
+
+describe('ftp proxy: actions and lifecycle', () => {
+  const actions: [string, string, RegExp, boolean][] = [
+    ['pass', 'pass', /^226 Transfer complete: passed by policy despite: Eicar-Test-Signature$/, true],
+    ['block', 'block', /^550-eicar\.com: Eicar-Test-Signature FOUND\n550 Transfer refused: virus found: Eicar-Test-Signature$/, false],
+    ['quarantine', 'quarantine', /^550-eicar\.com: Eicar-Test-Signature FOUND\n550 Transfer refused: Eicar-Test-Signature; quarantined as [A-Z0-9-]+, ask helpdesk@example\.org$/, false],
+    ['tempfail', 'tempfail', /^451-eicar\.com: Eicar-Test-Signature FOUND\n451 Transfer aborted/, false],
+  ];
+  for (const [name, action, reply, delivered] of actions) {
+    it(`action ${name} for an inbound virus`, async () => {
+      const h = await harness({ config: { policy: { actions: { ftp: { inbound: { virus: action } } } }, quarantine: { contact: 'helpdesk@example.org' } } });
+      try {
+        h.fake.files.set('eicar.com', eicar());
+        const c = await h.session();
+        const data = await c.epsv();
+        const got = readAll(data);
+        c.send('RETR eicar.com');
+        let r = await c.must();
+        if (r.code === 150) r = await c.must();
+        assert.match(r.text, reply);
+        assert.deepEqual(await got, delivered ? eicar() : Buffer.alloc(0));
+      } finally { await h.done(); }
+    });
+  }
+
+  it('an IPv6 server behind the proxy (EPSV on the server side)', async () => {
+    const fake = await FakeFtpServer.start({}, '::1');
+    const h = await harness({ ftp: { upstream: fake.address } });
+    try {
+      fake.files.set('six.bin', randomBytes(3000));
+      const c = await h.session();
+      const data = await c.epsv();
+      const got = readAll(data);
+      c.send('RETR six.bin');
+      assert.equal((await c.must()).code, 150);
+      assert.equal((await c.must()).code, 226);
+      assert.deepEqual(await got, fake.files.get('six.bin'));
+    } finally { await h.done(); await fake.close(); }
+  });
+
+  it('closes an idle session with 421', async () => {
+    const h = await harness({ ftp: { idleTimeout: '1s' } });
+    try {
+      const c = await h.session();
+      const r = await c.must(5000);
+      assert.equal(r.code, 421);
+      assert.equal(await c.reply(), undefined);
+    } finally { await h.done(); }
+  });
+
+  it('says 421 to open sessions when the gateway drains', async () => {
+    const h = await harness();
+    const c = await h.session();
+    const stopping = h.gw.stop('test');
+    const r = await c.must(5000);
+    assert.equal(r.code, 421);
+    await stopping;
+    await h.fake.close();
+    await rm(h.dataDir, { recursive: true, force: true });
+  });
+
+  it('refuses to start with ftp.proxyProtocol (PC_ERR_CONFIG)', async () => {
+    await assert.rejects(harness({ ftp: { proxyProtocol: true } }), /ftp\.proxyProtocol/);
+  });
+});
