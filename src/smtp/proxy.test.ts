@@ -343,6 +343,24 @@ describe('smtp proxy: limits and smuggling', () => {
   });
 });
 
+describe('smtp proxy: error limit', () => {
+  test('after maxErrors error replies the session is closed with 421 4.7.0', async () => {
+    const rig = await startProxy({ maxErrors: 3 }, { refuse: { 'nobody@example.org': { code: 550, text: '5.1.1 User unknown' } } });
+    try {
+      const { c } = await rig.open();
+      assert.equal((await c.cmd('MAIL FROM:<alice@example.net>'))?.code, 250);
+      assert.equal((await c.cmd('RCPT TO:<nobody@example.org>'))?.code, 550);
+      assert.equal((await c.cmd('RCPT TO:<nobody@example.org>'))?.code, 550);
+      assert.equal((await c.cmd('RCPT TO:<nobody@example.org>'))?.code, 550);
+      const bye = await c.reply();
+      assert.deepEqual([bye?.code, bye?.enhanced], [421, '4.7.0']);
+      assert.equal(await c.reply(), undefined, 'closed');
+    } finally {
+      await rig.close();
+    }
+  });
+});
+
 describe('smtp proxy: bare LF normalised', () => {
   test('normalise mode turns bare LF into CRLF, and the smuggled dot line is stuffed', async () => {
     const rig = await startProxy({ bareNewline: 'normalise' });
