@@ -105,7 +105,7 @@ export const CONFIG_TABLE = section('The portcullis config file.', {
   }),
   admin: switchable('Admin web UI and JSON API; false switches it off.', {
     listen: str(LISTEN_ADDRESS, '127.0.0.1:8025', 'Address of the admin UI and API (keep it on loopback or a management network).'),
-    passwordHash: optional(str(PASSWORD_HASH, '', 'Admin password hash "scrypt$N$r$p$salt$hash" (make one with: node dist/src/admin/hash-password.js); none: a one-time password is logged at start.')),
+    passwordHash: optional(str(PASSWORD_HASH, '', 'Admin password hash "scrypt$N$r$p$salt$hash" (make one with: portcullis passwd, password on stdin); none: a one-time password is logged at start.')),
     sessionIdle: duration(H, { min: MIN, max: 30 * DAY }, 'An admin login idle this long expires.'),
     sessionTimeout: duration(12 * H, { min: MIN, max: 30 * DAY }, 'An admin login expires this long after it began, idle or not.'),
     metricsToken: optional(str(TEXT, '', 'Bearer token that /metrics requires; none: /metrics answers loopback clients only.')),
