@@ -11,9 +11,11 @@
  * (default /usr/bin and /usr/lib) in chunks. Prints one JSON line: compile
  * time, memory of the compiled set, MB/s (CPU time, best of several passes,
  * because shared machines make wall time noisy) and the matches found.
+ * Run with --expose-gc for meaningful memory numbers.
  */
 import { lstatSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { PatternSet, type PatternInput } from './matcher.js';
 
 function arg(name: string, fallback: string): string {
@@ -75,7 +77,13 @@ function corpus(dirs: string[], limit: number): Buffer[] {
 
 const cpuSeconds = (): number => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
 
-function main(): void {
+/** Collects garbage until freed array buffers are really gone (V8 frees them in the background). */
+async function settle(): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  for (let i = 0; i < 4 && gc; i++) { gc(); await sleep(100); }
+}
+
+async function main(): Promise<void> {
   const ndb = arg('--ndb', '');
   const inputs = ndb
     ? readFileSync(ndb, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l, id) => ({ id, pattern: l.split(':')[3] ?? '' }))
@@ -85,13 +93,13 @@ function main(): void {
   const files = corpus(dirs.length > 0 ? dirs : ['/usr/bin', '/usr/lib'], Number(arg('--mb', '300')) * 1e6);
   const bytes = files.reduce((s, f) => s + f.length, 0);
 
-  const gc = (globalThis as { gc?: () => void }).gc;
-  gc?.();
+  await settle();
   const before = process.memoryUsage();
   const t0 = cpuSeconds();
   const set = PatternSet.compile(inputs);
   const compileMs = (cpuSeconds() - t0) * 1000;
-  gc?.();
+  const peakRss = process.memoryUsage().rss;
+  await settle();
   const after = process.memoryUsage();
 
   let found = 0;
@@ -111,6 +119,7 @@ function main(): void {
     patterns: inputs.length,
     compileMs: Math.round(compileMs),
     compiledMB: +((after.heapUsed + after.arrayBuffers - before.heapUsed - before.arrayBuffers) / 1e6).toFixed(1),
+    rssGrowthAtCompileMB: +((peakRss - before.rss) / 1e6).toFixed(1),
     files: files.length,
     MB: +(bytes / 1e6).toFixed(1),
     chunk,
@@ -120,4 +129,4 @@ function main(): void {
   }));
 }
 
-main();
+await main();

@@ -44,8 +44,8 @@ export interface ScanSetup {
   readonly target: number;
   /**
    * Called for every start offset where a pattern matches, each start once
-   * per id, during write() or end(). Offsets of one id may arrive out of
-   * order when the pattern has variable-length parts. Return false to hear
+   * per id, during write() or end(). Offsets of one id are not promised to
+   * arrive in increasing order. Return false to hear
    * no more about this id in this scan (ndb signatures need only one match).
    */
   onMatch(id: number, offset: number): boolean;
@@ -323,8 +323,9 @@ const HASH_MUL = 0x9e3779b1 | 0;
 
 /** A growable Int32Array: gram keys do not fit V8's small integers, and a plain array would box each one. */
 class IntList {
-  data = new Int32Array(1024);
+  data: Int32Array;
   length = 0;
+  constructor(capacity = 1024) { this.data = new Int32Array(capacity); }
   push(v: number): void {
     if (this.length === this.data.length) {
       const grown = new Int32Array(this.data.length * 2);
@@ -333,9 +334,28 @@ class IntList {
     }
     this.data[this.length++] = v;
   }
+  /** The values pushed, in an array of exactly that length. */
+  done(): Int32Array { return this.data.slice(0, this.length); }
 }
 
-function buildTable(q: number, keyList: IntList, segList: IntList, deltaList: IntList): GramTable {
+/** A growable Uint8Array, for the millions of check bytes and gram distances (a quarter of an IntList's memory). */
+class ByteList {
+  data: Uint8Array;
+  length = 0;
+  constructor(capacity = 4096) { this.data = new Uint8Array(capacity); }
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const grown = new Uint8Array(this.data.length * 2);
+      grown.set(this.data);
+      this.data = grown;
+    }
+    this.data[this.length++] = v;
+  }
+  /** The bytes pushed, in an array of exactly that length. */
+  done(): Uint8Array { return this.data.slice(0, this.length); }
+}
+
+function buildTable(q: number, keyList: IntList, segList: IntList, deltaList: ByteList): GramTable {
   const n = keyList.length;
   const keys = keyList.data;
   const segs = segList.data;
@@ -345,25 +365,26 @@ function buildTable(q: number, keyList: IntList, segList: IntList, deltaList: In
   const bitBits = q === 2 ? 16 : Math.min(26, Math.max(6, Math.ceil(Math.log2(n + 1)) + 5));
   const bucketBits = Math.max(1, Math.min(bitBits - 5, Math.ceil(Math.log2(n + 1))));
   const bitmap = new Int32Array((1 << bitBits) >>> 5);
-  const bucketStart = new Uint32Array((1 << bucketBits) + 1);
-  const hashes = new Int32Array(n);
+  const buckets = 1 << bucketBits;
+  const bucketStart = new Uint32Array(buckets + 1);
   for (let e = 0; e < n; e++) {
     const h = Math.imul(keys[e]!, HASH_MUL);
-    hashes[e] = h;
     const bi = q === 2 ? keys[e]! : h >>> (32 - bitBits);
     bitmap[bi >>> 5] = bitmap[bi >>> 5]! | (1 << (bi & 31));
-    const slot = (h >>> (32 - bucketBits)) + 1;
-    bucketStart[slot] = bucketStart[slot]! + 1;
+    const b = h >>> (32 - bucketBits);
+    bucketStart[b] = bucketStart[b]! + 1;
   }
-  for (let b = 0; b < (1 << bucketBits); b++) bucketStart[b + 1] = bucketStart[b + 1]! + bucketStart[b]!;
-  const fill = bucketStart.slice(0, 1 << bucketBits);
+  // Counting sort in place: after the prefix sum bucketStart[b] is the end of
+  // bucket b; placing each entry at --bucketStart[b] leaves it at the start.
+  for (let b = 1; b < buckets; b++) bucketStart[b] = bucketStart[b]! + bucketStart[b - 1]!;
+  bucketStart[buckets] = n;
   const key = new Int32Array(n);
   const seg = new Int32Array(n);
   const delta = new Uint8Array(n);
   for (let e = 0; e < n; e++) {
-    const b = hashes[e]! >>> (32 - bucketBits);
-    const at = fill[b]!;
-    fill[b] = at + 1;
+    const b = Math.imul(keys[e]!, HASH_MUL) >>> (32 - bucketBits);
+    const at = bucketStart[b]! - 1;
+    bucketStart[b] = at;
     key[at] = keys[e]!;
     seg[at] = segs[e]!;
     delta[at] = deltas[e]!;
@@ -374,25 +395,32 @@ function buildTable(q: number, keyList: IntList, segList: IntList, deltaList: In
 }
 
 function buildSet(inputs: readonly PatternInput[]): Compiled {
-  const progInput: number[] = [];
-  const progWide: number[] = [];
-  const progTarget: number[] = [];
-  const progFirstSeg: number[] = [];
-  const progSegs: number[] = [];
-  const progDedupe: number[] = [];
-  const progMaxLeft: number[] = [];
-  const segProg: number[] = [];
-  const segAnchor: number[] = [];
-  const segCheckAt: number[] = [];
-  const segCheckLen: number[] = [];
-  const segCheckLead: number[] = [];
-  const segFull: number[] = [];
-  const checkValue = new IntList();
-  const checkMask = new IntList();
-  const segMinLeft: number[] = [];
-  const segMaxLeft: number[] = [];
-  const segMaxRight: number[] = [];
-  const tableParts = PLANS.map(() => ({ keys: new IntList(), segs: new IntList(), deltas: new IntList() }));
+  // Typed lists sized for one form and one segment per input: plain arrays
+  // would leave megabytes of promoted garbage behind at 100k patterns.
+  const expected = inputs.length + 16;
+  const progInput = new IntList(expected);
+  const progWide = new ByteList(expected);
+  const progTarget = new IntList(expected);
+  const progFirstSeg = new IntList(expected);
+  const progSegs = new IntList(expected);
+  const progDedupe = new ByteList(expected);
+  const progMaxLeft = new IntList(expected);
+  const segProg = new IntList(expected);
+  const segAnchor = new IntList(expected);
+  const segCheckAt = new IntList(expected);
+  const segCheckLen = new ByteList(expected);
+  const segCheckLead = new ByteList(expected);
+  const segFull = new ByteList(expected);
+  const checkValue = new ByteList(inputs.length * 32 + 4096);
+  const checkMask = new ByteList(inputs.length * 32 + 4096);
+  const segMinLeft = new IntList(expected);
+  const segMaxLeft = new IntList(expected);
+  const segMaxRight = new IntList(expected);
+  // Sized for the common case (most patterns in q4/8, about 8 grams each) so the lists rarely regrow.
+  const tableParts = PLANS.map((_, plan) => {
+    const capacity = plan === PLAN_Q4S8 ? inputs.length * MAX_STRIDE + 1024 : 1024;
+    return { keys: new IntList(capacity), segs: new IntList(capacity), deltas: new ByteList(capacity) };
+  });
   const scanSeg: number[] = [];
   const scanTests: Uint8Array[] = [];
   const pins: [number, number][] = [];
@@ -477,24 +505,24 @@ function buildSet(inputs: readonly PatternInput[]): Compiled {
 
   return {
     inputs,
-    progInput: Int32Array.from(progInput),
-    progWide: Uint8Array.from(progWide),
-    progTarget: Int32Array.from(progTarget),
-    progFirstSeg: Int32Array.from(progFirstSeg),
-    progSegs: Int32Array.from(progSegs),
-    progDedupe: Uint8Array.from(progDedupe),
-    progMaxLeft: Int32Array.from(progMaxLeft),
-    segProg: Int32Array.from(segProg),
-    segAnchor: Int32Array.from(segAnchor),
-    segCheckAt: Int32Array.from(segCheckAt),
-    segCheckLen: Uint8Array.from(segCheckLen),
-    segCheckLead: Uint8Array.from(segCheckLead),
-    segFull: Uint8Array.from(segFull),
-    checkValue: Uint8Array.from(checkValue.data.subarray(0, checkValue.length)),
-    checkMask: Uint8Array.from(checkMask.data.subarray(0, checkMask.length)),
-    segMinLeft: Int32Array.from(segMinLeft),
-    segMaxLeft: Int32Array.from(segMaxLeft),
-    segMaxRight: Int32Array.from(segMaxRight),
+    progInput: progInput.done(),
+    progWide: progWide.done(),
+    progTarget: progTarget.done(),
+    progFirstSeg: progFirstSeg.done(),
+    progSegs: progSegs.done(),
+    progDedupe: progDedupe.done(),
+    progMaxLeft: progMaxLeft.done(),
+    segProg: segProg.done(),
+    segAnchor: segAnchor.done(),
+    segCheckAt: segCheckAt.done(),
+    segCheckLen: segCheckLen.done(),
+    segCheckLead: segCheckLead.done(),
+    segFull: segFull.done(),
+    checkValue: checkValue.done(),
+    checkMask: checkMask.done(),
+    segMinLeft: segMinLeft.done(),
+    segMaxLeft: segMaxLeft.done(),
+    segMaxRight: segMaxRight.done(),
     tables,
     scanSeg: Int32Array.from(scanSeg),
     pinStart: Float64Array.from(pins.sort((x, y) => x[0] - y[0]), (x) => x[0]),
