@@ -17,13 +17,17 @@
  * lines at most every ftp.keepaliveInterval); an upload's STOR reaches the
  * server only after the clean verdict (after a NOOP that proves the server
  * still listens), and the client's 226 only after the server's. REST+RETR
- * fetches and scans the whole file and sends from the offset. ABOR during a
+ * fetches and scans the whole file and sends from the offset. The one file
+ * not held is a download the policy will not scan (its name and the true
+ * type of its first 64 KiB say so, and no banned rule applies): after that
+ * head it streams through, and is recorded when it ends. ABOR during a
  * transfer stops it at once: 426 then 226 to the client, ABOR to the server,
  * spool deleted. A client that leaves mid-upload leaves nothing behind and
  * nothing reaches the server.
  *
  * Commands arriving during a transfer wait their turn (pipelining), except
- * ABOR, QUIT and STAT. FEAT is rewritten to what the proxy supports; MODE
+ * ABOR and QUIT (STAT waits too: its reply could land inside a "150-"
+ * progress reply). FEAT is rewritten to what the proxy supports; MODE
  * other than S, OPTS MODE and the TLS commands (FTPS is a later part) are
  * refused.
  *
@@ -105,7 +109,7 @@ const COMMANDS: Readonly<Record<string, CommandRow>> = {
 };
 
 /** Verbs handled at once even while a transfer runs. */
-const URGENT = new Set(['ABOR', 'QUIT', 'STAT']);
+const URGENT = new Set(['ABOR', 'QUIT']);
 
 /** FEAT lines the proxy passes on when the server has them; EPSV and EPRT it always offers (it does them itself). */
 const FEATURES = ['REST STREAM', 'SIZE', 'MDTM', 'MLST', 'UTF8', 'TVFS'];
@@ -288,10 +292,6 @@ export class FtpSession {
   }
 
   #urgent(verb: string, line: CommandEvent, t: Transfer): void {
-    if (verb === 'STAT') {
-      this.#write(formatReply(213, `Transfer in progress (${this.#state.kind === 'transfer' ? this.#state.verb : ''})`));
-      return;
-    }
     if (verb === 'QUIT') this.#queue.push(line);
     t.abort.abort(verb === 'ABOR' ? 'abor' : 'quit');
   }
@@ -429,7 +429,9 @@ export class FtpSession {
       }
     }
     const lines = ['EPRT', 'EPSV', 'PASV', ...[...have].sort()];
-    this.#write(`211-Features:\r\n${lines.map((l) => ` ${l}\r\n`).join('')}211 End\r\n`, 'latin1');
+    // RFC 2389 §3.2: feature lines start with a space and carry no code, so formatReply cannot build this one.
+    const end = renderFtp('features');
+    this.#write(`${end.code}-Features:\r\n${lines.map((l) => ` ${l}\r\n`).join('')}${end.code} ${end.text}\r\n`, 'latin1');
   }
 
   async rest(arg: string): Promise<void> {
@@ -455,7 +457,7 @@ export class FtpSession {
     const local = this.#socket.localAddress ?? '';
     const peer = this.#socket.remoteAddress ?? '';
     const a = arg.trim().toUpperCase();
-    if (extended && a === 'ALL') { this.#write(formatReply(200, 'EPSV ALL ok')); return; }
+    if (extended && a === 'ALL') { this.#write(this.#ftp('portOk', { command: 'EPSV ALL' })); return; }
     const v6 = isIP(normaliseAddress(local)) === 6;
     if (extended && a !== '' && !((a === '1' && !v6) || (a === '2' && v6))) { this.#write(this.#ftp('protocolNotSupported')); return; }
     const announce = this.#config.passiveAddress ?? normaliseAddress(local);
@@ -661,8 +663,8 @@ export class FtpSession {
     t.keepaliveTimer = setInterval(() => {
       const s = t.spool;
       const mb = s === undefined ? 0 : Math.floor(s.size / (1024 * 1024));
-      const text = renderFtp('progress', { name, step: t.step === 'receiving' ? `${mb} MB received` : 'scanning' }).text;
-      this.#write(`150-${text}\r\n`);
+      const r = renderFtp('progress', { name, step: t.step === 'receiving' ? `${mb} MB received` : 'scanning' });
+      this.#write(`${r.code}-${r.text}\r\n`);
       t.keepaliveOpen = true;
     }, every);
     t.keepaliveTimer.unref();
