@@ -359,22 +359,6 @@ describe('ftp proxy: server-side data modes', () => {
       assert.equal(h.fake.received('RETR').length, 0);
     } finally { await h.done(); }
   });
-
-  it('EPRT |2| from an IPv6 client to an IPv4 server', async () => {
-    const h = await harness({ listen: '[::1]:0' });
-    try {
-      h.fake.files.set('v6.bin', randomBytes(5000));
-      const c = await h.session();
-      const data = await c.active(true);
-      assert.match(h.address, /^\[::1\]/);
-      c.send('RETR v6.bin');
-      const got = readAll(await data.accepted);
-      assert.equal((await c.must()).code, 150);
-      assert.equal((await c.must()).code, 226);
-      assert.deepEqual(await got, h.fake.files.get('v6.bin'));
-      assert.equal((await c.command('PASV')).code, 522, 'PASV cannot name an IPv6 address');
-    } finally { await h.done(); }
-  });
 });
 
 describe('ftp proxy: transfers', () => {
@@ -738,21 +722,6 @@ describe('ftp proxy: actions and lifecycle', () => {
       } finally { await h.done(); }
     });
   }
-
-  it('an IPv6 server behind the proxy (EPSV on the server side)', async () => {
-    const fake = await FakeFtpServer.start({}, '::1');
-    const h = await harness({ ftp: { upstream: fake.address } });
-    try {
-      fake.files.set('six.bin', randomBytes(3000));
-      const c = await h.session();
-      const data = await c.epsv();
-      const got = readAll(data);
-      c.send('RETR six.bin');
-      assert.equal((await c.must()).code, 150);
-      assert.equal((await c.must()).code, 226);
-      assert.deepEqual(await got, fake.files.get('six.bin'));
-    } finally { await h.done(); await fake.close(); }
-  });
 
   it('closes an idle session with 421', async () => {
     const h = await harness({ ftp: { idleTimeout: '1s' } });
