@@ -37,6 +37,9 @@ interface Case {
 }
 
 const gap700 = 'x'.repeat(700);
+// 32 bytes '0'…'O' with '??' at 10 and 21: no 11 static bytes in a row, yet every remainder mod 8 has a gram.
+const spreadText = Array.from({ length: 32 }, (_, i) => String.fromCharCode(0x30 + i)).join('');
+const spreadHex = Array.from(spreadText, (ch, i) => (i === 10 || i === 21 ? '??' : ch.charCodeAt(0).toString(16))).join('');
 // (B) and (L) consume the boundary byte when there is one, so such a match starts on it.
 const cases: Case[] = [
   { name: 'plain hex', pattern: '414243', data: 'xxABCxxABCx', want: [2, 7] },
@@ -45,6 +48,7 @@ const cases: Case[] = [
   { name: 'long static pattern (8-stride anchor)', pattern: '000102030405060708090a0b0c0d', data: 'z\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0dz', want: [1] },
   { name: 'long repeated pattern', pattern: '41'.repeat(12), data: 'A'.repeat(15), want: [0, 1, 2, 3] },
   { name: '7-byte static run (4-stride anchor)', pattern: '4142434445464748', data: '..ABCDEFGH..ABCDEFGx', want: [2] },
+  { name: 'wildcard every 11 bytes (grams spread over the block)', pattern: spreadHex, data: `zz${spreadText}zz${spreadText.slice(0, 31)}`, want: [2] },
   { name: 'two static bytes only', pattern: '4142', data: 'ABxAB', want: [0, 3] },
   { name: 'pattern at the very end', pattern: '414243', data: 'xxxxABC', want: [4] },
   { name: 'object shorter than the pattern', pattern: '41424344', data: 'ABC', want: [] },
@@ -219,6 +223,27 @@ test('random signatures and haystacks: engine equals the naive matcher, whole an
     }
   }
   assert.ok(matches > 3000, `the random cases match often enough to mean something (${matches})`);
+});
+
+test('wildcard-rich planted signatures: engine equals the naive matcher', () => {
+  const rnd = prng(314);
+  const int = (a: number, b: number): number => a + Math.floor(rnd() * (b - a + 1));
+  for (let round = 0; round < 150; round++) {
+    const hay = Uint8Array.from({ length: int(100, 3000) }, () => (rnd() < 0.3 ? 0x41 : int(0, 255)));
+    const inputs: PatternInput[] = [];
+    for (let id = 1; id <= int(1, 20); id++) {
+      const len = int(12, 40);
+      const at = int(0, Math.max(0, hay.length - len));
+      const hx = Array.from(hay.subarray(at, at + len), hex);
+      for (let w = int(1, 6); w > 0; w--) hx[int(1, hx.length - 2)] = rnd() < 0.7 ? '??' : `${(hx[0] as string)[0]}?`;
+      inputs.push({ id, pattern: hx.join(''), ...(rnd() < 0.2 ? { nocase: true } : {}), ...(rnd() < 0.1 ? { fullword: true } : {}) });
+    }
+    const set = PatternSet.compile(inputs);
+    const want = naiveMatchAll(inputs, hay);
+    for (const cuts of [[], [int(0, hay.length)], Array.from({ length: 9 }, () => int(0, hay.length)).sort((a, b) => a - b)]) {
+      assert.deepEqual(scan(set, hay, cuts), want, `round ${round}, patterns ${JSON.stringify(inputs.map((p) => p.pattern))}`);
+    }
+  }
 });
 
 test('rig-like signatures: planted matches found, random binary gives none', () => {

@@ -184,6 +184,56 @@ function anchorCost(v: readonly number[]): number {
   return (BYTE_COST[v[0] as number] as number) + (v.length - 1) * 0.5;
 }
 
+/** Adds the key(s) of the q-byte gram at node `at` (one per spelling for ::i letters). */
+function pushGram(vals: readonly (readonly number[] | null)[], at: number, q: number, delta: number, keys: number[], deltas: number[]): void {
+  let spelled = [0];
+  for (let j = 0; j < q; j++) {
+    const choices = vals[at + j] as readonly number[];
+    if (choices.length === 1) { for (let k = 0; k < spelled.length; k++) spelled[k] = (spelled[k] as number) | ((choices[0] as number) << (8 * j)); continue; }
+    const next: number[] = [];
+    for (const k of spelled) for (const c of choices) next.push(k | (c << (8 * j)));
+    spelled = next;
+  }
+  for (const k of spelled) { keys.push(k | 0); deltas.push(delta); }
+}
+
+/**
+ * Stride 8 without 11 static bytes in a row: inside a run of single-byte
+ * nodes (a block with fixed offsets), 4-byte grams at offsets that cover
+ * every remainder modulo 8 meet a looked-up offset exactly once wherever the
+ * block occurs, just as the 8 grams of one 11-byte window do. Wildcard-rich
+ * patterns (`aabbccdd??eeff0011??2233…`) get the fast loop this way.
+ */
+function spreadAnchor(nodes: PatternNode[], vals: readonly (readonly number[] | null)[]): AnchorChoice | null {
+  let best: { node: number; picks: number[] } | null = null;
+  let bestCost = Infinity;
+  for (let start = 0; start < nodes.length;) {
+    let end = start;
+    while (end < nodes.length && ((nodes[end] as PatternNode).k === 'byte' || (nodes[end] as PatternNode).k === 'set')) end++;
+    if (end === start) { start++; continue; }
+    // Cheapest usable gram for each remainder of its offset in the block.
+    const picks: number[] = new Array<number>(MAX_STRIDE).fill(-1);
+    const costs: number[] = new Array<number>(MAX_STRIDE).fill(Infinity);
+    for (let j = 0; start + j + 4 <= end && j <= 255; j++) {
+      let cost = 0;
+      for (let t = 0; t < 4 && cost < Infinity; t++) {
+        const v = vals[start + j + t];
+        cost = v ? cost + anchorCost(v) : Infinity;
+      }
+      const r = j % MAX_STRIDE;
+      if (cost < (costs[r] as number)) { costs[r] = cost; picks[r] = j; }
+    }
+    const total = costs.reduce((a, b) => a + b, 0);
+    if (total < bestCost) { bestCost = total; best = { node: start, picks }; }
+    start = end;
+  }
+  if (best === null) return null;
+  const keys: number[] = [];
+  const deltas: number[] = [];
+  for (const j of best.picks) pushGram(vals, best.node + j, 4, j, keys, deltas);
+  return { plan: PLAN_Q4S8, node: best.node, keys, deltas, test: null };
+}
+
 function chooseAnchor(nodes: PatternNode[]): AnchorChoice {
   const vals = nodes.map(anchorValues);
   let run = 0;
@@ -206,26 +256,13 @@ function chooseAnchor(nodes: PatternNode[]): AnchorChoice {
       if (run > width) cost -= anchorCost(vals[i - width] as readonly number[]);
       if (run >= width && cost < bestCost - 1e-9) { bestCost = cost; best = i - width + 1; }
     }
+    if (planIndex !== PLAN_Q4S8 && longest >= 4) {
+      const spread = spreadAnchor(nodes, vals);
+      if (spread !== null) return spread;
+    }
     const keys: number[] = [];
     const deltas: number[] = [];
-    for (let d = 0; d < plan.stride; d++) {
-      let one = 0;
-      let single = true;
-      for (let j = 0; j < plan.q; j++) {
-        const choices = vals[best + d + j] as readonly number[];
-        if (choices.length > 1) single = false;
-        one |= (choices[0] as number) << (8 * j);
-      }
-      if (single) { keys.push(one | 0); deltas.push(d); continue; }
-      // ::i letters: one key per spelling.
-      let spelled = [0];
-      for (let j = 0; j < plan.q; j++) {
-        const next: number[] = [];
-        for (const k of spelled) for (const c of vals[best + d + j] as readonly number[]) next.push(k | (c << (8 * j)));
-        spelled = next;
-      }
-      for (const k of spelled) { keys.push(k | 0); deltas.push(d); }
-    }
+    for (let d = 0; d < plan.stride; d++) pushGram(vals, best + d, plan.q, d, keys, deltas);
     return { plan: planIndex, node: best, keys, deltas, test: null };
   }
   // No two static bytes in a row: test one node at every offset. Prefer the
@@ -315,8 +352,10 @@ interface Compiled {
   readonly pinSeg: Int32Array;
   /** Some id is used by more than one input (muting must then look at all of them). */
   readonly sharedIds: boolean;
-  /** Bytes before a looked-up offset a scan must keep (largest left part, ::f slack, stride). */
+  /** Bytes before an anchor a scan must keep (largest left part and ::f slack). */
   readonly keepLeft: number;
+  /** Largest distance from a looked-up gram back to its anchor (the pivot). */
+  readonly maxDelta: number;
 }
 
 const HASH_MUL = 0x9e3779b1 | 0;
@@ -424,6 +463,7 @@ function buildSet(inputs: readonly PatternInput[]): Compiled {
   const scanSeg: number[] = [];
   const scanTests: Uint8Array[] = [];
   const pins: [number, number][] = [];
+  let maxDelta = 0;
   let keepLeft = 0;
 
   inputs.forEach((input, index) => {
@@ -481,6 +521,7 @@ function buildSet(inputs: readonly PatternInput[]): Compiled {
           }
           const part = tableParts[a.plan] as (typeof tableParts)[number];
           for (let j = 0; j < a.keys.length; j++) {
+            maxDelta = Math.max(maxDelta, a.deltas[j] as number);
             part.keys.push(a.keys[j] as number);
             part.segs.push(s);
             part.deltas.push(a.deltas[j] as number);
@@ -528,7 +569,8 @@ function buildSet(inputs: readonly PatternInput[]): Compiled {
     pinStart: Float64Array.from(pins.sort((x, y) => x[0] - y[0]), (x) => x[0]),
     pinSeg: Int32Array.from(pins, (x) => x[1]),
     scanTest,
-    keepLeft: keepLeft + FULLWORD_SLACK + MAX_STRIDE,
+    keepLeft: keepLeft + FULLWORD_SLACK,
+    maxDelta,
     sharedIds: new Set(inputs.map((i) => i.id)).size !== inputs.length,
   };
 }
@@ -677,7 +719,8 @@ class Scan implements PatternScan {
   /** Lowest offset an anchor still to be looked up may start at. */
   #scanFloor(): number {
     let f = this.#nextScan;
-    f = Math.min(f, this.#nextLong - MAX_STRIDE, this.#nextShort - MAX_STRIDE, this.#nextEvery);
+    const back = this.#c.maxDelta;
+    f = Math.min(f, this.#nextLong - back, this.#nextShort - back, this.#nextEvery);
     return f;
   }
 
