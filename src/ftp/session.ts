@@ -35,7 +35,6 @@
  * replies (ReplyReader), and file data (spooled, never interpreted here).
  */
 import { isIP, type Socket } from 'node:net';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { FtpConfig } from '../config/table.js';
@@ -799,10 +798,10 @@ export class FtpSession {
     this.#checkAbort(t);
     this.#endKeepalive(t, name);
     this.#write(this.#ftp('opening', { name }));
-    let size = 0;
-    const counter = new Transform({ transform(c: Buffer, _e, done) { size += c.byteLength; done(null, c); } });
-    counter.write(head);
-    await pipe(from, to, t.abort.signal, counter);
+    // Queued ahead of everything the pipe writes; the socket's own byte count then gives the size without a counting stage.
+    to.write(head);
+    await pipe(from, to, t.abort.signal);
+    const size = from.bytesRead;
     const final = await this.#finalUpstream(t);
     this.#checkAbort(t);
     if (final.code < 200 || final.code >= 300) { this.#conclude(t, relayText(final), 'latin1'); return; }
@@ -902,9 +901,9 @@ export class FtpSession {
 }
 
 /** Copies one socket to another, both ends closed after; rejects when aborted. */
-async function pipe(from: Socket, to: Socket, signal: AbortSignal, through?: Transform): Promise<void> {
+async function pipe(from: Socket, to: Socket, signal: AbortSignal): Promise<void> {
   try {
-    await (through === undefined ? pipeline(from, to, { signal }) : pipeline(from, through, to, { signal }));
+    await pipeline(from, to, { signal });
   } catch (err) {
     if (signal.aborted) throw new Aborted();
     throw new DataError('lost', `data connection lost: ${err instanceof Error ? err.message : String(err)}`);
