@@ -10,7 +10,8 @@
 //
 // The rig is copied from RIG_SRC (default ../shared/rig) to bench/out/rig
 // when absent; vsftpd and ftp-proxy are started and stopped with its scripts.
-// Env: FTP_MB (200), FTP_RUNS (3), TTFB_RUNS (20), SKIP_FTP_PROXY=1.
+// Env: FTP_MB (200), FTP_RUNS (3), TTFB_RUNS (20), SKIP_FTP_PROXY=1, PC_LOG=1
+// (portcullis logs at debug level to stdout, with per-download phase times).
 // Results: a table on stdout and bench/out/ftp-<timestamp>.json.
 import { spawn } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
@@ -180,7 +181,7 @@ export async function run() {
     mkdirSync(pcDir, { recursive: true });
     const conf = join(pcDir, 'portcullis.yaml');
     writeFileSync(conf, [
-      `data: ${join(pcDir, 'data')}`, 'admin: false', 'smtp: false', 'log: { level: debug }',
+      `data: ${join(pcDir, 'data')}`, 'admin: false', 'smtp: false', `log: { level: ${process.env.PC_LOG === '1' ? 'debug' : 'warn'} }`,
       `ftp: { listen: "127.0.0.1:${pcPort}", upstream: "127.0.0.1:${vsPort}" }`,
       'limits: { MaxFileSize: 1GB, MaxScanSize: 1GB }', 'policy: { scanAll: false }', '',
     ].join('\n'));
@@ -235,7 +236,7 @@ export async function run() {
   }
   const scanned = results.rows.find((r) => r.file.startsWith('scanned') && r.target === 'portcullis');
   console.log(`\nscanner alone on the ${MB} MB file: portcullis scan ${results.scanner.cliMBps.toFixed(0)} MB/s, in-process builtin ${results.scanner.inProcessMBps.toFixed(0)} MB/s`);
-  console.log(`scanned through portcullis vs the scanner alone (in-process): down ${(scanned.downMBps / results.scanner.inProcessMBps * 100).toFixed(0)}%, up ${(scanned.upMBps / results.scanner.inProcessMBps * 100).toFixed(0)}%`);
+  console.log(`scanned through portcullis vs portcullis scan: down ${(scanned.downMBps / results.scanner.cliMBps * 100).toFixed(0)}%, up ${(scanned.upMBps / results.scanner.cliMBps * 100).toFixed(0)}% (goal ≥ 80%); vs the in-process scanner: down ${(scanned.downMBps / results.scanner.inProcessMBps * 100).toFixed(0)}%, up ${(scanned.upMBps / results.scanner.inProcessMBps * 100).toFixed(0)}%`);
   console.log(`first byte of a scanned 1 MB file: direct ${results.ttfb.directMs.toFixed(1)} ms, portcullis ${results.ttfb.portcullisMs.toFixed(1)} ms, added ${results.ttfb.addedMs.toFixed(1)} ms (goal ≤ 20)`);
   const file = join(OUT, `ftp-${results.date.replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
