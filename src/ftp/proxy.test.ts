@@ -677,6 +677,48 @@ describe('ftp proxy: long transfers, ABOR and departures', () => {
   });
 });
 
+describe('ftp proxy: ABOR while scanning and while receiving an upload', () => {
+  it('ABOR while scanning a download: 426 then 226, the spool is deleted, nothing delivered', async () => {
+    const h = await harness({ config: { scanners: [{ command: ['/bin/sh', '-c', 'sleep 3; exit 0', '{}'] }] } });
+    try {
+      h.fake.files.set('slow-scan.exe', randomBytes(5000));
+      const c = await h.session();
+      const data = await c.epsv();
+      const got = readAll(data).catch(() => Buffer.alloc(0));
+      c.send('RETR slow-scan.exe');
+      await waitFor(async () => (await h.spoolFiles()).length > 0);
+      await new Promise((r) => setTimeout(r, 200));
+      const started = Date.now();
+      c.send('ABOR');
+      assert.equal((await c.must(10_000)).code, 426);
+      assert.equal((await c.must()).code, 226);
+      assert.deepEqual(await h.spoolFiles(), []);
+      assert.equal((await got).length, 0);
+      assert.ok(Date.now() - started < 5000);
+      assert.equal((await c.command('NOOP')).code, 200);
+    } finally { await h.done(); }
+  });
+
+  it('ABOR while receiving an upload: 426 then 226, no STOR reaches the server, the spool is deleted', async () => {
+    const h = await harness();
+    try {
+      const c = await h.session();
+      const data = await c.epsv();
+      data.on('error', () => undefined);
+      c.send('STOR aborted.bin');
+      assert.equal((await c.must()).code, 150);
+      data.write(randomBytes(20_000));
+      await waitFor(async () => (await h.spoolFiles()).length > 0);
+      c.send('ABOR');
+      assert.equal((await c.must()).code, 426);
+      assert.equal((await c.must()).code, 226);
+      assert.equal(h.fake.received('STOR').length, 0);
+      assert.equal(h.fake.received('ABOR').length, 1, 'the ABOR reaches the server');
+      assert.deepEqual(await h.spoolFiles(), []);
+    } finally { await h.done(); }
+  });
+});
+
 describe('ftp proxy: ABOR while delivering', () => {
   it('ABOR while delivering: 426 then 226', async () => {
     const h = await harness({ ftp: { keepaliveInterval: '1s' } });
