@@ -145,9 +145,14 @@ class Transfer {
   /** The server has been told about this transfer (so an ABOR goes to it even when the client left). */
   upstreamInvolved = false;
 
+  /** Settles when the transfer has cleaned up (spool deleted). */
+  readonly ended: Promise<void>;
+  markEnded: () => void = () => undefined;
+
   constructor() {
     // Aborting stops every socket at once, so whatever the transfer awaits returns now.
     this.abort.signal.addEventListener('abort', () => this.stop(), { once: true });
+    this.ended = new Promise((resolve) => { this.markEnded = resolve; });
   }
 
   track<T extends Socket>(s: T): T {
@@ -555,6 +560,7 @@ export class FtpSession {
     await t.spool?.remove();
     this.#transfer = undefined;
     if (this.#state.kind === 'transfer') this.#state = { kind: 'ready' };
+    t.markEnded();
   }
 
   #checkAbort(t: Transfer): void {
@@ -895,8 +901,8 @@ export class FtpSession {
     // A transfer still running cleans itself (its abort is signalled); the session ends when it has.
     const t = this.#transfer;
     const finish = (): void => { this.#upstream?.close(); this.#onClosed(); };
-    if (t === undefined) { finish(); return; }
-    const wait = setInterval(() => { if (this.#transfer === undefined) { clearInterval(wait); finish(); } }, 20);
+    if (t === undefined) finish();
+    else void t.ended.then(finish);
   }
 }
 
