@@ -163,6 +163,18 @@ describe('ftp proxy: control channel', () => {
     });
   }
 
+  it('closes a session that sends too many commands ahead of their replies', async () => {
+    const c = await h.session();
+    c.raw('NOOP\r\n'.repeat(5000));
+    let last: number | undefined;
+    for (;;) {
+      const r = await c.reply();
+      if (r === undefined) break;
+      last = r.code;
+    }
+    assert.equal(last, 421);
+  });
+
   it('relays MODE S', async () => {
     const c = await h.session();
     assert.equal((await c.command('MODE S')).code, 200);

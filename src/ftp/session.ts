@@ -55,6 +55,8 @@ import { Upstream, UpstreamError } from './upstream.js';
 const HEAD_BYTES = 64 * 1024;
 /** RFC 959 leaves line length open; 2 KiB is far beyond any real path and bounds memory. */
 export const MAX_COMMAND_LINE = 2048;
+/** Commands a client may send ahead of their replies (pipelining) before the session is closed. */
+const MAX_QUEUED = 100;
 /** How long the server gets to answer an ABOR before the session gives up on it. */
 const ABORT_REPLY_TIMEOUT = 5000;
 
@@ -291,6 +293,15 @@ export class FtpSession {
         if (URGENT.has(verb)) { this.#urgent(verb, ev, t); continue; }
       }
       this.#queue.push(ev);
+      if (this.#queue.length > MAX_QUEUED) {
+        // A client that sends without reading would grow the queue without end.
+        this.#end = 'error';
+        this.#queue.length = 0;
+        this.#write(this.#ftp('tooManyCommands'));
+        this.#socket.end();
+        this.#socket.pause();
+        return;
+      }
     }
     this.#pump();
   }

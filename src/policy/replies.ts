@@ -206,6 +206,7 @@ export const FTP_REPLIES = {
   needDestination: { code: 530, text: 'Log in as USER name@host[:port] to name the server' },
   destinationRefused: { code: 530, text: 'Destination refused: {reason}' },
   clientRefused: { code: 421, text: 'Service not available for your address' },
+  tooManyCommands: { code: 421, text: 'Too many commands sent ahead of their replies; closing' },
   upstreamUnavailable: { code: 421, text: 'Cannot reach the server: {reason}' },
   noDataChannel: { code: 425, text: 'Use PORT, EPRT, PASV or EPSV first' },
   dataFailed: { code: 425, text: 'Cannot open data connection: {reason}' },
