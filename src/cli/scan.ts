@@ -24,7 +24,7 @@ import { lstat, readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PortcullisError } from '../errors.js';
-import { createScanner, loadDatabase, parseScannerSpec, type ScannerSpec } from '../scanners/index.js';
+import { createScanner, loadDatabase, parseScannerSpec, type LoadedDatabase, type ScannerSpec } from '../scanners/index.js';
 import type { ScanReport, Scanner } from '../scanners/types.js';
 
 const HELP = `usage: portcullis scan [options] PATH…
@@ -120,29 +120,46 @@ export async function run(args: string[]): Promise<number> {
   }
 
   if (values['no-summary'] !== true) {
-    const seconds = (performance.now() - started) / 1000;
-    const scanSeconds = seconds - (loaded?.loadMs ?? 0) / 1000;
-    const lines = [
-      '',
-      '----------- SCAN SUMMARY -----------',
-      ...(loaded !== undefined ? [`Known viruses: ${loaded.db.stats.total}`] : []),
-      'Engine version: portcullis 0.1.0',
-      `Scanned directories: ${collected.directories}`,
-      `Scanned files: ${totals.scanned}`,
-      `Infected files: ${totals.infected}`,
-      ...(totals.errors > 0 ? [`Total errors: ${totals.errors}`] : []),
-      `Data scanned: ${(totals.bytes / MB).toFixed(2)} MB`,
-      `Data read: ${(totals.read / MB).toFixed(2)} MB (ratio ${(totals.read > 0 ? totals.bytes / totals.read : 0).toFixed(2)}:1)`,
-      `Time: ${seconds.toFixed(3)} sec (${Math.floor(seconds / 60)} m ${Math.floor(seconds % 60)} s)`,
-      ...(loaded !== undefined ? [`Database load: ${(loaded.loadMs / 1000).toFixed(3)} sec`] : []),
-      `Throughput: ${(scanSeconds > 0 ? totals.read / MB / scanSeconds : 0).toFixed(2)} MB/s (data read, database load excluded)`,
-      `Start Date: ${clamDate(startedAt)}`,
-      `End Date:   ${clamDate(new Date())}`,
-      '',
-    ];
-    (values.json === true ? process.stderr : process.stdout).write(lines.join('\n'));
+    const summary = summaryLines({ started, startedAt, loaded, directories: collected.directories, ...totals });
+    (values.json === true ? process.stderr : process.stdout).write(summary.join('\n'));
   }
   return totals.errors > 0 ? 2 : totals.infected > 0 ? 1 : 0;
+}
+
+interface SummaryFacts {
+  readonly started: number;
+  readonly startedAt: Date;
+  readonly loaded: LoadedDatabase | undefined;
+  readonly directories: number;
+  readonly scanned: number;
+  readonly infected: number;
+  readonly errors: number;
+  readonly bytes: number;
+  readonly read: number;
+}
+
+/** clamscan's SCAN SUMMARY block (MB = 2^20 bytes, as clamscan counts), plus load time and throughput. */
+function summaryLines(f: SummaryFacts): string[] {
+  const seconds = (performance.now() - f.started) / 1000;
+  const scanSeconds = seconds - (f.loaded?.loadMs ?? 0) / 1000;
+  return [
+    '',
+    '----------- SCAN SUMMARY -----------',
+    ...(f.loaded !== undefined ? [`Known viruses: ${f.loaded.db.stats.total}`] : []),
+    'Engine version: portcullis 0.1.0',
+    `Scanned directories: ${f.directories}`,
+    `Scanned files: ${f.scanned}`,
+    `Infected files: ${f.infected}`,
+    ...(f.errors > 0 ? [`Total errors: ${f.errors}`] : []),
+    `Data scanned: ${(f.bytes / MB).toFixed(2)} MB`,
+    `Data read: ${(f.read / MB).toFixed(2)} MB (ratio ${(f.read > 0 ? f.bytes / f.read : 0).toFixed(2)}:1)`,
+    `Time: ${seconds.toFixed(3)} sec (${Math.floor(seconds / 60)} m ${Math.floor(seconds % 60)} s)`,
+    ...(f.loaded !== undefined ? [`Database load: ${(f.loaded.loadMs / 1000).toFixed(3)} sec`] : []),
+    `Throughput: ${(scanSeconds > 0 ? f.read / MB / scanSeconds : 0).toFixed(2)} MB/s (data read, database load excluded)`,
+    `Start Date: ${clamDate(f.startedAt)}`,
+    `End Date:   ${clamDate(new Date())}`,
+    '',
+  ];
 }
 
 /** The engine is one thread: a few files in flight only overlap reading with scanning; daemons get more. */
