@@ -201,7 +201,9 @@ class Builder {
   /** Logical signatures dropped after loading because a subsig pattern did not compile. */
   readonly disabledLogical = new Set<number>();
 
-  add(file: DbFile): void {
+  /** Reads `source.data` once (a lazy source may read it from disk on each ask) and keeps nothing of the bytes. */
+  add(source: DbFile): void {
+    const file: DbFile = { name: source.name, data: source.data };
     const ext = extensionOf(file.name);
     if (isCvdName(file.name)) {
       const { header, files } = unpackCvd(file);
@@ -388,8 +390,14 @@ function compilePatterns(b: Builder): PatternSet {
   }
 }
 
-/** Compiles database files into a shared, immutable database. Throws PortcullisError(PC_ERR_DB_BUILD). */
-export function compileDatabase(files: readonly DbFile[]): CompiledDatabase {
+/**
+ * Compiles database files into a shared, immutable database. Throws
+ * PortcullisError(PC_ERR_DB_BUILD). Each file's `data` is read once, in order,
+ * and not kept: a caller that produces the bytes on demand (a lazy iterable,
+ * or `data` getters as dbload.ts makes) lets each file's buffer go as soon
+ * as it is parsed, which is what bounds the load's peak memory.
+ */
+export function compileDatabase(files: Iterable<DbFile>): CompiledDatabase {
   const b = new Builder();
   for (const f of files) b.add(f);
   b.hashes.freeze();

@@ -7,10 +7,18 @@
  * `X.cvd` and `X.cld` (or `.cud`), only the one with the higher version in
  * its 512-byte header is kept, as ClamAV does.
  *
+ * The files are checked (readable regular files) here but their bytes are
+ * read only when the compiler asks for `data`, and read again on every ask:
+ * the compiler takes each file's bytes once and drops them after parsing,
+ * so a 61 MB .hdb is not held while the next file is parsed or the matcher
+ * is compiled (that was most of the load's peak memory).
+ *
  * Reads local files only; their bytes are not interpreted here beyond the
- * text header of .cvd/.cld/.cud. Any read failure is PC_ERR_DB_READ.
+ * text header of .cvd/.cld/.cud. Any read failure is PC_ERR_DB_READ (thrown
+ * by `data` when the file went away after listing).
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { access, constants, open, readdir, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import type { DbFile } from '../engine/types.js';
 import { PortcullisError } from '../errors.js';
@@ -34,7 +42,7 @@ export async function loadDbFiles(paths: readonly string[]): Promise<DbFile[]> {
       throw new PortcullisError('PC_ERR_DB_READ', `Cannot read signature database: ${path}: ${errText(cause)}`, { cause });
     });
     if (info.isDirectory()) out.push(...(await loadFolder(path)));
-    else out.push({ name: basename(path), data: await readDbFile(path) });
+    else out.push(await openDbFile(basename(path), path));
   }
   return out;
 }
@@ -44,12 +52,12 @@ async function loadFolder(dir: string): Promise<DbFile[]> {
     throw new PortcullisError('PC_ERR_DB_READ', `Cannot read signature folder: ${dir}: ${errText(cause)}`, { cause });
   });
   const wanted = names.filter((n) => DB_EXTENSIONS.has(extname(n).toLowerCase())).sort();
-  const files: DbFile[] = [];
+  const files: DiskDbFile[] = [];
   for (const name of wanted) {
     const path = join(dir, name);
     const info = await stat(path).catch(() => undefined);
     if (info === undefined || !info.isFile()) continue;
-    files.push({ name, data: await readDbFile(path) });
+    files.push(await openDbFile(name, path));
   }
   if (files.length === 0) {
     throw new PortcullisError('PC_ERR_DB_READ', `Cannot read signature folder: ${dir}: no signature files in it`);
@@ -57,22 +65,56 @@ async function loadFolder(dir: string): Promise<DbFile[]> {
   return keepNewestContainers(files);
 }
 
-async function readDbFile(path: string): Promise<Uint8Array> {
-  try {
-    return await readFile(path);
-  } catch (cause) {
-    throw new PortcullisError('PC_ERR_DB_READ', `Cannot read signature file: ${path}: ${errText(cause)}`, { cause });
+/** A signature file on disk whose bytes are read on each access of `data` (see the header). */
+class DiskDbFile implements DbFile {
+  constructor(readonly name: string, readonly path: string) {}
+
+  get data(): Uint8Array {
+    try {
+      return readFileSync(this.path);
+    } catch (cause) {
+      throw readError(this.path, cause);
+    }
+  }
+
+  /** The first bytes only: enough for a container's text header. */
+  async head(bytes: number): Promise<Uint8Array> {
+    try {
+      const handle = await open(this.path, 'r');
+      try {
+        const { buffer, bytesRead } = await handle.read(Buffer.alloc(bytes), 0, bytes, 0);
+        return buffer.subarray(0, bytesRead);
+      } finally {
+        await handle.close();
+      }
+    } catch (cause) {
+      throw readError(this.path, cause);
+    }
   }
 }
 
+/** Fails now, not at compile time, when a listed file cannot be read. */
+async function openDbFile(name: string, path: string): Promise<DiskDbFile> {
+  try {
+    await access(path, constants.R_OK);
+  } catch (cause) {
+    throw readError(path, cause);
+  }
+  return new DiskDbFile(name, path);
+}
+
+function readError(path: string, cause: unknown): PortcullisError {
+  return new PortcullisError('PC_ERR_DB_READ', `Cannot read signature file: ${path}: ${errText(cause)}`, { cause });
+}
+
 /** Of main.cvd / main.cld / main.cud, keep the highest version (field 3 of "ClamAV-VDB:time:version:…"). */
-function keepNewestContainers(files: DbFile[]): DbFile[] {
-  const best = new Map<string, { file: DbFile; version: number }>();
+async function keepNewestContainers(files: DiskDbFile[]): Promise<DiskDbFile[]> {
+  const best = new Map<string, { file: DiskDbFile; version: number }>();
   for (const file of files) {
     const ext = extname(file.name).toLowerCase();
     if (!CONTAINER_EXTENSIONS.has(ext)) continue;
     const stem = file.name.slice(0, -ext.length);
-    const version = containerVersion(file.data);
+    const version = containerVersion(await file.head(512));
     const seen = best.get(stem);
     if (seen === undefined || version > seen.version) best.set(stem, { file, version });
   }
