@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ClamdScanner, STREAM_LIMIT_FINDING } from '../../src/scanners/clamd.js';
-import { EICAR, startClamd, writeEicarDb, type RunningClamd } from './clamav-helpers.js';
+import { EICAR, foundByPath, runPortcullis, startClamd, writeEicarDb, type RunningClamd } from './clamav-helpers.js';
 
 const STREAM_MAX = 1024 * 1024;
 
@@ -67,6 +67,15 @@ describe('clamd scanner against a real clamd', () => {
     const scanner = new ClamdScanner({ address: clamd.socket, maxConnections: 2 });
     const reports = await Promise.all(Array.from({ length: 8 }, (_, i) => scanner.scan({ name: `f${i}`, data: i % 2 === 0 ? EICAR : Buffer.from(`clean ${i}`) })));
     assert.deepEqual(reports.map((r) => r.verdict), Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? 'infected' : 'clean')));
+  });
+
+  it('portcullis scan --scanner clamd=… reports what clamd finds', async () => {
+    await writeFile(join(dir, 'e.com'), EICAR);
+    await writeFile(join(dir, 'clean.txt'), 'clean\n');
+    const r = await runPortcullis(['scan', '--no-summary', '--scanner', `clamd=${clamd.tcp}`, join(dir, 'e.com'), join(dir, 'clean.txt')]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.deepEqual([...foundByPath(r.stdout)].map(([p, n]) => [p, [...n]]), [[join(dir, 'e.com'), ['Eicar-Test-Signature']]]);
+    assert.match(r.stdout, new RegExp(`^${join(dir, 'clean.txt')}: OK$`, 'm'));
   });
 
   it('PING answers PONG on both transports', async () => {

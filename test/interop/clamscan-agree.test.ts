@@ -91,4 +91,13 @@ describe('portcullis scan agrees with clamscan', () => {
     });
   }
   it('exit codes agree (1: something found)', () => assert.deepEqual(codes, { ours: 1, theirs: 1 }));
+
+  it('the command scanner running clamscan reports the same names', async () => {
+    const paths = Object.keys(FILES).map((n) => join(dir, 'files', n));
+    const argv = `command=clamscan --no-summary --database=${join(dir, 'db')} {}`;
+    const r = await runPortcullis(['scan', '--no-summary', '--scanner', argv, ...paths]);
+    assert.equal(r.code, 1, r.stderr);
+    const viaCommand = foundByPath(r.stdout);
+    for (const path of paths) assert.deepEqual([...(viaCommand.get(path) ?? [])], [...(theirs.get(path) ?? [])], path);
+  });
 });
