@@ -731,6 +731,25 @@ describe('ftp proxy: ABOR while scanning and while receiving an upload', () => {
   });
 });
 
+describe('ftp proxy: stalled data connections', () => {
+  it('a server that stops sending mid-file ends the transfer with 426 after dataTimeout, not a hang', async () => {
+    const h = await harness({ fake: { chunkSize: 1000, chunkDelayMs: 4000 }, ftp: { dataTimeout: '1s' } });
+    try {
+      h.fake.files.set('stall.exe', randomBytes(5000));
+      const c = await h.session();
+      const data = await c.epsv();
+      const got = readAll(data).catch(() => Buffer.alloc(0));
+      const started = Date.now();
+      c.send('RETR stall.exe');
+      const r = await c.must(10_000);
+      assert.equal(r.code, 426, r.text);
+      assert.ok(Date.now() - started < 6000, `took ${Date.now() - started} ms`);
+      assert.equal((await got).length, 0);
+      assert.deepEqual(await h.spoolFiles(), []);
+    } finally { await h.done(); }
+  });
+});
+
 describe('ftp proxy: ABOR while delivering', () => {
   it('ABOR while delivering: 426 then 226', async () => {
     const h = await harness({ ftp: { keepaliveInterval: '1s' } });

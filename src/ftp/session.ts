@@ -157,8 +157,10 @@ class Transfer {
     this.ended = new Promise((resolve) => { this.markEnded = resolve; });
   }
 
-  track<T extends Socket>(s: T): T {
+  /** Takes a data socket into the transfer: destroyed with it, and when it stays silent for `idleMs` (a stalled peer ends as 426, not a hang). */
+  track<T extends Socket>(s: T, idleMs: number): T {
     this.sockets.add(s);
+    s.setTimeout(idleMs, () => s.destroy(new Error(`no data for ${idleMs} ms`)));
     if (this.abort.signal.aborted) s.destroy();
     return s;
   }
@@ -506,7 +508,7 @@ export class FtpSession {
 
   /** The client's data socket for the current transfer; the one place a later TLS layer wraps it. */
   async #openClientData(t: Transfer, e: DataEndpoint): Promise<Socket> {
-    return t.track(await e.open());
+    return t.track(await e.open(), this.#config.dataTimeout);
   }
 
   // ---- server-side data channel -----------------------------------------
@@ -661,7 +663,7 @@ export class FtpSession {
     await this.#run(t, async () => {
       const client = this.#clientEndpoint(t);
       const server = await this.#serverData(t);
-      const serverSock = server.open().then((s) => t.track(s));
+      const serverSock = server.open().then((s) => t.track(s, this.#config.dataTimeout));
       serverSock.catch(() => undefined);
       const pre = await this.#startUpstream(t, line);
       if (pre === undefined) return;
@@ -733,7 +735,7 @@ export class FtpSession {
     await this.#run(t, async () => {
       const client = this.#clientEndpoint(t);
       const server = await this.#serverData(t);
-      const serverSock = server.open().then((s) => t.track(s));
+      const serverSock = server.open().then((s) => t.track(s, this.#config.dataTimeout));
       serverSock.catch(() => undefined);
       const pre = await this.#startUpstream(t, `RETR ${arg}`);
       if (pre === undefined) return;
@@ -872,7 +874,7 @@ export class FtpSession {
         const r = await up.command(`REST ${offset}`);
         if (r.code !== 350) { this.#conclude(t, relayText(r), 'latin1'); return; }
       }
-      const serverSock = server.open().then((s) => t.track(s));
+      const serverSock = server.open().then((s) => t.track(s, this.#config.dataTimeout));
       serverSock.catch(() => undefined);
       const pre = await this.#startUpstream(t, arg === '' ? verb : `${verb} ${arg}`);
       if (pre === undefined) return;
