@@ -150,6 +150,7 @@ describe('ftp proxy: control channel', () => {
     ['MODE Z', 'MODE Z', 504],
     ['MODE B', 'MODE B', 504],
     ['OPTS MODE Z', 'OPTS MODE Z LEVEL 9', 504],
+    ['STRU R (record structure)', 'STRU R', 504],
     ['AUTH TLS (FTPS comes later)', 'AUTH TLS', 502],
     ['LPRT', 'LPRT 4,4,127,0,0,1,2,4,1', 502],
     ['REST with a bad offset', 'REST -5', 501],

@@ -86,6 +86,7 @@ const COMMANDS: Readonly<Record<string, CommandRow>> = {
   QUIT: { states: ANY, handler: (s) => s.quit() },
   FEAT: { states: CONNECTED, handler: (s) => s.feat() },
   MODE: { states: CONNECTED, handler: (s, arg, line) => (arg.trim().toUpperCase() === 'S' ? s.relay(line) : s.reply('notForParameter', { command: 'MODE' })) },
+  STRU: { states: CONNECTED, handler: (s, arg, line) => (arg.trim().toUpperCase() === 'F' ? s.relay(line) : s.reply('notForParameter', { command: 'STRU' })) },
   OPTS: { states: CONNECTED, handler: (s, arg, line) => (/^MODE\b/i.test(arg.trim()) ? s.reply('notForParameter', { command: 'OPTS MODE' }) : s.relay(line)) },
   AUTH: { states: ANY, handler: (s) => s.reply('notSupported', { command: 'AUTH' }) },
   PBSZ: { states: ANY, handler: (s) => s.reply('notSupported', { command: 'PBSZ' }) },
