@@ -37,45 +37,73 @@ export function hashKindOfHexLength(length: number): HashKind | undefined {
   return length === 32 ? 'md5' : length === 40 ? 'sha1' : length === 64 ? 'sha256' : undefined;
 }
 
-/** Signature names stored back to back as UTF-8 with a 2-byte length prefix. */
-class NamePool {
-  #bytes = new Uint8Array(1 << 16);
-  #used = 0;
+/**
+ * Signature names stored back to back as UTF-8 with a 2-byte length prefix,
+ * in 1 MiB chunks: growing never copies what is stored, and the pool need
+ * not be sized up front (guessing a million names' bytes and trimming the
+ * guess afterwards cost a 22 MB copy at the load's peak). A name never
+ * straddles two chunks; a reference is chunk << 20 | offset.
+ */
+const CHUNK_BITS = 20;
+const CHUNK = 1 << CHUNK_BITS;
+
+export class NamePool {
   static readonly #decoder = new TextDecoder('utf-8');
+  readonly #chunks: Uint8Array[] = [new Uint8Array(1 << 12)];
+  #used = 0;
 
   add(src: Uint8Array, start: number, end: number): number {
     const length = end - start;
-    this.reserve(length + 2);
+    let bytes = this.#chunks[this.#chunks.length - 1] as Uint8Array;
+    if (this.#used + length + 2 > bytes.length) bytes = this.#room(length + 2);
     const at = this.#used;
-    const bytes = this.#bytes;
     bytes[at] = length & 0xff;
     bytes[at + 1] = length >>> 8;
-    for (let i = 0; i < length; i++) bytes[at + 2 + i] = src[start + i] as number;
+    bytes.set(src.subarray(start, end), at + 2);
     this.#used += length + 2;
-    return at;
+    return ((this.#chunks.length - 1) << CHUNK_BITS) | at;
   }
 
   get(ref: number): string {
-    const length = (this.#bytes[ref] ?? 0) | ((this.#bytes[ref + 1] ?? 0) << 8);
-    return NamePool.#decoder.decode(this.#bytes.subarray(ref + 2, ref + 2 + length));
+    const bytes = this.#chunks[ref >>> CHUNK_BITS];
+    if (bytes === undefined) return '';
+    const at = ref & (CHUNK - 1);
+    const length = (bytes[at] ?? 0) | ((bytes[at + 1] ?? 0) << 8);
+    return NamePool.#decoder.decode(bytes.subarray(at + 2, at + 2 + length));
   }
 
-  /** Gives back the unused tail once loading is over; a small tail is kept rather than copying everything. */
+  /** The name's bytes as Latin-1 text (for formats read as Latin-1, like .ndb). */
+  getLatin1(ref: number): string {
+    const bytes = this.#chunks[ref >>> CHUNK_BITS];
+    if (bytes === undefined) return '';
+    const at = ref & (CHUNK - 1);
+    const length = (bytes[at] ?? 0) | ((bytes[at + 1] ?? 0) << 8);
+    return latin1(bytes, at + 2, at + 2 + length);
+  }
+
+  /** Gives back the unused tail of the last chunk once loading is over. */
   trim(): void {
-    const spare = this.#bytes.length - this.#used;
-    if (spare > this.#bytes.length / 8) this.#bytes = this.#bytes.slice(0, this.#used);
+    const last = this.#chunks.length - 1;
+    const bytes = this.#chunks[last] as Uint8Array;
+    if (bytes.length - this.#used > bytes.length / 8) this.#chunks[last] = bytes.slice(0, this.#used);
   }
 
-  get byteLength(): number { return this.#bytes.byteLength; }
+  get byteLength(): number { return this.#chunks.reduce((sum, c) => sum + c.byteLength, 0); }
 
-  /** Makes room for `extra` more bytes in one step (a file's worth, so loading copies no names twice). */
-  reserve(extra: number): void {
-    if (this.#used + extra <= this.#bytes.length) return;
-    let size = Math.max(this.#bytes.length * 2, this.#used + extra);
-    while (size < this.#used + extra) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(this.#bytes.subarray(0, this.#used));
-    this.#bytes = next;
+  /** A last chunk with room for `need` bytes: the small first chunk doubles, then whole chunks are added. */
+  #room(need: number): Uint8Array {
+    const last = this.#chunks.length - 1;
+    const bytes = this.#chunks[last] as Uint8Array;
+    if (bytes.length < CHUNK) {
+      const grown = new Uint8Array(Math.min(CHUNK, Math.max(bytes.length * 2, this.#used + need)));
+      grown.set(bytes.subarray(0, this.#used));
+      this.#chunks[last] = grown;
+      if (this.#used + need <= grown.length) return grown;
+    }
+    const next = new Uint8Array(CHUNK);
+    this.#chunks.push(next);
+    this.#used = 0;
+    return next;
   }
 }
 
@@ -260,9 +288,8 @@ export class HashSet {
   }
 
   /**
-   * Sizes the tables for a whole file up front: a line count bounds the
-   * entries, and the file minus 33 bytes a line (hex, colons, size, newline)
-   * bounds the names. The kind of the first line is the likely kind of all.
+   * Sizes the digest table for a whole file up front: a line count bounds
+   * the entries. The kind of the first line is the likely kind of all.
    */
   #reserveFor(data: Uint8Array): void {
     let lines = 1;
@@ -270,7 +297,6 @@ export class HashSet {
     const firstColon = data.indexOf(0x3a);
     const kind = firstColon > 0 ? hashKindOfHexLength(firstColon) : undefined;
     if (kind !== undefined) this.#tables[kind].reserve(lines);
-    this.#names.reserve(Math.max(0, data.length - 33 * (lines - 1)));
   }
 
   /** Ends loading: trims buffers and builds the probe tables. */
