@@ -104,7 +104,7 @@ export async function startPortcullis(dir: string, nextHopPort: number, extraYam
   closeSync(fd);
   const output = (): string => readFileSync(logFile, 'utf8');
   try {
-    await waitPort(port, 30_000);
+    await waitPort(port, 60_000);
   } catch (err) {
     proc.kill('SIGKILL');
     throw new Error(`portcullis did not start: ${output()}`, { cause: err });

@@ -143,7 +143,7 @@ describe('fault runs', () => {
       const closed = new Promise<void>((resolve) => s.on('close', () => resolve()));
       s.on('error', () => undefined);
       const waitFor = async (re: RegExp): Promise<void> => {
-        const until = Date.now() + 10_000;
+        const until = Date.now() + 30_000;
         while (!replies.some((l) => re.test(l))) {
           if (Date.now() > until) throw new Error(`no ${re} in ${replies.join('|')}`);
           await new Promise((r) => setTimeout(r, 20));
