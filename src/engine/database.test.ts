@@ -381,3 +381,43 @@ test('property: damaged containers load or fail with PC_ERR_DB_BUILD, nothing el
     }
   }
 });
+
+// Plain `Name:T:*:Hex` lines are parsed straight from the bytes; every other
+// line form goes through parseNdbLine. Both must give the same signatures.
+const ndbLineForms: { name: string; line: string; found: string[]; skipped?: string }[] = [
+  { name: 'plain', line: `T.Plain:0:*:${hex('needle')}`, found: ['T.Plain'] },
+  { name: 'plain with blanks and CR', line: ` \tT.Plain:0:*:${hex('needle')} \r`, found: ['T.Plain'] },
+  { name: 'plain, Latin-1 name', line: `T.Caf\xe9:0:*:${hex('needle')}`, found: ['T.Caf\xe9'] },
+  { name: 'plain, target 7 on unknown type', line: `T.Ascii:7:*:${hex('needle')}`, found: ['T.Ascii'] },
+  { name: 'flevel fields', line: `T.Fl:0:*:${hex('needle')}:51:`, found: ['T.Fl'] },
+  { name: 'absolute offset', line: `T.Abs:0:4:${hex('needle')}`, found: ['T.Abs'] },
+  { name: 'absolute offset elsewhere', line: `T.Abs:0:5:${hex('needle')}`, found: [] },
+  { name: 'target not a number', line: `T.Bad:x:*:${hex('needle')}`, found: [], skipped: 'malformed-ndb' },
+  { name: 'target of four digits', line: `T.Bad:1000:*:${hex('needle')}`, found: [], skipped: 'malformed-ndb' },
+  { name: 'empty name', line: `:0:*:${hex('needle')}`, found: [], skipped: 'malformed-ndb' },
+  { name: 'empty hex', line: 'T.Bad:0:*:', found: [], skipped: 'malformed-ndb' },
+  { name: 'three fields', line: `T.Bad:0:${hex('needle')}`, found: [], skipped: 'malformed-ndb' },
+  { name: 'plain, bad pattern', line: 'T.Bad:0:*:41(42', found: [], skipped: 'bad-pattern' },
+];
+
+for (const c of ndbLineForms) {
+  test(`ndb line form: ${c.name}`, () => {
+    const db = compileDatabase([file('f.ndb', `# comment\n\n${c.line}\n`)]);
+    assert.deepEqual(names(db.scanBuffer(bytes('xxxxneedlexx'))), c.found);
+    assert.deepEqual(Object.keys(db.stats.skipped), c.skipped === undefined ? [] : [c.skipped]);
+    if (c.skipped !== undefined) assert.deepEqual(db.stats.skippedExamples[c.skipped], [`f.ndb:3: ${c.line.trim()}`]);
+  });
+}
+
+test('compileDatabase takes files lazily: each data read once, in order, from any iterable', () => {
+  const reads: string[] = [];
+  const lazy = (name: string, text: string): DbFile => ({ name, get data() { reads.push(name); return bytes(text); } });
+  function* files(): Generator<DbFile> {
+    yield lazy('a.ndb', `T.A:0:*:${hex('alpha')}\n`);
+    yield lazy('b.hdb', `${hashOf('md5', 'beta')}:4:T.B\n`);
+  }
+  const db = compileDatabase(files());
+  assert.deepEqual(reads, ['a.ndb', 'b.hdb']);
+  assert.deepEqual(names(db.scanBuffer(bytes('alpha'))), ['T.A']);
+  assert.deepEqual(names(db.scanBuffer(bytes('beta'))), ['T.B']);
+});

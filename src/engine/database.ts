@@ -30,11 +30,11 @@
 import { createHash, type Hash } from 'node:crypto';
 import { PortcullisError } from '../errors.js';
 import { isCvdName, unpackCvd } from './cvd.js';
-import { HASH_KINDS, HashSet, latin1, type HashKind } from './hashdb.js';
+import { HASH_KINDS, HashSet, latin1, NamePool, type HashKind } from './hashdb.js';
 import { evaluate, parseLdbLine, runByteCompare, runPcre, type ByteCompareSubsig, type Expr, type LogicalSignature, type PcreSubsig } from './ldb.js';
 import { PatternSet, type PatternInput, type PatternScan } from './matcher.js';
 import { parseNdbLine } from './ndb.js';
-import { parseOffset, type OffsetSpec } from './offset.js';
+import { ANY_OFFSET, parseOffset, type OffsetSpec } from './offset.js';
 import { parsePattern, PatternSyntaxError } from './pattern.js';
 import type { CompiledDatabase, DatabaseStats, DbFile, EngineFinding, EngineScan, ScanOptions, TargetType } from './types.js';
 
@@ -66,8 +66,6 @@ const SKIPPED_KINDS: Readonly<Record<string, { reason: string; perLine: boolean 
   info: { reason: 'database-info', perLine: false },
   cfg: { reason: 'dynamic-config', perLine: false },
 };
-
-interface BodyEntry { readonly name: string; readonly target: number }
 
 /** Collects what was loaded and skipped, then freezes into DatabaseStats. */
 class StatsCollector {
@@ -122,6 +120,19 @@ function* textLines(data: Uint8Array): Generator<[number, string]> {
     const line = raw.replace(/^[ \t\r]+|[ \t\r]+$/g, '');
     if (line !== '' && !line.startsWith('#')) yield [n, line];
   }
+}
+
+function isBlank(b: number): boolean { return b === 0x20 || b === 0x09 || b === 0x0d; }
+
+function isDigits(data: Uint8Array, start: number, end: number): boolean {
+  for (let p = start; p < end; p++) if ((data[p] as number) < 0x30 || (data[p] as number) > 0x39) return false;
+  return true;
+}
+
+function digitsValue(data: Uint8Array, start: number, end: number): number {
+  let v = 0;
+  for (let p = start; p < end; p++) v = v * 10 + (data[p] as number) - 0x30;
+  return v;
 }
 
 function extensionOf(name: string): string {
@@ -191,11 +202,20 @@ class Builder {
   readonly allow = new HashSet();
   readonly ignored = new Set<string>();
   readonly inputs: PatternInput[] = [];
-  /** By input index: the signature it belongs to (see Owner). */
+  /**
+   * By input index: the signature it belongs to, an index into `owners`, or
+   * for a plain .ndb line (the common `Name:T:*:Hex`) -1 - its matcher id:
+   * 100k Owner objects with their strings were a large part of the load's
+   * peak, and they are only read when a pattern fails to compile.
+   */
   readonly inputOwner: number[] = [];
   readonly owners: Owner[] = [];
-  /** By matcher id: an ndb signature, or the logical signature a subsig belongs to. */
-  readonly bodyById: (BodyEntry | undefined)[] = [];
+  /** By matcher id: the name of an ndb signature in `bodyNames`, -1 for a logical subsig. */
+  readonly bodyName: number[] = [];
+  /** By matcher id of a plain .ndb line: its stats.files row and line number, to describe it if its pattern fails. */
+  readonly bodyFile: number[] = [];
+  readonly bodyLine: number[] = [];
+  readonly bodyNames = new NamePool();
   readonly logicalById: number[] = [];
   readonly logical: CompiledLogical[] = [];
   /** Logical signatures dropped after loading because a subsig pattern did not compile. */
@@ -258,21 +278,72 @@ class Builder {
       this.stats.skip(offset.problem, where, line);
       return;
     }
-    const id = this.bodyById.length;
-    this.bodyById.push({ name, target });
-    this.logicalById.push(-1);
+    const nameBytes = Buffer.from(name, 'latin1');
     this.inputOwner.push(this.owners.length);
     this.owners.push({ kind: 'body', where, line, file: this.stats.files.length });
+    this.#pushBody(this.bodyNames.add(nameBytes, 0, nameBytes.length), target, offset, hex, -1);
+  }
+
+  #pushBody(nameRef: number, target: number, offset: OffsetSpec, hex: string, line: number): void {
+    const id = this.bodyName.length;
+    this.bodyName.push(nameRef);
+    this.bodyFile.push(line < 0 ? -1 : this.stats.files.length);
+    this.bodyLine.push(line);
+    this.logicalById.push(-1);
     this.inputs.push({ id, pattern: hex, offset, target });
     this.stats.load('body');
   }
 
+  /**
+   * Lines are cut from the bytes; a plain `Name:Target:*:Hex` line (nearly
+   * all of a large database) becomes a name in the pool and one hex string,
+   * with no line string, field strings or Owner object. Any other line takes
+   * parseNdbLine's path.
+   */
   #ndb(file: DbFile): void {
-    for (const [n, line] of textLines(file.data)) {
+    const data = file.data;
+    const colons = new Int32Array(4);
+    let p = 0;
+    let n = 0;
+    while (p < data.length) {
+      n++;
+      let start = p;
+      let ncolons = 0;
+      let b = 0;
+      while (p < data.length && (b = data[p] as number) !== 0x0a) {
+        if (b === 0x3a && ncolons < 4) colons[ncolons++] = p;
+        p++;
+      }
+      let end = p;
+      p++;
+      while (end > start && isBlank(data[end - 1] as number)) end--;
+      while (start < end && isBlank(data[start] as number)) start++;
+      if (end === start || data[start] === 0x23 /* '#' */) continue;
+      const [c1, c2, c3] = colons as unknown as [number, number, number];
+      if (ncolons === 3 && c1 > start && c3 === c2 + 2 && data[c2 + 1] === 0x2a /* '*' */ && end > c3 + 1
+        && c2 - c1 >= 2 && c2 - c1 <= 4 && isDigits(data, c1 + 1, c2)) {
+        this.inputOwner.push(-1 - this.bodyName.length);
+        this.#pushBody(this.bodyNames.add(data, start, c1), digitsValue(data, c1 + 1, c2), ANY_OFFSET, latin1(data, c3 + 1, end), n);
+        continue;
+      }
+      const line = latin1(data, start, end);
       const r = parseNdbLine(line);
       if (!r.ok) this.stats.skip(r.reason, `${file.name}:${n}`, line);
       else this.#addBody(r.sig.name, r.sig.target, r.sig.offset, r.sig.hex, `${file.name}:${n}`, line);
     }
+  }
+
+  /** Who owns input `i` (see inputOwner), built on demand for the compact .ndb lines. */
+  ownerOf(i: number): Owner {
+    const code = this.inputOwner[i] as number;
+    if (code >= 0) return this.owners[code] as Owner;
+    const input = this.inputs[i] as PatternInput;
+    const file = this.bodyFile[input.id] as number;
+    const name = this.bodyNames.getLatin1(this.bodyName[input.id] as number);
+    return {
+      kind: 'body', file, where: `${this.stats.files[file]?.name ?? ''}:${this.bodyLine[input.id] as number}`,
+      line: `${name}:${input.target ?? 0}:*:${input.pattern}`,
+    };
   }
 
   /** The pre-0.96 `.db` format: `Name=HexSignature`, any file type, any offset. */
@@ -305,7 +376,7 @@ class Builder {
         continue;
       }
       const index = this.logical.length;
-      const base = this.bodyById.length;
+      const base = this.bodyName.length;
       const owner = this.owners.length;
       this.owners.push({ kind: 'logical', where, line, file: this.stats.files.length, logical: index });
       const constants = [sig.expr, ...sig.subsigs.flatMap((s) => (s.kind === 'pcre' ? [s.trigger] : []))].map(maxConstant);
@@ -315,7 +386,9 @@ class Builder {
         uncapped: Uint8Array.from(sig.subsigs, (_, i) => (sig.subsigs.some((s) => s.kind === 'bytecmp' && s.trigger === i) ? 1 : 0)),
       });
       sig.subsigs.forEach((sub, i) => {
-        this.bodyById.push(undefined);
+        this.bodyName.push(-1);
+        this.bodyFile.push(-1);
+        this.bodyLine.push(-1);
         this.logicalById.push(index);
         if (sub.kind !== 'body') return;
         const m = sub.modifiers;
@@ -370,19 +443,19 @@ function compilePatterns(b: Builder): PatternSet {
   } catch (e) {
     if (!(e instanceof PatternSyntaxError)) throw e;
   }
-  const bad = new Set<number>();
-  b.inputs.forEach((input, i) => { if (!patternParses(input)) bad.add(b.inputOwner[i] as number); });
-  for (const o of [...bad].sort((x, y) => x - y)) {
-    const owner = b.owners[o] as Owner;
+  // Owner codes in input order, which is file and line order.
+  const bad = new Map<number, Owner>();
+  b.inputs.forEach((input, i) => {
+    const code = b.inputOwner[i] as number;
+    if (!bad.has(code) && !patternParses(input)) bad.set(code, b.ownerOf(i));
+  });
+  for (const owner of bad.values()) {
     b.stats.unload(owner.kind, owner.file);
     b.stats.skip('bad-pattern', owner.where, owner.line);
+    // A bad subsig silences its whole logical signature (its other subsigs left with `kept`).
+    if (owner.logical !== undefined) b.disabledLogical.add(owner.logical);
   }
   const kept = b.inputs.filter((_, i) => !bad.has(b.inputOwner[i] as number));
-  // A bad subsig silences its whole logical signature (its other subsigs left with `kept`).
-  for (const o of bad) {
-    const index = (b.owners[o] as Owner).logical;
-    if (index !== undefined) b.disabledLogical.add(index);
-  }
   try {
     return PatternSet.compile(kept);
   } catch (e) {
@@ -411,7 +484,8 @@ class Database implements CompiledDatabase {
   readonly #allow: HashSet;
   readonly #ignored: ReadonlySet<string>;
   readonly #patterns: PatternSet;
-  readonly #bodyById: readonly (BodyEntry | undefined)[];
+  readonly #bodyName: readonly number[];
+  readonly #bodyNames: NamePool;
   readonly #logicalById: readonly number[];
   readonly #logical: readonly CompiledLogical[];
   /** Logical signatures whose expression holds with no match at all (`0=0` forms): checked on every scan. */
@@ -425,7 +499,8 @@ class Database implements CompiledDatabase {
     this.#allow = b.allow;
     this.#ignored = b.ignored;
     this.#patterns = patterns;
-    this.#bodyById = b.bodyById;
+    this.#bodyName = b.bodyName;
+    this.#bodyNames = b.bodyNames;
     this.#logicalById = b.logicalById;
     this.#logical = b.logical;
     const none = new Uint32Array(64);
@@ -448,7 +523,7 @@ class Database implements CompiledDatabase {
   get parts() {
     return {
       hashes: this.#hashes, allow: this.#allow, ignored: this.#ignored, patterns: this.#patterns,
-      bodyById: this.#bodyById, logicalById: this.#logicalById, logical: this.#logical,
+      bodyName: this.#bodyName, bodyNames: this.#bodyNames, logicalById: this.#logicalById, logical: this.#logical,
       alwaysCheck: this.#alwaysCheck, needsBytes: this.#needsBytes,
     };
   }
@@ -519,9 +594,9 @@ class Scan implements EngineScan {
   }
 
   #onMatch(id: number, offset: number): boolean {
-    const body = this.#db.bodyById[id];
-    if (body !== undefined) {
-      this.#body.push({ name: body.name, kind: 'body', offset });
+    const nameRef = this.#db.bodyName[id] ?? -1;
+    if (nameRef >= 0) {
+      this.#body.push({ name: this.#db.bodyNames.getLatin1(nameRef), kind: 'body', offset });
       return false;
     }
     const index = this.#db.logicalById[id];
