@@ -37,7 +37,7 @@ export interface Sink {
 }
 
 /** smtp-sink on a free loopback port; `flags` e.g. ['-q', 'dot'] act out failures. */
-export async function startSink(dir: string, options: { dump?: boolean; flags?: string[] } = {}): Promise<Sink> {
+export async function startSink(dir: string, options: { dump?: boolean; flags?: string[]; backlog?: number } = {}): Promise<Sink> {
   const port = await freePort();
   let dumpDir: string | undefined;
   const args = ['-u', 'nobody', '-c'];
@@ -47,7 +47,7 @@ export async function startSink(dir: string, options: { dump?: boolean; flags?: 
     await chmod(dumpDir, 0o1777);
     args.push('-d', `${dumpDir}/%Y%m%d%H%M%S.`);
   }
-  args.push(...(options.flags ?? []), `127.0.0.1:${port}`, '256');
+  args.push(...(options.flags ?? []), `127.0.0.1:${port}`, String(options.backlog ?? 256));
   // Not a pipe: the tests block in spawnSync (swaks, smtp-source), and a full pipe would stall the sink.
   const proc = spawn('smtp-sink', args, { stdio: 'ignore' });
   await waitPort(port);

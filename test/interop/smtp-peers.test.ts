@@ -84,6 +84,24 @@ describe('swaks → portcullis → smtp-sink', () => {
   });
 });
 
+describe('1,000 concurrent sessions', () => {
+  test('smtp-source with 1,000 sessions: 2,000 messages, every one delivered and scanned', async () => {
+    // The sink's listen backlog must take 1,000 connects at once (portcullis opens one per session).
+    const sink = await startSink(dir, { dump: true, backlog: 2048 });
+    const pc = await startPortcullis(dir, sink.port, '', 'maxSessions: 2000\nmaxSessionsPerClient: 2000');
+    try {
+      const r = spawnSync('smtp-source', ['-4', '-s', '1000', '-m', '2000', '-l', '5000', '-f', 'load@example.net', '-t', 'bob@example.org', `127.0.0.1:${pc.port}`], { encoding: 'latin1', timeout: 300_000 });
+      assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+      const dumps = [...(await sink.dumps()).values()];
+      assert.equal(dumps.length, 2000);
+      assert.ok(dumps.every((d) => d.includes('X-Virus-Status: Clean')));
+    } finally {
+      await pc.stop();
+      await sink.stop();
+    }
+  });
+});
+
 describe('STARTTLS', () => {
   test('with a certificate configured, swaks --tls upgrades and the mail is delivered', async () => {
     const key = join(dir, 'tls.key');
