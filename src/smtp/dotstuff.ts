@@ -12,51 +12,46 @@
  * Reads untrusted bytes (the message), but only copies them.
  */
 
-/** Where the encoder stands: at the start of a line, inside one, or just after a CR. */
-type StuffState = 'lineStart' | 'inLine' | 'afterCr';
-
 const DOT = 0x2e;
 const CR = 0x0d;
 const LF = 0x0a;
+const DOT_BUF = Buffer.from('.');
 
 export class DotStuffer {
-  #state: StuffState = 'lineStart';
-  #empty = true;
+  /** True when the next byte starts a line (message start, or after LF). */
+  #lineStart = true;
+  /** The last two bytes seen (-1: none yet), for the terminator. */
+  #prev = -1;
+  #last = -1;
 
-  /** Encodes one chunk; the returned buffers are the chunk's bytes with dots added (no copy when none is needed). */
+  /** Encodes one chunk; the returned buffers are the chunk's bytes with dots added (no copy). */
   push(chunk: Uint8Array): Buffer[] {
-    const out: Buffer[] = [];
     const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const n = buf.length;
+    if (n === 0) return [];
+    const out: Buffer[] = [];
+    if (this.#lineStart && buf[0] === DOT) out.push(DOT_BUF);
     let from = 0;
-    for (let i = 0; i < buf.length; i++) {
-      const b = buf[i] as number;
-      switch (this.#state) {
-        case 'lineStart':
-          if (b === DOT) {
-            out.push(buf.subarray(from, i), Buffer.from('.'));
-            from = i;
-          }
-          this.#state = b === CR ? 'afterCr' : b === LF ? 'lineStart' : 'inLine';
-          break;
-        case 'afterCr':
-          this.#state = b === LF ? 'lineStart' : b === CR ? 'afterCr' : 'inLine';
-          break;
-        case 'inLine':
-          if (b === CR) this.#state = 'afterCr';
-          else if (b === LF) this.#state = 'lineStart';
-          break;
+    // Only a dot right after LF starts a line: jump from LF to LF.
+    for (let i = buf.indexOf(LF); i >= 0 && i + 1 < n; i = buf.indexOf(LF, i + 1)) {
+      if (buf[i + 1] === DOT) {
+        out.push(buf.subarray(from, i + 1), DOT_BUF);
+        from = i + 1;
       }
     }
-    if (buf.length > 0) this.#empty = false;
-    if (from < buf.length) out.push(buf.subarray(from));
-    return out.filter((b) => b.length > 0);
+    out.push(from === 0 ? buf : buf.subarray(from));
+    this.#prev = n > 1 ? (buf[n - 2] as number) : this.#last;
+    this.#last = buf[n - 1] as number;
+    this.#lineStart = this.#last === LF;
+    return out;
   }
 
   /** The end of DATA: CRLF first unless the message already ended a line. */
   end(): Buffer {
-    if (this.#state === 'lineStart' && !this.#empty) return Buffer.from('.\r\n');
-    if (this.#state === 'afterCr') return Buffer.from('\n.\r\n');
-    return Buffer.from(this.#empty ? '.\r\n' : '\r\n.\r\n');
+    if (this.#last === -1) return Buffer.from('.\r\n');
+    if (this.#last === LF && this.#prev === CR) return Buffer.from('.\r\n');
+    if (this.#last === CR) return Buffer.from('\n.\r\n');
+    return Buffer.from('\r\n.\r\n');
   }
 }
 
