@@ -167,6 +167,25 @@ function patternParses(p: PatternInput): boolean {
   }
 }
 
+/**
+ * A plain .ndb line's matcher input: its hex text stays bytes in a pool and
+ * becomes a string only while the matcher reads it (compile, and re-parsing
+ * on first verification). 100k kept pattern strings were ~8 MB of old heap,
+ * and their surviving the young generation made V8 grow it by far more.
+ */
+class PooledInput implements PatternInput {
+  readonly #pool: NamePool;
+  readonly #ref: number;
+
+  constructor(readonly id: number, readonly target: number, ref: number, pool: NamePool) {
+    this.#ref = ref;
+    this.#pool = pool;
+  }
+
+  get pattern(): string { return this.#pool.getLatin1(this.#ref); }
+  get offset(): OffsetSpec { return ANY_OFFSET; }
+}
+
 /** The signature (an .ndb line or a whole .ldb line) a matcher input belongs to. */
 interface Owner {
   readonly kind: 'body' | 'logical';
@@ -216,6 +235,8 @@ class Builder {
   readonly bodyFile: number[] = [];
   readonly bodyLine: number[] = [];
   readonly bodyNames = new NamePool();
+  /** Hex patterns of plain .ndb lines (see PooledInput). */
+  readonly bodyHex = new NamePool();
   readonly logicalById: number[] = [];
   readonly logical: CompiledLogical[] = [];
   /** Logical signatures dropped after loading because a subsig pattern did not compile. */
@@ -284,13 +305,14 @@ class Builder {
     this.#pushBody(this.bodyNames.add(nameBytes, 0, nameBytes.length), target, offset, hex, -1);
   }
 
-  #pushBody(nameRef: number, target: number, offset: OffsetSpec, hex: string, line: number): void {
+  /** `hex` is the pattern text, or a reference into bodyHex for a plain line. */
+  #pushBody(nameRef: number, target: number, offset: OffsetSpec, hex: string | number, line: number): void {
     const id = this.bodyName.length;
     this.bodyName.push(nameRef);
     this.bodyFile.push(line < 0 ? -1 : this.stats.files.length);
     this.bodyLine.push(line);
     this.logicalById.push(-1);
-    this.inputs.push({ id, pattern: hex, offset, target });
+    this.inputs.push(typeof hex === 'number' ? new PooledInput(id, target, hex, this.bodyHex) : { id, pattern: hex, offset, target });
     this.stats.load('body');
   }
 
@@ -321,9 +343,9 @@ class Builder {
       if (end === start || data[start] === 0x23 /* '#' */) continue;
       const [c1, c2, c3] = colons as unknown as [number, number, number];
       if (ncolons === 3 && c1 > start && c3 === c2 + 2 && data[c2 + 1] === 0x2a /* '*' */ && end > c3 + 1
-        && c2 - c1 >= 2 && c2 - c1 <= 4 && isDigits(data, c1 + 1, c2)) {
+        && c2 - c1 >= 2 && c2 - c1 <= 4 && isDigits(data, c1 + 1, c2) && end - c3 <= 0xffff && c1 - start <= 0xffff) {
         this.inputOwner.push(-1 - this.bodyName.length);
-        this.#pushBody(this.bodyNames.add(data, start, c1), digitsValue(data, c1 + 1, c2), ANY_OFFSET, latin1(data, c3 + 1, end), n);
+        this.#pushBody(this.bodyNames.add(data, start, c1), digitsValue(data, c1 + 1, c2), ANY_OFFSET, this.bodyHex.add(data, c3 + 1, end), n);
         continue;
       }
       const line = latin1(data, start, end);
