@@ -217,7 +217,8 @@ export class SmtpListener implements ProtocolListener {
     if (failed !== undefined) {
       session.end = 'next-hop-unavailable';
       // The session stays registered until close so the 421 goes out with its own text.
-      return cb(Object.assign(new Error(replyText(failed)[0] ?? ''), { responseCode: failed.code }));
+      // A greeting can only refuse with 421 (RFC 5321 §3.1), whatever the reply's own code.
+      return cb(Object.assign(new Error(replyText(failed)[0] ?? ''), { responseCode: 421 }));
     }
     cb();
   }

@@ -376,6 +376,36 @@ describe('smtp proxy: bare LF normalised', () => {
   });
 });
 
+describe('smtp proxy: TLS to the next hop', () => {
+  const cases: { name: string; mode: string; offers: boolean; delivered: boolean; tls?: boolean }[] = [
+    { name: 'required, offered: delivered over TLS', mode: 'required', offers: true, delivered: true, tls: true },
+    { name: 'opportunistic, offered: delivered over TLS', mode: 'opportunistic', offers: true, delivered: true, tls: true },
+    { name: 'opportunistic, not offered: delivered in the clear', mode: 'opportunistic', offers: false, delivered: true, tls: false },
+    { name: 'off, offered: delivered in the clear', mode: 'off', offers: true, delivered: true, tls: false },
+    { name: 'required, not offered: refused with 421 4.7.5 at the greeting', mode: 'required', offers: false, delivered: false },
+  ];
+  for (const c of cases) {
+    test(c.name, async () => {
+      const rig = await startProxy({ nextHopTls: c.mode }, { starttls: c.offers });
+      try {
+        if (!c.delivered) {
+          const { RawSmtp } = await import('./testing.js');
+          const raw = await RawSmtp.open(rig.port);
+          const greet = await raw.reply();
+          assert.deepEqual([greet?.code, greet?.enhanced], [421, '4.7.5']);
+          raw.close();
+          return;
+        }
+        const r = await send(rig, CLEAN);
+        assert.equal(r?.code, 250);
+        assert.equal(rig.hop.messages.at(-1)?.tls, c.tls);
+      } finally {
+        await rig.close();
+      }
+    });
+  }
+});
+
 describe('smtp proxy: next hop failures', () => {
   test('next hop down at connect: 421', async () => {
     const rig = await startProxy();

@@ -12,6 +12,8 @@ import { createListener } from './listener.js';
 import { ReplyParser, type Reply } from './reply.js';
 
 export interface HopMessage {
+  /** Whether the next hop received it over TLS. */
+  readonly tls: boolean;
   readonly from: string;
   readonly rcpts: readonly string[];
   readonly data: Buffer;
@@ -25,6 +27,8 @@ export interface NextHopOptions {
   readonly dataCode?: number;
   readonly size?: number;
   readonly hide8bit?: boolean;
+  /** Offer STARTTLS (smtp-server's built-in test certificate). */
+  readonly starttls?: boolean;
   /** Closes the first session right after its first accepted RCPT (an idle timeout while the proxy scans). */
   readonly dropFirstSessionAfterRcpt?: boolean;
   /** Called when DATA starts; may destroy the socket to act out a failure. */
@@ -42,8 +46,7 @@ export async function startNextHop(o: NextHopOptions = {}): Promise<TestNextHop>
   let dropped = false;
   const server: SMTPServer = new SMTPServer({
     authOptional: true,
-    disabledCommands: ['AUTH', 'STARTTLS'],
-    hideSTARTTLS: true,
+    ...(o.starttls === true ? { disabledCommands: ['AUTH'] } : { disabledCommands: ['AUTH', 'STARTTLS'], hideSTARTTLS: true }),
     logger: false,
     disableReverseLookup: true,
     useXForward: true,
@@ -72,6 +75,7 @@ export async function startNextHop(o: NextHopOptions = {}): Promise<TestNextHop>
         const mailFrom = session.envelope.mailFrom;
         const xf = (session as unknown as { xForward?: Map<string, string> }).xForward;
         messages.push({
+          tls: session.secure === true,
           from: mailFrom === false ? '' : mailFrom.address,
           rcpts: session.envelope.rcptTo.map((r) => r.address),
           data: Buffer.concat(chunks),
