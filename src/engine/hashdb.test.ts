@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { HashSet, type HashKind } from './hashdb.js';
+import { FrontCodedNames, HashSet, type HashKind } from './hashdb.js';
 
 const enc = (s: string): Uint8Array => Buffer.from(s, 'latin1');
 const digest = (kind: HashKind, data: string): Buffer => createHash(kind).update(data, 'latin1').digest();
@@ -110,4 +110,43 @@ test('hash set: many random digests all found, neighbours not', () => {
     other[15] = (other[15] as number) ^ 1;
     assert.equal(set.lookup('md5', other, 100 + (i % 50)), undefined);
   }
+});
+
+// Front-coded names: each case adds its names in order and reads every one back.
+const nameCases: { name: string; names: string[] }[] = [
+  { name: 'one name', names: ['Win.Trojan.Agent-1'] },
+  { name: 'shared prefixes across several groups', names: Array.from({ length: 37 }, (_, i) => `Rig.Synth.Hdb-${String(i).padStart(7, '0')}`) },
+  { name: 'nothing shared', names: ['Alpha', 'Beta', 'Gamma', 'Delta'] },
+  { name: 'a name that is a prefix of the one before', names: ['Win.Trojan.Agent-12', 'Win.Trojan', 'Win.Trojan.Agent-12'] },
+  { name: 'the same name repeated', names: Array.from({ length: 20 }, () => 'Same.Name') },
+  { name: 'prefix longer than 255 bytes', names: [`${'x'.repeat(300)}a`, `${'x'.repeat(300)}b`, `${'x'.repeat(299)}`] },
+  { name: 'UTF-8 names', names: ['Test.Caf\u00e9-1', 'Test.Caf\u00e9-2', 'Test.\u2603'] },
+  { name: 'a name of 65535 bytes', names: ['A.B', 'y'.repeat(65535), 'A.C'] },
+  // Past one 1 MiB chunk: records never straddle chunks and references still resolve.
+  { name: 'many long names over several chunks', names: Array.from({ length: 40000 }, (_, i) => `Fam${i % 7}.Long.Name.${'z'.repeat(i % 90)}-${i}`) },
+];
+
+for (const c of nameCases) {
+  test(`front-coded names: ${c.name}`, () => {
+    const pool = new FrontCodedNames();
+    const refs = c.names.map((n) => {
+      const bytes = Buffer.from(n, 'utf8');
+      return pool.add(bytes, 0, bytes.length);
+    });
+    pool.trim();
+    assert.equal(new Set(refs).size, refs.length, 'references are distinct');
+    c.names.forEach((n, i) => assert.equal(pool.get(refs[i] as number), n, `name ${i}`));
+  });
+}
+
+test('front-coded names: shared prefixes make the pool smaller than the names', () => {
+  const pool = new FrontCodedNames();
+  let raw = 0;
+  for (let i = 0; i < 100000; i++) {
+    const bytes = Buffer.from(`Rig.Synth.Hdb-${String(i).padStart(7, '0')}`);
+    raw += bytes.length;
+    pool.add(bytes, 0, bytes.length);
+  }
+  pool.trim();
+  assert.ok(pool.byteLength < raw / 3, `${pool.byteLength} bytes for ${raw} bytes of names`);
 });
