@@ -93,7 +93,8 @@ export class NamePool extends ChunkedBytes {
     const at = this.used;
     bytes[at] = length & 0xff;
     bytes[at + 1] = length >>> 8;
-    bytes.set(src.subarray(start, end), at + 2);
+    // A loop, not set(subarray()): a view object per name costs more than copying ~25 bytes.
+    for (let i = 0; i < length; i++) bytes[at + 2 + i] = src[start + i] as number;
     this.used += length + 2;
     return ((this.chunks.length - 1) << CHUNK_BITS) | at;
   }
@@ -161,10 +162,19 @@ export class FrontCodedNames extends ChunkedBytes {
     bytes[at] = shared;
     bytes[at + 1] = (length - shared) & 0xff;
     bytes[at + 2] = (length - shared) >>> 8;
-    bytes.set(src.subarray(start + shared, end), at + 3);
+    if (length > this.#prev.length) {
+      const grown = new Uint8Array(length);
+      grown.set(this.#prev);
+      this.#prev = grown;
+    }
+    // Loops, not set(subarray()) (see NamePool.add); #prev already holds the shared prefix.
+    const prev = this.#prev;
+    for (let i = shared; i < length; i++) {
+      const b = src[start + i] as number;
+      bytes[at + 3 + i - shared] = b;
+      prev[i] = b;
+    }
     this.used += 3 + length - shared;
-    if (length > this.#prev.length) this.#prev = new Uint8Array(length);
-    this.#prev.set(src.subarray(start, end));
     this.#prevLength = length;
     // Multiplication, not shifts: the reference uses all 32 bits.
     const ref = (((this.chunks.length - 1) << CHUNK_BITS) | this.#group) * GROUP + this.#inGroup;
