@@ -343,6 +343,39 @@ describe('smtp proxy: limits and smuggling', () => {
   });
 });
 
+describe('smtp proxy: XFORWARD from a trusted front MTA', () => {
+  test('the front MTA\'s XFORWARD (original client) is what the next hop gets', async () => {
+    const rig = await startProxy({ trustedProxyClients: ['127.0.0.1'] });
+    try {
+      const { c, ehlo } = await rig.open();
+      assert.ok(ehlo.lines.some((l) => l.startsWith('XFORWARD')), 'offered to a trusted client');
+      assert.equal((await c.cmd('XFORWARD NAME=client.example ADDR=192.0.2.9 PROTO=ESMTP HELO=client.test'))?.code, 250);
+      assert.equal((await c.cmd('MAIL FROM:<alice@example.net>'))?.code, 250);
+      assert.equal((await c.cmd('RCPT TO:<bob@example.org>'))?.code, 250);
+      assert.equal((await c.cmd('DATA'))?.code, 354);
+      c.write(`${WIRE}.\r\n`);
+      assert.equal((await c.reply())?.code, 250);
+      c.close();
+      const xf = rig.hop.messages.at(-1)?.xforward;
+      assert.deepEqual([xf?.['ADDR'], xf?.['NAME'], xf?.['HELO']], ['192.0.2.9', 'client.example', 'client.test']);
+    } finally {
+      await rig.close();
+    }
+  });
+
+  test('an untrusted client is not offered XFORWARD and cannot use it', async () => {
+    const rig = await startProxy();
+    try {
+      const { c, ehlo } = await rig.open();
+      assert.ok(!ehlo.lines.some((l) => l.startsWith('XFORWARD') || l.startsWith('XCLIENT')));
+      assert.equal((await c.cmd('XFORWARD ADDR=192.0.2.9'))?.code, 550);
+      c.close();
+    } finally {
+      await rig.close();
+    }
+  });
+});
+
 describe('smtp proxy: error limit', () => {
   test('after maxErrors error replies the session is closed with 421 4.7.0', async () => {
     const rig = await startProxy({ maxErrors: 3 }, { refuse: { 'nobody@example.org': { code: 550, text: '5.1.1 User unknown' } } });
