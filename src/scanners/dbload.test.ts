@@ -36,6 +36,16 @@ describe('loadDbFiles', () => {
     const files = await loadDbFiles([join(dir, 'odd.sigs'), join(dir, 'db', 'a.ndb')]);
     assert.deepEqual(files.map((f) => f.name), ['odd.sigs', 'a.ndb']);
   });
+  it('reads a file\'s bytes when data is asked for, so the compiler can drop them after parsing', async () => {
+    await mkdir(join(dir, 'lazy'));
+    const path = join(dir, 'lazy', 'l.ndb');
+    await writeFile(path, 'L:0:*:4142\n');
+    const [file] = await loadDbFiles([join(dir, 'lazy')]);
+    await writeFile(path, 'L:0:*:43444546\n');
+    assert.equal(Buffer.from(file?.data ?? []).toString(), 'L:0:*:43444546\n');
+    await rm(path);
+    assert.throws(() => file?.data, { code: 'PC_ERR_DB_READ' });
+  });
   const failures: [string, string][] = [['missing path', 'nope'], ['folder without signature files', 'empty']];
   for (const [name, rel] of failures) {
     it(`fails with PC_ERR_DB_READ: ${name}`, () => assert.rejects(loadDbFiles([join(dir, rel)]), { code: 'PC_ERR_DB_READ' }));
