@@ -87,8 +87,8 @@ const CASES: readonly Case[] = [
   },
   { name: 'zstd (7-Zip)', file: 'p.txt.zst', input: () => SAMPLE_ZSTD, objects: { 'p.txt.zst/p.txt': SAMPLE_TEXT } },
   {
-    name: 'ar, as in a .deb (7-Zip), with a tar.gz member', file: 'pkg.deb',
-    // The control scripts must be reached too: 7-Zip on its own would open only data.tar.
+    name: 'ar, as in a .deb, with tar.gz members', file: 'pkg.deb',
+    // The control scripts must be reached too, not only data.tar.
     input: () => ar({
       'debian-binary': enc('2.0\n'),
       'control.tar.gz': gzip(tar([{ name: './postinst', data: B }])),

@@ -1,5 +1,5 @@
 /**
- * 7z, CAB, ARJ, RAR, CHM, ISO, LZH, ar/.deb, RPM, zstd, Unix compress (.Z),
+ * 7z, CAB, ARJ, RAR, CHM, ISO, LZH, RPM, zstd, Unix compress (.Z),
  * XAR/.pkg, WIM, SquashFS and self-extracting PE installers (NSIS,
  * embedded CAB/7z/RAR/zip) through 7-Zip compiled to WebAssembly (7z-wasm).
  * Also the fallback for zip members whose method we do not decode ourselves
@@ -154,9 +154,9 @@ export interface SevenZipOptions {
   /** For PE input: go on only when 7-Zip opens it as an installer/SFX archive. */
   readonly sfxOnly?: boolean;
   /**
-   * 7-Zip's type name to open the input as. Without it 7-Zip opens a .deb or
-   * .rpm at its "main" member (data.tar.xz) and hides the rest — the control
-   * scripts, where install-time malware lives.
+   * 7-Zip's type name to open the input as. Without it 7-Zip opens an .rpm
+   * at its "main" member (the compressed payload) and hides the rest —
+   * the header with the install scripts, where install-time malware lives.
    */
   readonly type?: string;
 }
@@ -279,14 +279,14 @@ export function headersEncrypted(d: Uint8Array): boolean {
 }
 
 /** Our type names that 7-Zip opens. */
-const HANDLED = new Set(['7z', 'cab', 'arj', 'rar', 'chm', 'iso', 'lzh', 'ar', 'rpm', 'zstd', 'compress', 'xar', 'wim', 'squashfs']);
+const HANDLED = new Set(['7z', 'cab', 'arj', 'rar', 'chm', 'iso', 'lzh', 'rpm', 'zstd', 'compress', 'xar', 'wim', 'squashfs']);
 
 /** Smallest overlay (bytes after the last PE section) worth asking 7-Zip about: installers carry their payload there. */
 const MIN_OVERLAY = 512;
 
 
 /** Our type names that 7-Zip must be told, because it would otherwise open only their main member. */
-const EXPLICIT_TYPES: Readonly<Record<string, string>> = { ar: 'Ar', rpm: 'Rpm' };
+const EXPLICIT_TYPES: Readonly<Record<string, string>> = { rpm: 'Rpm' };
 
 export const sevenZipExtractor: Extractor = {
   name: '7z-wasm',
