@@ -150,3 +150,31 @@ test('front-coded names: shared prefixes make the pool smaller than the names', 
   pool.trim();
   assert.ok(pool.byteLength < raw / 3, `${pool.byteLength} bytes for ${raw} bytes of names`);
 });
+
+test('many hashes: every lookup agrees with a reference map, the first loaded of equal digests wins', () => {
+  // Deterministic pseudo-random digests; every fifth line repeats an earlier digest with another size and name.
+  let seed = 12345;
+  const rand = (): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return seed; };
+  const lines: [string, string, string][] = [];
+  for (let i = 0; i < 20000; i++) {
+    const hex = i % 5 === 4 && lines.length > 0
+      ? (lines[rand() % lines.length] as [string, string, string])[0]
+      : Array.from({ length: 4 }, () => rand().toString(16).padStart(8, '0')).join('');
+    lines.push([hex, i % 7 === 0 ? '*' : String(i % 50), `T.N${i}`]);
+  }
+  const { set, loaded } = load(`${lines.map((l) => l.join(':')).join('\n')}\n`);
+  assert.equal(loaded, lines.length);
+  // Reference: by digest, its lines in loading order; an object matches the first with its size or `*`.
+  const byDigest = new Map<string, [string, string, string][]>();
+  for (const l of lines) byDigest.set(l[0], [...(byDigest.get(l[0]) ?? []), l]);
+  let checked = 0;
+  for (const [hex, entries] of byDigest) {
+    for (const objectSize of [...new Set(entries.map((e) => (e[1] === '*' ? 1000 : Number(e[1]))))]) {
+      const want = entries.find((e) => e[1] === '*' || Number(e[1]) === objectSize)?.[2];
+      assert.equal(set.lookup('md5', Buffer.from(hex, 'hex'), objectSize), want, `${hex} size ${objectSize}`);
+      checked++;
+    }
+  }
+  assert.ok(checked > 16000);
+  assert.equal(set.lookup('md5', Buffer.alloc(16, 0xab), 3), undefined);
+});
