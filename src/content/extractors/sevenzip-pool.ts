@@ -6,6 +6,9 @@
  * becomes the finding `Heuristics.Limits.Exceeded.MaxScanTime`; the next
  * job starts a fresh worker.
  * A worker that dies (out of memory, a trap) fails only its own job.
+ * After a job that moved many bytes, or left the worker holding much memory
+ * (wasm memory only grows), the worker is ended and the next job starts a
+ * fresh one (see RecyclePolicy).
  *
  * Reads no untrusted bytes itself: it carries them to the worker and the
  * members and findings back.
@@ -32,7 +35,35 @@ export interface JobReply {
   readonly id: number;
   readonly children: ExtractedChild[];
   readonly reports: { readonly name: string; readonly child?: string }[];
+  /** Bytes the worker held outside its JS heap after the job (see sevenzip-worker.ts). */
+  readonly memory: number;
   readonly error?: string;
+}
+
+/** When a worker is ended after a job rather than kept for the next one. */
+export interface RecyclePolicy {
+  /** The job's input plus its members exceeded this many bytes. */
+  readonly jobBytes: number;
+  /** The worker held more than this outside its JS heap (mostly wasm memory) after the job. */
+  readonly heldBytes: number;
+}
+
+export const DEFAULT_RECYCLE: RecyclePolicy = { jobBytes: 8 * 1024 * 1024, heldBytes: 64 * 1024 * 1024 };
+
+let recycle: RecyclePolicy = DEFAULT_RECYCLE;
+/** Counters for tests and diagnostics. */
+const stats = { started: 0, recycled: 0 };
+
+/** Sets the recycling thresholds (tests use tiny ones); returns the previous policy. */
+export function setRecyclePolicy(policy: RecyclePolicy): RecyclePolicy {
+  const previous = recycle;
+  recycle = policy;
+  return previous;
+}
+
+/** Workers started and workers ended by the recycling policy since the process began. */
+export function sevenZipPoolStats(): { readonly started: number; readonly recycled: number } {
+  return { ...stats };
 }
 
 let worker: Worker | undefined;
@@ -46,11 +77,12 @@ function failAll(w: Worker, message: string): void {
   for (const [id, job] of waiting) {
     if (job.worker !== w) continue;
     waiting.delete(id);
-    job.resolve({ id, children: [], reports: [], error: message });
+    job.resolve({ id, children: [], reports: [], memory: 0, error: message });
   }
 }
 
 function start(): Worker {
+  stats.started++;
   const w = new Worker(new URL('./sevenzip-worker.js', import.meta.url));
   w.on('message', (reply: JobReply) => {
     const job = waiting.get(reply.id);
@@ -75,9 +107,25 @@ async function send(request: JobRequest, timeoutMs: number): Promise<JobReply | 
       void w.terminate();
       resolve('timeout');
     }, timeoutMs);
-    waiting.set(request.id, { worker: w, resolve: (reply) => { clearTimeout(timer); resolve(reply); } });
+    waiting.set(request.id, { worker: w, resolve: (reply) => { clearTimeout(timer); recycleAfter(w, request, reply); resolve(reply); } });
     w.postMessage(request);
   });
+}
+
+/**
+ * Ends the worker after a big job: its wasm memory grew to fit the job and
+ * never shrinks, and the thread keeps the copied input until it collects.
+ * The next job starts a fresh worker (tens of milliseconds), which is cheap
+ * next to holding that memory for the rest of the process.
+ */
+function recycleAfter(w: Worker, request: JobRequest, reply: JobReply): void {
+  // A worker already replaced died or timed out: there is nothing left to recycle.
+  if (worker !== w) return;
+  const moved = reply.children.reduce((n, c) => n + c.data.length, request.data.length);
+  if (moved <= recycle.jobBytes && reply.memory <= recycle.heldBytes) return;
+  stats.recycled++;
+  if (worker === w) worker = undefined;
+  void w.terminate();
 }
 
 /** Runs one 7-Zip job in the worker; findings are replayed on `ctx`, members returned. */
