@@ -293,13 +293,18 @@ class Builder {
     if (role === 'fp') this.stats.files.push({ name: file.name, signatures: loaded });
   }
 
-  #addBody(name: string, target: number, offsetText: string, hex: string, where: string, line: string): void {
+  #addBody(name: string, target: number, offsetText: string, hex: string, where: string, line: string, malformed: string): void {
     const offset = readOffset(offsetText);
     if ('problem' in offset) {
       this.stats.skip(offset.problem, where, line);
       return;
     }
     const nameBytes = Buffer.from(name, 'latin1');
+    if (nameBytes.length > 0xffff) {
+      // The name pool stores a 2-byte length; no real signature name comes near it.
+      this.stats.skip(malformed, where, line);
+      return;
+    }
     this.inputOwner.push(this.owners.length);
     this.owners.push({ kind: 'body', where, line, file: this.stats.files.length });
     this.#pushBody(this.bodyNames.add(nameBytes, 0, nameBytes.length), target, offset, hex, -1);
@@ -351,7 +356,7 @@ class Builder {
       const line = latin1(data, start, end);
       const r = parseNdbLine(line);
       if (!r.ok) this.stats.skip(r.reason, `${file.name}:${n}`, line);
-      else this.#addBody(r.sig.name, r.sig.target, r.sig.offset, r.sig.hex, `${file.name}:${n}`, line);
+      else this.#addBody(r.sig.name, r.sig.target, r.sig.offset, r.sig.hex, `${file.name}:${n}`, line, 'malformed-ndb');
     }
   }
 
@@ -373,7 +378,7 @@ class Builder {
     for (const [n, line] of textLines(file.data)) {
       const eq = line.lastIndexOf('=');
       if (eq <= 0 || eq === line.length - 1) this.stats.skip('malformed-db', `${file.name}:${n}`, line);
-      else this.#addBody(line.slice(0, eq), 0, '*', line.slice(eq + 1), `${file.name}:${n}`, line);
+      else this.#addBody(line.slice(0, eq), 0, '*', line.slice(eq + 1), `${file.name}:${n}`, line, 'malformed-db');
     }
   }
 
