@@ -33,6 +33,8 @@ export interface Sink {
   readonly proc: ChildProcess;
   /** The dumped transactions (smtp-sink's envelope lines + message) by file name. */
   dumps(): Promise<Map<string, string>>;
+  /** The dumps once aborted transactions' files are gone (waits up to timeoutMs while any remain). */
+  settledDumps(timeoutMs?: number): Promise<Map<string, string>>;
   stop(): Promise<void>;
 }
 
@@ -51,12 +53,29 @@ export async function startSink(dir: string, options: { dump?: boolean; flags?: 
   // Not a pipe: the tests block in spawnSync (swaks, smtp-source), and a full pipe would stall the sink.
   const proc = spawn('smtp-sink', args, { stdio: 'ignore' });
   await waitPort(port);
+  const dumps = async (): Promise<Map<string, string>> => {
+    const out = new Map<string, string>();
+    if (dumpDir === undefined) return out;
+    for (const n of await readdir(dumpDir)) {
+      // smtp-sink opens the dump file at MAIL FROM and unlinks it when the transaction is aborted.
+      try {
+        out.set(n, await readFile(join(dumpDir, n), 'latin1'));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+    }
+    return out;
+  };
   return {
-    port, dumpDir, proc,
-    async dumps() {
-      const out = new Map<string, string>();
-      if (dumpDir === undefined) return out;
-      for (const n of await readdir(dumpDir)) out.set(n, await readFile(join(dumpDir, n), 'latin1'));
+    port, dumpDir, proc, dumps,
+    async settledDumps(timeoutMs = 3000) {
+      // An aborted transaction's file goes away shortly after the session ends; a delivered mail stays.
+      const until = Date.now() + timeoutMs;
+      let out = await dumps();
+      while (out.size > 0 && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 100));
+        out = await dumps();
+      }
       return out;
     },
     stop: () => stopChild(proc),
