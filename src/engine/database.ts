@@ -501,8 +501,8 @@ export function compileDatabase(files: Iterable<DbFile>): CompiledDatabase {
   const b = new Builder();
   for (const f of files) b.add(f);
   // The matcher first: what freeze() adds (bucket index and sorted sizes,
-  // ~9 MB at a million hashes) then comes after the matcher's compile
-  // garbage has been collected, not on top of it.
+  // ~9 MB at a million hashes) is then not allocated while the matcher's
+  // compile lists are live.
   const patterns = compilePatterns(b);
   b.hashes.freeze();
   b.allow.freeze();
