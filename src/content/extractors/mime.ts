@@ -24,10 +24,11 @@
  * those extractors when the walker visits the part.
  * Limits: every child is cut at MaxFileSize / what is left of MaxScanSize;
  * at most MaxFiles parts per reading. Reads untrusted bytes; never throws.
+ * mailsplit and libmime (with iconv-lite, ~60–100 ms to load) are imported
+ * on the first mail, so a scan that meets no mail never pays for them.
  */
 import { Readable } from 'node:stream';
-import libmime from 'libmime';
-import { Splitter, type SplitterItem, type SplitterNode } from 'mailsplit';
+import type { SplitterItem, SplitterNode } from 'mailsplit';
 import { Base64Decoder, isBase64Char } from '../decoders/base64.js';
 import { QuotedPrintableDecoder } from '../decoders/qp.js';
 import { decodeAll } from '../decoders/types.js';
@@ -51,6 +52,21 @@ interface Reading {
   readonly capped: boolean;
   /** True when this is the part's text as a mail client would show it (the walker looks inside). */
   readonly text: boolean;
+}
+
+type LibMime = typeof import('libmime').default;
+
+/** The two mail libraries, loaded once, on the first mail. */
+interface MailLibs {
+  readonly libmime: LibMime;
+  readonly Splitter: typeof import('mailsplit').Splitter;
+}
+
+let mailLibsPromise: Promise<MailLibs> | undefined;
+
+function mailLibs(): Promise<MailLibs> {
+  mailLibsPromise ??= Promise.all([import('libmime'), import('mailsplit')]).then(([lm, ms]) => ({ libmime: lm.default, Splitter: ms.Splitter }));
+  return mailLibsPromise;
 }
 
 const MAX_NESTING = 32;
@@ -84,6 +100,7 @@ export function looksLikeMail(data: Uint8Array): boolean {
 }
 
 async function* extractMime(data: Uint8Array, ctx: ExtractContext): AsyncGenerator<ExtractedChild> {
+  const libs = await mailLibs();
   const seen = new SeenSet();
   /** Bytes of blocks inside text parts that the walker will find when it visits those parts. */
   const insideText = new SeenSet();
@@ -106,7 +123,7 @@ async function* extractMime(data: Uint8Array, ctx: ExtractContext): AsyncGenerat
   let n = 0;
   let broken = false;
   try {
-    for await (const leaf of libraryLeaves(data)) {
+    for await (const leaf of libraryLeaves(libs, data)) {
       if (++n > maxParts) {
         ctx.report('Heuristics.Limits.Exceeded.MaxFiles');
         break;
@@ -119,7 +136,7 @@ async function* extractMime(data: Uint8Array, ctx: ExtractContext): AsyncGenerat
   }
 
   let m = 0;
-  for (const leaf of ownLeaves(data, 0, { count: 0, max: maxParts })) {
+  for (const leaf of ownLeaves(libs.libmime, data, 0, { count: 0, max: maxParts })) {
     m++;
     yield* handOn(decodeLeaf(leaf, `alt ${m}`, childBudget(ctx)));
     if (ctx.signal?.aborted) return;
@@ -135,7 +152,7 @@ async function* extractMime(data: Uint8Array, ctx: ExtractContext): AsyncGenerat
 }
 
 /** Gathers the leaves mailsplit finds, with their raw bodies. */
-async function* libraryLeaves(data: Uint8Array): AsyncGenerator<Leaf> {
+async function* libraryLeaves({ Splitter }: MailLibs, data: Uint8Array): AsyncGenerator<Leaf> {
   const splitter = new Splitter({ ignoreEmbedded: true, maxHeadSize: 1024 * 1024 });
   Readable.from([Buffer.from(data.buffer, data.byteOffset, data.byteLength)]).pipe(splitter);
   let node: SplitterNode | undefined;
@@ -303,17 +320,17 @@ interface Entity {
 
 interface Counter { count: number; readonly max: number }
 
-function* ownLeaves(data: Uint8Array, depth: number, counter: Counter): Generator<Leaf> {
+function* ownLeaves(libmime: LibMime, data: Uint8Array, depth: number, counter: Counter): Generator<Leaf> {
   if (counter.count >= counter.max) return;
   const ent = splitEntity(data, depth === 0);
-  const types = ent.headers.filter(([k]) => k === 'content-type').map(([, v]) => safeParse(v));
-  const dispositions = ent.headers.filter(([k]) => k === 'content-disposition').map(([, v]) => safeParse(v));
+  const types = ent.headers.filter(([k]) => k === 'content-type').map(([, v]) => safeParse(libmime, v));
+  const dispositions = ent.headers.filter(([k]) => k === 'content-disposition').map(([, v]) => safeParse(libmime, v));
   const multipart = types.some((t) => t.value.startsWith('multipart/'));
   if (multipart && depth < MAX_NESTING) {
     const declared = types.map((t) => t.params['boundary']).filter((b): b is string => typeof b === 'string' && b !== '');
     const parts = splitMultipart(ent.body, declared);
     if (parts.length > 0) {
-      for (const p of parts) yield* ownLeaves(p, depth + 1, counter);
+      for (const p of parts) yield* ownLeaves(libmime, p, depth + 1, counter);
       return;
     }
   }
@@ -321,13 +338,13 @@ function* ownLeaves(data: Uint8Array, depth: number, counter: Counter): Generato
   const filename = [...dispositions.map((d) => d.params['filename']), ...types.map((t) => t.params['name'])].find((x) => typeof x === 'string' && x !== '') ?? '';
   yield {
     contentType: (types[0]?.value ?? 'text/plain').toLowerCase(),
-    filename: decodeWords(filename),
+    filename: decodeWords(libmime, filename),
     encodings: ent.headers.filter(([k]) => k === 'content-transfer-encoding').map(([, v]) => cleanEncoding(v)),
     body: ent.body,
   };
 }
 
-function safeParse(value: string): { value: string; params: Record<string, string | undefined> } {
+function safeParse(libmime: LibMime, value: string): { value: string; params: Record<string, string | undefined> } {
   try {
     const r = libmime.parseHeaderValue(value) as { value: string; params: Record<string, string | undefined> };
     return { value: (r.value ?? '').toLowerCase().trim(), params: r.params ?? {} };
@@ -336,7 +353,7 @@ function safeParse(value: string): { value: string; params: Record<string, strin
   }
 }
 
-function decodeWords(s: string): string {
+function decodeWords(libmime: LibMime, s: string): string {
   try {
     return libmime.decodeWords(s);
   } catch {
