@@ -11,11 +11,15 @@
 // The rig is copied from RIG_SRC (default ../shared/rig) to bench/out/rig
 // when absent; vsftpd and ftp-proxy are started and stopped with its scripts.
 // Env: FTP_MB (200), FTP_RUNS (3), TTFB_RUNS (20), SKIP_FTP_PROXY=1, PC_LOG=1
-// (portcullis logs at debug level to stdout, with per-download phase times).
+// (portcullis logs at debug level to stdout, with per-download phase times),
+// PC_NODE_ARGS (extra node flags for the portcullis process, e.g.
+// "--cpu-prof --cpu-prof-dir=bench/out/prof"; the profile is written when
+// it exits on SIGTERM at the end).
 // Results: a table on stdout and bench/out/ftp-<timestamp>.json.
 import { spawn } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -85,6 +89,12 @@ function makeTextFile(path, mb) {
   cpSync(`${path}.part`, path);
   rmSync(`${path}.part`);
   chmodSync(path, 0o644);
+}
+
+/** CPU time (user + system, ms) a process has used so far: the proxy's cost per transfer, which a loaded machine slows but does not change. */
+function cpuMs(pid) {
+  const f = readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
 }
 
 async function curlDown(addr, path) {
@@ -186,25 +196,33 @@ export async function run() {
       'limits: { MaxFileSize: 1GB, MaxScanSize: 1GB }', 'policy: { scanAll: false }', '',
     ].join('\n'));
     log(`starting portcullis on ${pcPort}`);
-    pc = spawn(process.execPath, [MAIN, 'start', '--config', conf], { stdio: ['ignore', process.env.PC_LOG === '1' ? 'inherit' : 'ignore', 'inherit'] });
+    const nodeArgs = (process.env.PC_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+    pc = spawn(process.execPath, [...nodeArgs, MAIN, 'start', '--config', conf], { stdio: ['ignore', process.env.PC_LOG === '1' ? 'inherit' : 'ignore', 'inherit'] });
     await waitTcp(pcPort, 20_000);
 
     const targets = [['vsftpd direct', vsPort], ['portcullis', pcPort], ...(process.env.SKIP_FTP_PROXY === '1' ? [] : [['ftp-proxy (SuSE)', proxyPort]])];
     for (const [kind, ext] of [['skipped (text .txt)', 'txt'], ['scanned (random .bin)', 'bin']]) {
-      const samples = Object.fromEntries(targets.map(([t]) => [t, { down: [], up: [] }]));
+      const samples = Object.fromEntries(targets.map(([t]) => [t, { down: [], up: [], downCpu: [], upCpu: [] }]));
       for (let i = 0; i < RUNS; i++) {
         for (const [t, port] of targets) {
           const addr = `127.0.0.1:${port}`;
+          const own = port === pcPort;
+          const c0 = own ? cpuMs(pc.pid) : 0;
           const d = await curlDown(addr, `/pub/big-${MB}M.${ext}`);
           if (d.bytes !== MB * 1024 * 1024) throw new Error(`${t}: got ${d.bytes} bytes`);
+          const c1 = own ? cpuMs(pc.pid) : 0;
           const u = await curlUp(addr, join(srcDir, `src.${ext}`), `bench-${process.pid}-${i}.${ext}`);
+          const c2 = own ? cpuMs(pc.pid) : 0;
           samples[t].down.push(d.mbps);
           samples[t].up.push(u.mbps);
-          log(`${kind} run ${i + 1} ${t}: down ${d.mbps.toFixed(0)} MB/s, up ${u.mbps.toFixed(0)} MB/s`);
+          samples[t].downCpu.push(c1 - c0);
+          samples[t].upCpu.push(c2 - c1);
+          log(`${kind} run ${i + 1} ${t}: down ${d.mbps.toFixed(0)} MB/s, up ${u.mbps.toFixed(0)} MB/s${own ? ` (portcullis CPU ${c1 - c0} / ${c2 - c1} ms)` : ''} load ${loadavg()[0].toFixed(1)}`);
         }
       }
       for (const [t] of targets) {
-        results.rows.push({ file: kind, target: t, downMBps: median(samples[t].down), upMBps: median(samples[t].up), down: samples[t].down, up: samples[t].up });
+        results.rows.push({ file: kind, target: t, downMBps: median(samples[t].down), upMBps: median(samples[t].up), down: samples[t].down, up: samples[t].up,
+          ...(t === 'portcullis' ? { downCpuMs: median(samples[t].downCpu), upCpuMs: median(samples[t].upCpu) } : {}) });
       }
     }
 
@@ -228,11 +246,13 @@ export async function run() {
   }
 
   const direct = (file) => results.rows.find((r) => r.file === file && r.target === 'vsftpd direct');
+  console.log(`load average at the end: ${loadavg().map((x) => x.toFixed(2)).join(' ')} on ${cpus().length} CPUs`);
   console.log(`\nFTP, ${MB} MB, curl passive, median of ${RUNS} (MB/s, MB = 10^6 bytes)`);
   console.log('file                    target              down     up    down/direct  up/direct');
   for (const r of results.rows) {
     const d = direct(r.file);
-    console.log(`${r.file.padEnd(24)}${r.target.padEnd(18)}${r.downMBps.toFixed(0).padStart(6)} ${r.upMBps.toFixed(0).padStart(6)}    ${(r.downMBps / d.downMBps * 100).toFixed(0).padStart(5)}%     ${(r.upMBps / d.upMBps * 100).toFixed(0).padStart(5)}%`);
+    const cpu = r.downCpuMs === undefined ? '' : `   CPU ${r.downCpuMs} / ${r.upCpuMs} ms`;
+    console.log(`${r.file.padEnd(24)}${r.target.padEnd(18)}${r.downMBps.toFixed(0).padStart(6)} ${r.upMBps.toFixed(0).padStart(6)}    ${(r.downMBps / d.downMBps * 100).toFixed(0).padStart(5)}%     ${(r.upMBps / d.upMBps * 100).toFixed(0).padStart(5)}%${cpu}`);
   }
   const scanned = results.rows.find((r) => r.file.startsWith('scanned') && r.target === 'portcullis');
   console.log(`\nscanner alone on the ${MB} MB file: portcullis scan ${results.scanner.cliMBps.toFixed(0)} MB/s, in-process builtin ${results.scanner.inProcessMBps.toFixed(0)} MB/s`);

@@ -10,7 +10,7 @@
  * Reads untrusted bytes: it stores them, it does not interpret them.
  */
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable, type Writable } from 'node:stream';
@@ -24,6 +24,13 @@ const WRITE_BUFFER = 4 * 1024 * 1024;
 const READ_CHUNK = 1024 * 1024;
 
 class SpoolFull extends Error {}
+
+/** Resolves when `sink` has taken `chunk` off our hands (written to the kernel, for a socket). */
+function write(sink: Writable, chunk: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    sink.write(chunk, (err?: Error | null) => { if (err) reject(err); else resolve(); });
+  });
+}
 
 export class Spool {
   readonly path: string;
@@ -90,10 +97,37 @@ export class Spool {
     return 'complete';
   }
 
-  /** Sends the file from `offset` to `sink` and ends it. */
+  /**
+   * Sends the file from `offset` to `sink` and ends it. Two buffers
+   * allocated once take turns: the next chunk is read from the file while
+   * the previous one is being written, and a buffer is refilled only after
+   * the socket has handed its bytes to the kernel. A read stream allocated a
+   * new buffer per chunk instead (200 MB of short-lived memory per 200 MB
+   * file, most of the garbage collector's work during a delivery).
+   */
   async send(sink: Writable, offset = 0): Promise<void> {
-    const stream: Readable = createReadStream(this.path, { start: Math.min(offset, this.#size), highWaterMark: READ_CHUNK });
-    await pipeline(stream, sink);
+    const fh = await open(this.path, 'r');
+    try {
+      const buffers = [Buffer.allocUnsafeSlow(READ_CHUNK), Buffer.allocUnsafeSlow(READ_CHUNK)];
+      let position = Math.min(offset, this.#size);
+      let writing: Promise<void> | undefined;
+      for (let turn = 0; ; turn ^= 1) {
+        const buffer = buffers[turn] as Buffer;
+        const { bytesRead } = await fh.read(buffer, 0, buffer.byteLength, position);
+        await writing;
+        if (bytesRead === 0) break;
+        position += bytesRead;
+        writing = write(sink, buffer.subarray(0, bytesRead));
+        // A failure while the next chunk is read is seen at the next await; until then it must not go unhandled.
+        writing.catch(() => undefined);
+      }
+      await new Promise<void>((resolve, reject) => { sink.end((err?: Error | null) => { if (err) reject(err); else resolve(); }); });
+    } catch (err) {
+      sink.destroy();
+      throw err;
+    } finally {
+      await fh.close();
+    }
   }
 
   /** Deletes the file (idempotent, never throws). */
