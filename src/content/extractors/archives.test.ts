@@ -96,6 +96,11 @@ const CASES: readonly Case[] = [
     }),
     objects: { 'pkg.deb/control.tar.gz/control.tar/./postinst': dec(B), 'pkg.deb/data.tar.gz/data.tar/./usr/bin/tool': dec(A) },
   },
+  {
+    name: 'ar, as in a .deb, with a zstd member (the member, not the .deb, goes to 7-Zip)', file: 'z.deb',
+    input: () => ar({ 'debian-binary': enc('2.0\n'), 'data.tar.zst': SAMPLE_ZSTD }),
+    objects: { 'z.deb/debian-binary': '2.0\n', 'z.deb/data.tar.zst/data.tar': SAMPLE_TEXT },
+  },
   cpioCase('newc'), cpioCase('crc'), cpioCase('odc'), cpioCase('bin-le'), cpioCase('bin-be'),
   { name: 'SZDD named by the missing character', file: 'setup.ex_', input: () => szdd(A, 'e'), objects: { 'setup.ex_/setup.exe': dec(A) } },
   {
