@@ -15,6 +15,7 @@ import type { ExtractContext, Extractor, FileType } from '../types.js';
 import { ascii, binhexEncode, concatBytes, corrupt, randomBytes, rng, tnefBuild, uuencode, yencode } from '../decoders/testkit.js';
 import { documentExtractors } from './documents.js';
 import { mimeExtractor } from './mime.js';
+import { tnefExtractor } from './tnef.js';
 import { decodeMsiName } from './ole2.js';
 
 const md5 = (b: Uint8Array): string => createHash('md5').update(b).digest('hex');
@@ -169,6 +170,24 @@ test('a well-formed mail gives each part once, in order, with nothing from the f
   const names: string[] = [];
   for await (const c of mimeExtractor.extract(m, ctx)) names.push(c.name);
   assert.deepEqual(names, ['part 1', 'part 2 a.exe']);
+});
+
+describe('TNEF findings', () => {
+  const tnefCases: { name: string; edit: (b: Uint8Array) => Uint8Array; broken: boolean }[] = [
+    // signature (4) + key (2), then the first attribute: level (1), id (4), length (4), 4 data bytes, checksum at 19
+    { name: 'a bad checksum is no finding (the bytes are all decoded)', edit: (b) => { const c = b.slice(); c[19] = (c[19] as number) ^ 0xff; return c; }, broken: false },
+    { name: 'a stream cut inside the attachment data is Broken', edit: (b) => b.subarray(0, b.length - 40), broken: true },
+  ];
+  for (const c of tnefCases) {
+    test(c.name, async () => {
+      const { ctx, reports } = context();
+      const input = c.edit(tnefBuild([{ name: 'winmail.exe', data: PAYLOAD }]));
+      const got: string[] = [];
+      for await (const child of tnefExtractor.extract(input, ctx)) got.push(child.name);
+      assert.deepEqual(got, ['winmail.exe']);
+      assert.equal(reports.some((r) => r.startsWith('Heuristics.Broken.TNEF')), c.broken, JSON.stringify(reports));
+    });
+  }
 });
 
 test('MSI stream names are decoded', () => {
