@@ -38,6 +38,15 @@ async function main(argv: string[]): Promise<number> {
   return module.run(rest);
 }
 
+// A reader that goes away (`portcullis scan … | head`) ends the command quietly, as SIGPIPE ends C
+// tools (exit 128 + 13), instead of an unhandled EPIPE stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(141);
+    throw err;
+  });
+}
+
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (err: unknown) => {

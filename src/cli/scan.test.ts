@@ -39,6 +39,23 @@ describe('portcullis scan', () => {
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
+  it('ends quietly with 141 when its reader goes away (scan | head)', async () => {
+    // More output than a pipe buffer holds (64 KiB), so some writes must come after the reader left.
+    const many = join(dir, 'many');
+    await mkdir(many, { recursive: true });
+    await Promise.all(Array.from({ length: 2500 }, (_, n) => writeFile(join(many, `f${n}.txt`), `file ${n}\n`)));
+    const r = await new Promise<{ code: number; stderr: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, [MAIN, 'scan', many], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+      child.stdout.once('data', () => child.stdout.destroy());
+      child.once('error', reject);
+      child.once('close', (code) => resolve({ code: code ?? -1, stderr }));
+    });
+    assert.equal(r.code, 141, r.stderr);
+    assert.doesNotMatch(r.stderr, /EPIPE|Unhandled/);
+  });
+
   const cases: [string, string[], number, string[], RegExp?][] = [
     ['clean file', ['clean.bin'], 0, ['clean.bin: OK']],
     ['EICAR file', ['eicar.com'], 1, ['eicar.com: Eicar-Test-Signature FOUND']],
