@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createWriteStream } from 'node:fs';
+import { hostname } from 'node:os';
 import { PortcullisError } from '../errors.js';
 import { DATABASE_FILE_NAME, openDatabase, type Db } from '../events/db.js';
 import { PROTOCOLS, type Protocol } from '../events/types.js';
@@ -24,7 +25,7 @@ commands:
   list [--state S] [--protocol P] [--search TEXT] [--limit N] [--offset N] [--json]
                           list quarantined objects, newest first
   show ID [--json]        everything known about one object
-  release ID [--to DIR]   mail: re-deliver to its recipients (needs the SMTP next hop);
+  release ID [--to DIR]   mail: re-deliver to its recipients through smtp.nextHop of --config;
                           file (or mail with --to): export a copy into DIR or to a new file path
   download ID [--output FILE]
                           write the stored bytes to FILE ("-" for stdout; default: a new
@@ -169,9 +170,14 @@ async function command(q: Quarantine, args: Args): Promise<number> {
       const entry = entryOrFail(q, id);
       const to = flag(args, '--to');
       if (entry.protocol === 'smtp' && to === undefined) {
-        // Re-delivery needs the running SMTP proxy's next-hop session, which this process does not have.
-        throw new PortcullisError('PC_ERR_QUARANTINE',
-          `Cannot re-deliver mail ${entry.id} from the command line: release it in the admin UI (the running gateway sends it through the SMTP next hop), or export it with --to FILE`);
+        // The same re-delivery the running proxy does: a session of our own to the configured next hop.
+        const { loadConfig } = await import('../config/index.js');
+        const { config } = await loadConfig(flag(args, '--config'));
+        if (config.smtp === false) {
+          throw new PortcullisError('PC_ERR_QUARANTINE', `Cannot re-deliver mail ${entry.id}: smtp is off in the config, so there is no next hop; export it with --to FILE`);
+        }
+        const { redeliver } = await import('../smtp/release.js');
+        q.setReleaseMail(redeliver(config.smtp, config.smtp.hostname ?? hostname()));
       }
       const r = await q.release(id, to !== undefined ? { to } : {});
       out(`Released ${r.entry.id} ${r.releasedTo === 'smtp' ? 'to its recipients through the SMTP next hop' : `to ${printable(r.releasedTo)}`}\n`);
@@ -236,7 +242,7 @@ export async function run(argv: string[]): Promise<number> {
     const q = openQuarantine({ dir: quarantineDirIn(data), db, ...(retention !== undefined ? { retention } : {}) });
     return await command(q, args);
   } catch (err) {
-    if (err instanceof PortcullisError && (err.code === 'PC_ERR_NOT_FOUND' || err.code === 'PC_ERR_USAGE' || err.code === 'PC_ERR_QUARANTINE')) {
+    if (err instanceof PortcullisError && (err.code === 'PC_ERR_NOT_FOUND' || err.code === 'PC_ERR_USAGE' || err.code === 'PC_ERR_QUARANTINE' || err.code === 'PC_ERR_NEXT_HOP')) {
       process.stderr.write(`portcullis quarantine: ${err.message}\n`);
       return err.code === 'PC_ERR_USAGE' ? 2 : 1;
     }

@@ -32,13 +32,8 @@ import { renderReply, type Outcome } from '../policy/replies.js';
 import { Semaphore } from '../scanners/report.js';
 import { replyText, type Reply } from './reply.js';
 import { smtpReply } from './replies.js';
+import { redeliver } from './release.js';
 import { ProxySession, splitNextHop, type ClientFacts, type ParsedAddress } from './session.js';
-import { NextHopClient } from './client.js';
-import { mailCommand, rcptCommand, safeAddress } from './params.js';
-import { concatSources } from './rewrite.js';
-import { isPositive } from './reply.js';
-import type { QuarantineEntry } from '../quarantine/store.js';
-import type { Readable } from 'node:stream';
 import { hostname as osHostname } from 'node:os';
 
 /** The part of smtp-server's connection object the hook touches. */
@@ -158,7 +153,7 @@ export class SmtpListener implements ProtocolListener {
         resolve();
       });
     });
-    ctx.quarantine.setReleaseMail((entry, stream) => this.#release(hostname, entry, stream));
+    ctx.quarantine.setReleaseMail(redeliver(cfg, hostname));
     const a = server.server.address();
     this.#address = typeof a === 'object' && a !== null ? { host: a.address, port: a.port } : { host: hp.host, port: hp.port };
     this.#server = server;
@@ -234,32 +229,6 @@ export class SmtpListener implements ProtocolListener {
       durationMs: Date.now() - s.startedAt, transfers: s.transfers, bytes: s.bytes, end: s.end, generation: s.generation,
     });
     s.finish();
-  }
-
-  /**
-   * Re-delivers a released quarantined mail to its envelope through the next
-   * hop, marked as released; rejects (PC_ERR_QUARANTINE) unless the next hop
-   * took it for at least one recipient.
-   */
-  async #release(hostname: string, entry: QuarantineEntry, stream: Readable): Promise<void> {
-    const env = entry.envelope;
-    if (env === undefined || env.rcpts.length === 0) throw new PortcullisError('PC_ERR_QUARANTINE', `Cannot release ${entry.id} by mail: it has no envelope`);
-    const [host, port] = splitNextHop(this.#config.nextHop);
-    const hop = await NextHopClient.connect({
-      host, port, heloName: hostname, connectTimeout: this.#config.nextHopConnectTimeout, replyTimeout: this.#config.nextHopTimeout, tls: this.#config.nextHopTls,
-    });
-    try {
-      const offers = { has: (k: string) => hop.offers(k) };
-      const [mail, ...rcpts] = await hop.pipeline([mailCommand(safeAddress(env.from) ? env.from : '', false, offers), ...env.rcpts.filter(safeAddress).map((r) => rcptCommand(r, false, offers))]);
-      if (mail === undefined || !isPositive(mail) || !rcpts.some(isPositive)) {
-        throw new PortcullisError('PC_ERR_QUARANTINE', `Cannot release ${entry.id}: the next hop refused the envelope (${[mail, ...rcpts].map((r) => r?.code).join(' ')})`);
-      }
-      const header = Buffer.from(`X-Portcullis-Released: ${entry.id} on ${new Date().toUTCString()}\r\n`, 'latin1');
-      const r = await hop.data(concatSources(header, stream as AsyncIterable<Buffer>));
-      if (!isPositive(r)) throw new PortcullisError('PC_ERR_QUARANTINE', `Cannot release ${entry.id}: the next hop answered ${r.code} ${replyText(r).join(' ')}`);
-    } finally {
-      await hop.quit();
-    }
   }
 
   address(): BoundAddress | undefined {
