@@ -58,28 +58,31 @@ export function concat(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** Sets general-purpose flag bits in every local and central header of a zip (e.g. 1 = encrypted). */
-export function setZipFlags(z: Uint8Array, bits: number): Uint8Array {
+/** A copy of a zip with `local` applied to every local header and `central` to every central one (at their offsets). */
+function patchZipHeaders(z: Uint8Array, local: (dv: DataView, o: number) => void, central: (dv: DataView, o: number) => void): Uint8Array {
   const out = z.slice();
   const dv = new DataView(out.buffer);
   for (let o = 0; o + 4 <= out.length; o++) {
     const sig = dv.getUint32(o, true);
-    if (sig === 0x04034b50) dv.setUint16(o + 6, dv.getUint16(o + 6, true) | bits, true);
-    if (sig === 0x02014b50) dv.setUint16(o + 8, dv.getUint16(o + 8, true) | bits, true);
+    if (sig === 0x04034b50) local(dv, o);
+    if (sig === 0x02014b50) central(dv, o);
   }
   return out;
 }
 
+/** Sets general-purpose flag bits in every local and central header of a zip (e.g. 1 = encrypted). */
+export function setZipFlags(z: Uint8Array, bits: number): Uint8Array {
+  return patchZipHeaders(z, (dv, o) => dv.setUint16(o + 6, dv.getUint16(o + 6, true) | bits, true), (dv, o) => dv.setUint16(o + 8, dv.getUint16(o + 8, true) | bits, true));
+}
+
 /** Sets the compression method of every member of a zip (local and central headers), e.g. to one nobody implements. */
 export function setZipMethod(z: Uint8Array, method: number): Uint8Array {
-  const out = z.slice();
-  const dv = new DataView(out.buffer);
-  for (let o = 0; o + 4 <= out.length; o++) {
-    const sig = dv.getUint32(o, true);
-    if (sig === 0x04034b50) dv.setUint16(o + 8, method, true);
-    if (sig === 0x02014b50) dv.setUint16(o + 10, method, true);
-  }
-  return out;
+  return patchZipHeaders(z, (dv, o) => dv.setUint16(o + 8, method, true), (dv, o) => dv.setUint16(o + 10, method, true));
+}
+
+/** Sets the stated unpacked size of every member of a zip (local and central headers), e.g. to a lie. */
+export function setZipSize(z: Uint8Array, size: number): Uint8Array {
+  return patchZipHeaders(z, (dv, o) => dv.setUint32(o + 22, size, true), (dv, o) => dv.setUint32(o + 24, size, true));
 }
 
 /** A zip whose central directory lists `copies` members that all point at the one stored local entry. */

@@ -104,6 +104,33 @@ describe('BuiltinScanner', () => {
     assert.ok((db.scans[0]?.writes.length ?? 0) >= 6);
   });
 
+  it('an object in memory reaches the engine in slices of at most 64 KiB, whatever the read chunk size', async () => {
+    const db = new RecordingDb();
+    const bytes = elfWithEicar(5 * chunk + 7, 4 * chunk + 3);
+    const report = await new BuiltinScanner({ db, chunkSize: 8 * chunk }).scan({ name: 'm', data: bytes });
+    assert.equal(report.verdict, 'infected');
+    const writes = db.scans[0]?.writes ?? [];
+    assert.equal(writes.reduce((n, w) => n + w, 0), bytes.byteLength);
+    assert.ok(writes.length >= 6 && writes.every((w) => w <= 64 * 1024), JSON.stringify(writes));
+  });
+
+  it('files scanned one after another through one scanner (its read buffers reused) keep their own verdicts', async () => {
+    const scanner = new BuiltinScanner({ db: new RecordingDb(), chunkSize: chunk });
+    const files: [string, Buffer, string][] = [
+      ['big-infected.elf', elfWithEicar(3 * chunk + 9, 2 * chunk + 1), 'infected'],
+      ['small-clean', filler(500, 3), 'clean'],
+      ['shorter-than-the-eicar-before-it', filler(2 * chunk, 4), 'clean'],
+      ['small-infected', Buffer.concat([filler(100, 5), EICAR]), 'infected'],
+      ['after-it-clean', filler(90, 6), 'clean'],
+    ];
+    const targets = await Promise.all(files.map(([name, data]) => write(name, data)));
+    const sequential = [];
+    for (const t of targets) sequential.push((await scanner.scan(t)).verdict);
+    assert.deepEqual(sequential, files.map(([, , v]) => v));
+    const concurrent = await Promise.all(targets.map((t) => scanner.scan(t)));
+    assert.deepEqual(concurrent.map((r) => r.verdict), files.map(([, , v]) => v));
+  });
+
   const containers: [string, () => Uint8Array, string[]][] = [
     ['zip member', () => zipSync({ 'pad.bin': [filler(3 * chunk), { level: 0 }], 'docs/eicar.txt': [EICAR, { level: 0 }] }), ['c', 'docs/eicar.txt']],
     ['gzip content', () => gzipSync(Buffer.concat([filler(2 * chunk), EICAR]), { level: 1 }), ['c']],

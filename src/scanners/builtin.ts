@@ -25,7 +25,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { detectType, walk } from '../content/index.js';
 import { DEFAULT_LIMITS, limitFinding, type Limits } from '../content/limits.js';
 import type { FileType } from '../content/types.js';
-import type { CompiledDatabase, EngineFinding } from '../engine/types.js';
+import type { CompiledDatabase, EngineFinding, TargetType } from '../engine/types.js';
 import { PortcullisError } from '../errors.js';
 import { failedReport, finishedReport } from './report.js';
 import type { Finding, ScanCallOptions, ScanReport, Scanner, ScanTarget } from './types.js';
@@ -44,11 +44,19 @@ export interface BuiltinOptions {
 /** The head read first from a file: enough for every magic the type table looks at (ISO's is at 32769). */
 const HEAD_BYTES = 64 * 1024;
 
+/** Bytes handed to the engine per write for an object in memory (its window then stays about twice this). */
+const ENGINE_SLICE = 64 * 1024;
+
+/** Read buffers kept for reuse: one per file in flight (the CLI scans two at a time, the gateway a few). */
+const SPARE_BUFFERS = 4;
+
 export class BuiltinScanner implements Scanner {
   readonly name: string;
   readonly db: CompiledDatabase;
   readonly limits: Limits;
   readonly #chunkSize: number;
+  /** Read buffers of #chunkSize kept between files, so reading a file allocates nothing the GC must later find. */
+  readonly #spare: Buffer[] = [];
 
   constructor(options: BuiltinOptions) {
     this.name = options.name ?? 'builtin';
@@ -85,19 +93,32 @@ export class BuiltinScanner implements Scanner {
       }
       const node = item.node;
       bytes += node.data.byteLength;
-      found.addEngine(this.db.scanBuffer(node.data, node.type.target), node.path);
+      found.addEngine(this.#scanInSlices(node.data, node.type.target), node.path);
     }
     return bytes;
+  }
+
+  /**
+   * Scans one object in memory in ENGINE_SLICE slices: the engine copies
+   * what it is given into a window of its own, so handing it a whole 20 MB
+   * member at once (scanBuffer) would make a second copy of it, and the
+   * members of a big archive would each leave one behind for the GC.
+   */
+  #scanInSlices(data: Uint8Array, target: TargetType): EngineFinding[] {
+    const scan = this.db.scan({ size: data.byteLength, target });
+    for (let at = 0; at < data.byteLength; at += ENGINE_SLICE) scan.write(data.subarray(at, at + ENGINE_SLICE));
+    return scan.end();
   }
 
   async #scanFile(target: { name: string; path: string; size: number }, found: Findings, signal: AbortSignal | undefined): Promise<number> {
     const file = await open(target.path, 'r').catch((cause: unknown) => {
       throw inputError(target.path, cause);
     });
+    const buffer = this.#spare.pop() ?? Buffer.allocUnsafeSlow(this.#chunkSize);
     try {
       const size = target.size;
       const headLength = Math.min(size, size <= this.#chunkSize ? size : HEAD_BYTES);
-      const head = await readExactly(file, target.path, Buffer.allocUnsafeSlow(headLength), 0);
+      const head = await readExactly(file, target.path, buffer.subarray(0, headLength), 0);
       const type = detectType(head, target.name);
       if (size <= this.limits.MaxFileSize && head.byteLength === size) return await this.#walk(target.name, head, found, signal);
       if (type.container && size <= this.limits.MaxFileSize) {
@@ -106,32 +127,41 @@ export class BuiltinScanner implements Scanner {
         const data = await readExactly(file, target.path, whole.subarray(head.byteLength), head.byteLength);
         return await this.#walk(target.name, whole.subarray(0, head.byteLength + data.byteLength), found, signal);
       }
-      return await this.#stream(file, target, head, type, found, signal);
+      return await this.#stream(file, target, buffer, head.byteLength, type, found, signal);
     } finally {
+      // Only now is nothing reading the buffer any more: the walk and the engine are done with it.
+      if (this.#spare.length < SPARE_BUFFERS) this.#spare.push(buffer);
       await file.close();
     }
   }
 
-  /** Streams a file through the engine without unpacking it: types with no extractor, or objects over MaxFileSize. */
-  async #stream(file: FileHandle, target: { name: string; path: string; size: number }, head: Uint8Array, type: FileType, found: Findings, signal: AbortSignal | undefined): Promise<number> {
+  /**
+   * Streams a file through the engine without unpacking it: types with no
+   * extractor, or objects over MaxFileSize. `buffer` holds the head (its
+   * first `headLength` bytes) and is then refilled chunk by chunk: the engine
+   * copies what it keeps of each chunk, so one buffer serves the whole file.
+   */
+  async #stream(
+    file: FileHandle, target: { name: string; path: string; size: number }, buffer: Buffer, headLength: number,
+    type: FileType, found: Findings, signal: AbortSignal | undefined,
+  ): Promise<number> {
     const budget = this.limits.MaxScanSize;
     const deadline = performance.now() + this.limits.MaxScanTime;
     const scan = this.db.scan({ size: target.size, target: type.target });
-    scan.write(head);
-    let bytes = head.byteLength;
+    scan.write(buffer.subarray(0, headLength));
+    let bytes = headLength;
     while (bytes < budget) {
       signal?.throwIfAborted();
       if (performance.now() > deadline) {
         found.add(limitFinding('MaxScanTime'), [target.name]);
         break;
       }
-      const want = Math.min(this.#chunkSize, budget - bytes);
-      const chunk = Buffer.allocUnsafeSlow(want);
-      const { bytesRead } = await file.read(chunk, 0, want, bytes).catch((cause: unknown) => {
+      const want = Math.min(buffer.byteLength, budget - bytes);
+      const { bytesRead } = await file.read(buffer, 0, want, bytes).catch((cause: unknown) => {
         throw inputError(target.path, cause);
       });
       if (bytesRead === 0) break;
-      scan.write(bytesRead === want ? chunk : chunk.subarray(0, bytesRead));
+      scan.write(buffer.subarray(0, bytesRead));
       bytes += bytesRead;
     }
     found.addEngine(scan.end(), [target.name]);

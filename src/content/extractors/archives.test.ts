@@ -4,11 +4,13 @@ import { EA05, EA06, Mt, unmask } from './autoit.js';
 import { headersEncrypted } from './sevenzip.js';
 import {
   SAMPLE_7Z, SAMPLE_7Z_ENCRYPTED, SAMPLE_7Z_HEADERS_ENCRYPTED, SAMPLE_ZSTD, ar, au3Lzss, au3Script, SAMPLE_BZ2, SAMPLE_TEXT, SAMPLE_XZ, collect, concat, cpio, dec, enc, gzip, overlappingZip,
-  installShieldObfuscated, installShieldPlain, isCabSet, peWithOverlay, setZipFlags, setZipMethod, sis, streamedZip, szdd, tar, zip, zip64, type CpioFormat,
+  installShieldObfuscated, installShieldPlain, isCabSet, peWithOverlay, setZipFlags, setZipMethod, setZipSize, seeded, sis, streamedZip, szdd, tar, zip, zip64, type CpioFormat,
 } from '../testing.js';
 
 const A = enc('first member: alpha alpha alpha\n');
 const B = enc('second member: bravo\n');
+/** Incompressible: packs to more than the zip extractor inflates in one call. */
+const RANDOM = (() => { const r = seeded(7); return Uint8Array.from({ length: 48 * 1024 }, () => Math.floor(r() * 256)); })();
 
 interface Case {
   readonly name: string;
@@ -29,6 +31,11 @@ const cpioCase = (format: CpioFormat): Case => ({
 
 const CASES: readonly Case[] = [
   { name: 'zip deflate', file: 'a.zip', input: () => zip({ 'a.txt': A, 'sub/b.txt': B }), objects: { 'a.zip/a.txt': dec(A), 'a.zip/sub/b.txt': dec(B) } },
+  // Small members are inflated into a buffer of their stated size; a wrong size must not lose bytes.
+  { name: 'zip deflate member stating fewer bytes than it holds', file: 'l.zip', input: () => setZipSize(zip({ 'a.txt': A }), 5), objects: { 'l.zip/a.txt': dec(A) } },
+  { name: 'zip deflate member stating more bytes than it holds', file: 'm.zip', input: () => setZipSize(zip({ 'a.txt': A }), 4000), objects: { 'm.zip/a.txt': dec(A) } },
+  { name: 'zip deflate member stating zero bytes', file: 'z.zip', input: () => setZipSize(zip({ 'a.txt': A }), 0), objects: { 'z.zip/a.txt': dec(A) } },
+  { name: 'zip deflate member too big to inflate in one call', file: 'r.zip', input: () => zip({ 'r.bin': RANDOM }), objects: { 'r.zip/r.bin': dec(RANDOM) } },
   { name: 'zip stored', file: 'a.zip', input: () => zip({ 'a.txt': A }, 0), objects: { 'a.zip/a.txt': dec(A) } },
   { name: 'zip with an SFX stub in front', file: 'sfx.bin', input: () => concat(new Uint8Array(300).fill(0), zip({ 'a.txt': A })), objects: { 'sfx.bin/a.txt': dec(A) } },
   {

@@ -15,8 +15,8 @@
  *    decode (what decoded before the fault is still scanned);
  *  - limit findings from the member caps (capped.ts).
  */
-import { Inflate } from 'fflate';
-import { CappedSink, feedCapped, memberCap, type DecodeEnd } from '../capped.js';
+import { Inflate, inflateSync } from 'fflate';
+import { CappedSink, feedCapped, memberCap, type DecodeEnd, type MemberCap } from '../capped.js';
 import { LeBytes } from '../bytes.js';
 import { bunzipCapped } from './bzip2.js';
 import { sevenZipExtract } from './sevenzip.js';
@@ -165,6 +165,36 @@ function readLocal(v: LeBytes): Entry[] {
   return entries;
 }
 
+/**
+ * Small deflated members are inflated in one call into a buffer of the size
+ * the central directory states (one allocation), not through the streaming
+ * decoder, which costs a 32 KiB window and growing copies per member — a jar
+ * or ct.sym of 15 000 small classes made ~1.5 GB of short-lived buffers that
+ * way. The packed bound keeps the one-call decode as short as the capped
+ * path's first slices (deflate expands at most 1032×; output past the buffer
+ * is discarded, not stored); the unpacked bound keeps a lying size from
+ * allocating much.
+ */
+const EXACT_MAX_PACKED = 32 * 1024;
+const EXACT_MAX_UNPACKED = 1024 * 1024;
+
+/**
+ * The member inflated into a buffer of its stated size, or undefined when it
+ * does not fit that path: too big, stated size at or over the cap, a bad
+ * stream, or more bytes than stated (a lie that must not hide the rest). The
+ * capped streaming decoder then does it, keeping what decodes before a fault.
+ */
+function inflateExact(input: Uint8Array, size: number, cap: MemberCap): Uint8Array | undefined {
+  if (input.length > EXACT_MAX_PACKED || size > EXACT_MAX_UNPACKED || size >= cap.bytes) return undefined;
+  try {
+    // One byte of room past the stated size tells a longer stream from an exact one.
+    const out = inflateSync(input, { out: new Uint8Array(size + 1) });
+    return out.length <= size ? out : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function decodeMember(method: number, input: Uint8Array, sink: CappedSink): DecodeEnd {
   switch (method) {
     case 0: sink.push(input); return { ok: true };
@@ -215,7 +245,13 @@ async function* extractZip(data: Uint8Array, ctx: ExtractContext): AsyncGenerato
     const start = dataStart(v, e.localOffset);
     if (start < 0) { broken = true; continue; }
     const input = data.subarray(start, start + e.compSize);
-    const sink = new CappedSink(memberCap(ctx, e.compSize));
+    const cap = memberCap(ctx, e.compSize);
+    const exact = e.method === 8 && input.length === e.compSize ? inflateExact(input, e.size, cap) : undefined;
+    if (exact !== undefined) {
+      yield { name: e.name, data: exact };
+      continue;
+    }
+    const sink = new CappedSink(cap);
     const end = decodeMember(e.method, input, sink);
     if (!end.ok || input.length < e.compSize) broken = true;
     if (end.ok || sink.length > 0) yield sink.child(ctx, e.name);
