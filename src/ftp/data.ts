@@ -11,10 +11,84 @@
  * connect. One connection is taken; the listener then closes, and `close()`
  * frees everything (no listener outlives its transfer).
  *
- * Reads no payload bytes itself.
+ * ChunkReader hands a data socket's bytes to one consumer at a time; a
+ * socket we connect for a download can read into one reused buffer (no
+ * allocation and no garbage per read).
+ *
+ * Passes payload bytes along; never interprets them.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { sameHost } from './addresses.js';
+
+/** Size of the one buffer a download's server socket reads into (ActiveOptions.reuseReadBuffer). */
+export const READ_BUFFER = 1024 * 1024;
+
+/**
+ * Takes a socket's incoming bytes one read at a time. The chunk may be a
+ * view of a buffer the socket reuses: it is valid during the call, and, when
+ * the handler returns false (stop reading), until ChunkReader.resume().
+ */
+export type ChunkHandler = (chunk: Buffer) => boolean;
+
+const readers = new WeakMap<Socket, ChunkReader>();
+
+/**
+ * One consumer at a time for a data socket's bytes, the same for the two
+ * kinds of socket: one that reads into a reused buffer (no allocation per
+ * read, so no garbage to collect per 64 KiB; Node offers it for sockets we
+ * connect) and an ordinary stream socket. Bytes that come while nobody
+ * listens are kept (copied) and reading stops until a handler resumes it.
+ * 'end', 'error' and 'close' stay the socket's own events.
+ */
+export class ChunkReader {
+  readonly #socket: Socket;
+  #handler: ChunkHandler | undefined;
+  readonly #pending: Buffer[] = [];
+
+  private constructor(socket: Socket) {
+    this.#socket = socket;
+    readers.set(socket, this);
+  }
+
+  /** The reader of `socket`; the first call for a stream socket starts listening for its data. */
+  static of(socket: Socket): ChunkReader {
+    const known = readers.get(socket);
+    if (known !== undefined) return known;
+    const r = new ChunkReader(socket);
+    socket.on('data', (chunk: Buffer) => { if (!r.deliver(chunk, false)) socket.pause(); });
+    return r;
+  }
+
+  /** A reader for a socket about to be made with `onread`; its callback is `deliver(chunk, true)`. */
+  static forReusedBuffer(socket: Socket): ChunkReader {
+    return new ChunkReader(socket);
+  }
+
+  /** Returns false to stop the socket reading. */
+  deliver(chunk: Buffer, reused: boolean): boolean {
+    if (this.#handler === undefined || this.#pending.length > 0) {
+      this.#pending.push(reused ? Buffer.from(chunk) : chunk);
+      return false;
+    }
+    return this.#handler(chunk);
+  }
+
+  /** Hands every later chunk to `handler` (none: keep them); call resume() to start. */
+  set(handler: ChunkHandler | undefined): void {
+    this.#handler = handler;
+  }
+
+  /** Reading goes on: kept chunks first, then the socket. */
+  resume(): void {
+    const h = this.#handler;
+    if (h === undefined) return;
+    while (this.#pending.length > 0) {
+      const c = this.#pending.shift() as Buffer;
+      if (!h(c)) return;
+    }
+    this.#socket.resume();
+  }
+}
 
 export type DataErrorReason = 'timeout' | 'closed' | 'refused' | 'bind' | 'lost';
 
@@ -162,6 +236,8 @@ export interface ActiveOptions {
   /** Local address to connect from (the control connection's), so the peer sees the expected source. */
   readonly localAddress?: string | undefined;
   readonly timeoutMs: number;
+  /** Read into one reused buffer of READ_BUFFER bytes; the socket's bytes then come only through ChunkReader. */
+  readonly reuseReadBuffer?: boolean | undefined;
 }
 
 export class ActiveEndpoint implements DataEndpoint {
@@ -177,7 +253,14 @@ export class ActiveEndpoint implements DataEndpoint {
     if (this.#closed || this.#socket !== undefined) return Promise.reject(new DataError('closed', 'Cannot open the data connection: it was closed'));
     const o = this.#options;
     return new Promise((resolve, reject) => {
-      const s = connect({ host: o.host, port: o.port, ...(o.localAddress !== undefined ? { localAddress: o.localAddress } : {}) });
+      let reader: ChunkReader | undefined;
+      const onread = { buffer: Buffer.allocUnsafeSlow(READ_BUFFER), callback: (n: number, b: Buffer): boolean => reader?.deliver(b.subarray(0, n), true) ?? false };
+      const s = connect({
+        host: o.host, port: o.port,
+        ...(o.localAddress !== undefined ? { localAddress: o.localAddress } : {}),
+        ...(o.reuseReadBuffer === true ? { onread } : {}),
+      });
+      if (o.reuseReadBuffer === true) reader = ChunkReader.forReusedBuffer(s);
       this.#socket = s;
       const timer = setTimeout(() => { s.destroy(); reject(new DataError('timeout', `Cannot connect to ${o.host}:${o.port}: no answer in time`)); }, o.timeoutMs);
       s.once('connect', () => {

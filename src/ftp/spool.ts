@@ -3,27 +3,33 @@
  * whole into its own temporary file (mode 0600, created exclusively under a
  * random name, so concurrent sessions moving the same file name never
  * collide), scanned there, sent on from there (from an offset for REST), and
- * deleted. Reading is pull-based (one chunk written before the next is read),
- * so memory stays bounded whatever the sender's speed; a size cap stops the
- * receive at the first byte over.
+ * deleted. Receiving stops reading the socket while two staged 4 MiB
+ * buffers wait for the disk, so memory stays bounded whatever the sender's
+ * speed; a size cap stops the receive at the first byte over.
  *
  * Reads untrusted bytes: it stores them, it does not interpret them.
  */
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createWriteStream } from 'node:fs';
+import type { Socket } from 'node:net';
 import { Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { ChunkReader, READ_BUFFER } from './data.js';
 
 export type ReceiveResult = 'complete' | 'tooBig';
 
-/** Bytes buffered between the socket and the disk. */
-const WRITE_BUFFER = 4 * 1024 * 1024;
+/** Bytes staged between the socket and the disk per write. */
+const STAGE = 4 * 1024 * 1024;
 /** Bytes read from the spool per chunk when sending. */
 const READ_CHUNK = 1024 * 1024;
 
 class SpoolFull extends Error {}
+
+async function writeAll(fh: FileHandle, buffer: Buffer, length: number, position: number): Promise<void> {
+  for (let off = 0; off < length;) off += (await fh.write(buffer, off, length - off, position + off)).bytesWritten;
+}
 
 /** Resolves when `sink` has taken `chunk` off our hands (written to the kernel, for a socket). */
 function write(sink: Writable, chunk: Buffer): Promise<void> {
@@ -69,7 +75,7 @@ export class Spool {
    * the socket read while earlier chunks are written (writev), so the disk's
    * latency does not stall the network.
    */
-  async receive(source: Readable, maxBytes: number): Promise<ReceiveResult> {
+  async receiveStream(source: Readable, maxBytes: number): Promise<ReceiveResult> {
     const fh = this.#fh;
     if (fh === undefined) throw new Error('Cannot receive into the spool: it is closed');
     this.#fh = undefined;
@@ -85,7 +91,7 @@ export class Spool {
         done(null, chunk);
       },
     });
-    const sink = createWriteStream('', { fd: fh, highWaterMark: WRITE_BUFFER, autoClose: true });
+    const sink = createWriteStream('', { fd: fh, highWaterMark: STAGE, autoClose: true });
     try {
       await pipeline(source, counter, sink);
     } catch (err) {
@@ -95,6 +101,95 @@ export class Spool {
       if (!sink.closed) await new Promise<void>((resolve) => { sink.once('close', () => resolve()); sink.destroy(); });
     }
     return 'complete';
+  }
+
+  /**
+   * Reads `source` (a socket read through ChunkReader, a download's) to its
+   * end into the file (after what is there); stops
+   * (without draining it, and destroying it) at the first byte past
+   * `maxBytes`. Each read is copied into a large staging buffer, and a full
+   * one is written while the next fills, so the disk's latency does not
+   * stall the network and the file sees few large writes. At most two
+   * staged buffers wait for the disk; then the socket stops reading.
+   */
+  receive(source: Socket, maxBytes: number): Promise<ReceiveResult> {
+    const fh = this.#fh;
+    if (fh === undefined) return Promise.reject(new Error('Cannot receive into the spool: it is closed'));
+    this.#fh = undefined;
+    const reader = ChunkReader.of(source);
+    // Allocated as needed (a small file takes one), three at most: one filling, two being written.
+    const free: Buffer[] = [];
+    let stage: Buffer = Buffer.allocUnsafeSlow(STAGE);
+    let fill = 0;
+    let position = this.#size;
+    let inFlight = 0;
+    let stopped = false;
+    let written: Promise<void> = Promise.resolve();
+    return new Promise<ReceiveResult>((resolve, reject) => {
+      let settled = false;
+      const settle = (outcome: ReceiveResult | Error): void => {
+        if (settled) return;
+        settled = true;
+        reader.set(undefined);
+        source.off('end', onEnd);
+        source.off('close', onClose);
+        source.off('error', onError);
+        if (outcome !== 'complete') source.destroy();
+        // The file is closed only when no write is running on it.
+        void written.catch(() => undefined).then(() => fh.close()).catch(() => undefined).then(() => {
+          if (outcome instanceof Error) reject(outcome);
+          else resolve(outcome);
+        });
+      };
+      const hand = (): void => {
+        if (fill === 0) return;
+        const buffer = stage;
+        const length = fill;
+        const at = position;
+        position += length;
+        inFlight++;
+        written = written.then(() => writeAll(fh, buffer, length, at)).then(() => {
+          inFlight--;
+          if (buffer.byteLength === STAGE) free.push(buffer);
+          if (stopped && inFlight < 2 && !settled) { stopped = false; reader.resume(); }
+        });
+        written.catch((err: unknown) => settle(err instanceof Error ? err : new Error(String(err))));
+        stage = free.pop() ?? Buffer.allocUnsafeSlow(STAGE);
+        fill = 0;
+      };
+      const onChunk = (chunk: Buffer): boolean => {
+        if (settled) return false;
+        this.#size += chunk.byteLength;
+        if (this.#size > maxBytes) { settle('tooBig'); return false; }
+        if (chunk.byteLength > STAGE - fill) {
+          hand();
+          // Larger than a stage (no socket reads that much at once): staged as a copy of its own.
+          if (chunk.byteLength > STAGE) { stage = Buffer.from(chunk); fill = chunk.byteLength; hand(); return this.#room(inFlight, () => { stopped = true; }); }
+        }
+        chunk.copy(stage, fill);
+        fill += chunk.byteLength;
+        if (STAGE - fill < READ_BUFFER) hand();
+        return this.#room(inFlight, () => { stopped = true; });
+      };
+      const onEnd = (): void => {
+        hand();
+        written.then(() => settle('complete'), () => undefined);
+      };
+      const onClose = (): void => { if (!source.readableEnded) settle(new Error('the data connection closed before its end')); };
+      const onError = (err: Error): void => settle(err);
+      source.once('end', onEnd);
+      source.once('close', onClose);
+      source.once('error', onError);
+      reader.set(onChunk);
+      reader.resume();
+    });
+  }
+
+  /** True while fewer than two staged buffers wait for the disk; otherwise calls `stop` (reading stops). */
+  #room(inFlight: number, stop: () => void): boolean {
+    if (inFlight < 2) return true;
+    stop();
+    return false;
   }
 
   /**
@@ -108,7 +203,8 @@ export class Spool {
   async send(sink: Writable, offset = 0): Promise<void> {
     const fh = await open(this.path, 'r');
     try {
-      const buffers = [Buffer.allocUnsafeSlow(READ_CHUNK), Buffer.allocUnsafeSlow(READ_CHUNK)];
+      const chunk = Math.max(1, Math.min(READ_CHUNK, this.#size - offset));
+      const buffers = [Buffer.allocUnsafeSlow(chunk), Buffer.allocUnsafeSlow(chunk)];
       let position = Math.min(offset, this.#size);
       let writing: Promise<void> | undefined;
       for (let turn = 0; ; turn ^= 1) {
