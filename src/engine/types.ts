@@ -53,6 +53,11 @@ export interface ScanOptions {
 
 /** One streaming scan of one object. Feed chunks in order, then call end(). Never throws because of the bytes. */
 export interface EngineScan {
+  /**
+   * Scans the next bytes. The scan keeps no reference to `chunk` once write
+   * returns (what it needs across chunks it copies), so callers may reuse the
+   * buffer: the builtin scanner's read buffers rely on this.
+   */
   write(chunk: Uint8Array): void;
   end(): EngineFinding[];
 }
