@@ -254,11 +254,14 @@ export class ActiveEndpoint implements DataEndpoint {
     const o = this.#options;
     return new Promise((resolve, reject) => {
       let reader: ChunkReader | undefined;
-      const onread = { buffer: Buffer.allocUnsafeSlow(READ_BUFFER), callback: (n: number, b: Buffer): boolean => reader?.deliver(b.subarray(0, n), true) ?? false };
+      const onread = (): { buffer: Buffer; callback: (n: number, b: Buffer) => boolean } => ({
+        buffer: Buffer.allocUnsafeSlow(READ_BUFFER),
+        callback: (n, b) => reader?.deliver(b.subarray(0, n), true) ?? false,
+      });
       const s = connect({
         host: o.host, port: o.port,
         ...(o.localAddress !== undefined ? { localAddress: o.localAddress } : {}),
-        ...(o.reuseReadBuffer === true ? { onread } : {}),
+        ...(o.reuseReadBuffer === true ? { onread: onread() } : {}),
       });
       if (o.reuseReadBuffer === true) reader = ChunkReader.forReusedBuffer(s);
       this.#socket = s;
