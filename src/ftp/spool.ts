@@ -27,6 +27,37 @@ const READ_CHUNK = 1024 * 1024;
 
 class SpoolFull extends Error {}
 
+/**
+ * Large buffers kept between transfers (a few), so that a warm proxy
+ * allocates none per transfer: each one allocated was memory outside the
+ * JS heap that hastened a full garbage collection, which showed as added
+ * time to first byte of small scanned files after big ones. A buffer from
+ * here holds an earlier transfer's bytes: only the bytes just read or
+ * received into it are ever written out.
+ */
+class BufferPool {
+  readonly #size: number;
+  readonly #keep: number;
+  readonly #free: Buffer[] = [];
+
+  constructor(size: number, keep: number) {
+    this.#size = size;
+    this.#keep = keep;
+  }
+
+  take(): Buffer {
+    return this.#free.pop() ?? Buffer.allocUnsafeSlow(this.#size);
+  }
+
+  /** Only a buffer no write uses any more. */
+  give(b: Buffer): void {
+    if (b.byteLength === this.#size && this.#free.length < this.#keep) this.#free.push(b);
+  }
+}
+
+const stagePool = new BufferPool(STAGE, 6);
+const readPool = new BufferPool(READ_CHUNK, 8);
+
 async function writeAll(fh: FileHandle, buffer: Buffer, length: number, position: number): Promise<void> {
   for (let off = 0; off < length;) off += (await fh.write(buffer, off, length - off, position + off)).bytesWritten;
 }
@@ -117,9 +148,8 @@ export class Spool {
     if (fh === undefined) return Promise.reject(new Error('Cannot receive into the spool: it is closed'));
     this.#fh = undefined;
     const reader = ChunkReader.of(source);
-    // Allocated as needed (a small file takes one), three at most: one filling, two being written.
-    const free: Buffer[] = [];
-    let stage: Buffer = Buffer.allocUnsafeSlow(STAGE);
+    // Three at most: one filling, two being written.
+    let stage: Buffer = stagePool.take();
     let fill = 0;
     let position = this.#size;
     let inFlight = 0;
@@ -137,6 +167,7 @@ export class Spool {
         if (outcome !== 'complete') source.destroy();
         // The file is closed only when no write is running on it.
         void written.catch(() => undefined).then(() => fh.close()).catch(() => undefined).then(() => {
+          stagePool.give(stage);
           if (outcome instanceof Error) reject(outcome);
           else resolve(outcome);
         });
@@ -150,11 +181,11 @@ export class Spool {
         inFlight++;
         written = written.then(() => writeAll(fh, buffer, length, at)).then(() => {
           inFlight--;
-          if (buffer.byteLength === STAGE) free.push(buffer);
+          stagePool.give(buffer);
           if (stopped && inFlight < 2 && !settled) { stopped = false; reader.resume(); }
         });
         written.catch((err: unknown) => settle(err instanceof Error ? err : new Error(String(err))));
-        stage = free.pop() ?? Buffer.allocUnsafeSlow(STAGE);
+        stage = stagePool.take();
         fill = 0;
       };
       const onChunk = (chunk: Buffer): boolean => {
@@ -194,7 +225,7 @@ export class Spool {
 
   /**
    * Sends the file from `offset` to `sink` and ends it. Two buffers
-   * allocated once take turns: the next chunk is read from the file while
+   * from the pool take turns: the next chunk is read from the file while
    * the previous one is being written, and a buffer is refilled only after
    * the socket has handed its bytes to the kernel. A read stream allocated a
    * new buffer per chunk instead (200 MB of short-lived memory per 200 MB
@@ -203,8 +234,7 @@ export class Spool {
   async send(sink: Writable, offset = 0): Promise<void> {
     const fh = await open(this.path, 'r');
     try {
-      const chunk = Math.max(1, Math.min(READ_CHUNK, this.#size - offset));
-      const buffers = [Buffer.allocUnsafeSlow(chunk), Buffer.allocUnsafeSlow(chunk)];
+      const buffers = [readPool.take(), readPool.take()];
       let position = Math.min(offset, this.#size);
       let writing: Promise<void> | undefined;
       for (let turn = 0; ; turn ^= 1) {
@@ -217,6 +247,8 @@ export class Spool {
         // A failure while the next chunk is read is seen at the next await; until then it must not go unhandled.
         writing.catch(() => undefined);
       }
+      // Back to the pool only here, with no write running; after a failure they are left to the collector.
+      for (const b of buffers) readPool.give(b);
       await new Promise<void>((resolve, reject) => { sink.end((err?: Error | null) => { if (err) reject(err); else resolve(); }); });
     } catch (err) {
       sink.destroy();
