@@ -757,7 +757,7 @@ export class FtpSession {
       }
       await spool.append(head);
       const max = this.#config.maxTransferSize;
-      const received = spool.size > max ? 'tooBig' : ended ? 'complete' : await receive(spool, from, max, true);
+      const received = spool.size > max ? 'tooBig' : ended ? 'complete' : await receive(spool, from, max);
       const t1 = performance.now();
       this.#checkAbort(t);
       if (received === 'tooBig') {
@@ -860,7 +860,7 @@ export class FtpSession {
       const spool = await this.#spool(t);
       const from = await this.#openClientData(t, client);
       this.#write(this.#ftp('readyToReceive'));
-      const received = await receive(spool, from, this.#config.maxTransferSize, false);
+      const received = await receive(spool, from, this.#config.maxTransferSize);
       from.destroy();
       this.#checkAbort(t);
       if (received === 'tooBig') { this.#conclude(t, this.#row(renderReply('tooBig').ftp)); return; }
@@ -1026,14 +1026,10 @@ function relay(from: Socket, to: Socket, signal: AbortSignal): Promise<void> {
   });
 }
 
-/**
- * A data socket into the spool; a connection reset is a lost transfer (426), not an internal error.
- * A download's socket, read through ChunkReader since its head, goes on that way;
- * an upload's is piped (measured: the staged path cost more CPU for curl's uploads).
- */
-async function receive(spool: Spool, from: Socket, max: number, download: boolean): Promise<'complete' | 'tooBig'> {
+/** A data socket into the spool; a connection reset is a lost transfer (426), not an internal error. */
+async function receive(spool: Spool, from: Socket, max: number): Promise<'complete' | 'tooBig'> {
   try {
-    return await (download ? spool.receive(from, max) : spool.receiveStream(from, max));
+    return await spool.receive(from, max);
   } catch (err) {
     if (from.errored !== err && !from.destroyed) throw err;
     throw new DataError('lost', `data connection lost: ${err instanceof Error ? err.message : String(err)}`);

@@ -12,10 +12,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createWriteStream } from 'node:fs';
 import type { Socket } from 'node:net';
-import { Transform, type Readable, type Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Writable } from 'node:stream';
 import { ChunkReader, READ_BUFFER } from './data.js';
 
 export type ReceiveResult = 'complete' | 'tooBig';
@@ -24,8 +22,6 @@ export type ReceiveResult = 'complete' | 'tooBig';
 const STAGE = 4 * 1024 * 1024;
 /** Bytes read from the spool per chunk when sending. */
 const READ_CHUNK = 1024 * 1024;
-
-class SpoolFull extends Error {}
 
 /**
  * Large buffers kept between transfers (a few), so that a warm proxy
@@ -101,42 +97,8 @@ export class Spool {
   }
 
   /**
-   * Reads `source` to its end into the file (after what is there); stops (without draining it) at
-   * the first byte past `maxBytes`. A write stream with a large buffer keeps
-   * the socket read while earlier chunks are written (writev), so the disk's
-   * latency does not stall the network.
-   */
-  async receiveStream(source: Readable, maxBytes: number): Promise<ReceiveResult> {
-    const fh = this.#fh;
-    if (fh === undefined) throw new Error('Cannot receive into the spool: it is closed');
-    this.#fh = undefined;
-    let tooBig = false;
-    const counter = new Transform({
-      transform: (chunk: Buffer, _enc, done) => {
-        this.#size += chunk.byteLength;
-        if (this.#size > maxBytes) {
-          tooBig = true;
-          done(new SpoolFull());
-          return;
-        }
-        done(null, chunk);
-      },
-    });
-    const sink = createWriteStream('', { fd: fh, highWaterMark: STAGE, autoClose: true });
-    try {
-      await pipeline(source, counter, sink);
-    } catch (err) {
-      if (tooBig) return 'tooBig';
-      throw err;
-    } finally {
-      if (!sink.closed) await new Promise<void>((resolve) => { sink.once('close', () => resolve()); sink.destroy(); });
-    }
-    return 'complete';
-  }
-
-  /**
-   * Reads `source` (a socket read through ChunkReader, a download's) to its
-   * end into the file (after what is there); stops
+   * Reads `source` (through its ChunkReader) to its end into the file
+   * (after what is there); stops
    * (without draining it, and destroying it) at the first byte past
    * `maxBytes`. Each read is copied into a large staging buffer, and a full
    * one is written while the next fills, so the disk's latency does not
