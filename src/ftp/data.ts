@@ -24,11 +24,12 @@ import { sameHost } from './addresses.js';
 export const READ_BUFFER = 1024 * 1024;
 
 /**
- * Takes a socket's incoming bytes one read at a time. The chunk may be a
- * view of a buffer the socket reuses: it is valid during the call, and, when
- * the handler returns false (stop reading), until ChunkReader.resume().
+ * Takes a socket's incoming bytes one read at a time. When `reused`, the
+ * chunk is a view of a buffer the socket reuses: it is valid during the
+ * call, and, when the handler returns false (stop reading), until
+ * ChunkReader.resume(); otherwise the handler may keep it.
  */
-export type ChunkHandler = (chunk: Buffer) => boolean;
+export type ChunkHandler = (chunk: Buffer, reused: boolean) => boolean;
 
 const readers = new WeakMap<Socket, ChunkReader>();
 
@@ -70,7 +71,7 @@ export class ChunkReader {
       this.#pending.push(reused ? Buffer.from(chunk) : chunk);
       return false;
     }
-    return this.#handler(chunk);
+    return this.#handler(chunk, reused);
   }
 
   /** Hands every later chunk to `handler` (none: keep them); call resume() to start. */
@@ -84,7 +85,7 @@ export class ChunkReader {
     if (h === undefined) return;
     while (this.#pending.length > 0) {
       const c = this.#pending.shift() as Buffer;
-      if (!h(c)) return;
+      if (!h(c, false)) return;
     }
     this.#socket.resume();
   }

@@ -21,7 +21,7 @@ export type ReceiveResult = 'complete' | 'tooBig';
 /** Bytes staged between the socket and the disk per write. */
 const STAGE = 4 * 1024 * 1024;
 /** Bytes read from the spool per chunk when sending. */
-const READ_CHUNK = 1024 * 1024;
+const READ_CHUNK = 2 * 1024 * 1024;
 
 /**
  * Large buffers kept between transfers (a few), so that a warm proxy
@@ -54,8 +54,16 @@ class BufferPool {
 const stagePool = new BufferPool(STAGE, 6);
 const readPool = new BufferPool(READ_CHUNK, 8);
 
-async function writeAll(fh: FileHandle, buffer: Buffer, length: number, position: number): Promise<void> {
-  for (let off = 0; off < length;) off += (await fh.write(buffer, off, length - off, position + off)).bytesWritten;
+/** Writes `parts` one after the other at `position`, all of them (a short write goes on from where it stopped). */
+async function writevAll(fh: FileHandle, parts: Buffer[], position: number): Promise<void> {
+  let done = (await fh.writev(parts, position)).bytesWritten;
+  let at = position;
+  for (const p of parts) {
+    if (done >= p.byteLength) { done -= p.byteLength; at += p.byteLength; continue; }
+    for (let off = done; off < p.byteLength;) off += (await fh.write(p, off, p.byteLength - off, at + off)).bytesWritten;
+    done = 0;
+    at += p.byteLength;
+  }
 }
 
 /** Resolves when `sink` has taken `chunk` off our hands (written to the kernel, for a socket). */
@@ -98,20 +106,24 @@ export class Spool {
 
   /**
    * Reads `source` (through its ChunkReader) to its end into the file
-   * (after what is there); stops
-   * (without draining it, and destroying it) at the first byte past
-   * `maxBytes`. Each read is copied into a large staging buffer, and a full
-   * one is written while the next fills, so the disk's latency does not
-   * stall the network and the file sees few large writes. At most two
-   * staged buffers wait for the disk; then the socket stops reading.
+   * (after what is there); stops (without draining it, and destroying it)
+   * at the first byte past `maxBytes`. Chunks are gathered into batches of
+   * about 3 MiB, each written with one writev while the next gathers, so the
+   * disk's latency does not stall the network; chunks of a reused read
+   * buffer are copied into a pooled staging buffer first. While two batches
+   * wait for the disk the socket stops reading.
    */
   receive(source: Socket, maxBytes: number): Promise<ReceiveResult> {
     const fh = this.#fh;
     if (fh === undefined) return Promise.reject(new Error('Cannot receive into the spool: it is closed'));
     this.#fh = undefined;
     const reader = ChunkReader.of(source);
-    // Three at most: one filling, two being written.
-    let stage: Buffer = stagePool.take();
+    // A batch is written at once (writev): ordinary chunks as they are, a
+    // reused buffer's chunks copied into a staging buffer. Three staging
+    // buffers at most: one filling, two being written.
+    let batch: Buffer[] = [];
+    let batchBytes = 0;
+    let stage: Buffer | undefined;
     let fill = 0;
     let position = this.#size;
     let inFlight = 0;
@@ -129,40 +141,50 @@ export class Spool {
         if (outcome !== 'complete') source.destroy();
         // The file is closed only when no write is running on it.
         void written.catch(() => undefined).then(() => fh.close()).catch(() => undefined).then(() => {
-          stagePool.give(stage);
+          if (stage !== undefined) stagePool.give(stage);
           if (outcome instanceof Error) reject(outcome);
           else resolve(outcome);
         });
       };
       const hand = (): void => {
-        if (fill === 0) return;
-        const buffer = stage;
-        const length = fill;
+        if (batchBytes === 0) return;
+        const parts = batch;
+        const owned = stage;
         const at = position;
-        position += length;
+        position += batchBytes;
         inFlight++;
-        written = written.then(() => writeAll(fh, buffer, length, at)).then(() => {
+        batch = [];
+        batchBytes = 0;
+        stage = undefined;
+        fill = 0;
+        written = written.then(() => writevAll(fh, parts, at)).then(() => {
           inFlight--;
-          stagePool.give(buffer);
+          if (owned !== undefined) stagePool.give(owned);
           if (stopped && inFlight < 2 && !settled) { stopped = false; reader.resume(); }
         });
         written.catch((err: unknown) => settle(err instanceof Error ? err : new Error(String(err))));
-        stage = stagePool.take();
-        fill = 0;
       };
-      const onChunk = (chunk: Buffer): boolean => {
+      const onChunk = (chunk: Buffer, reused: boolean): boolean => {
         if (settled) return false;
         this.#size += chunk.byteLength;
         if (this.#size > maxBytes) { settle('tooBig'); return false; }
-        if (chunk.byteLength > STAGE - fill) {
-          hand();
-          // Larger than a stage (no socket reads that much at once): staged as a copy of its own.
-          if (chunk.byteLength > STAGE) { stage = Buffer.from(chunk); fill = chunk.byteLength; hand(); return this.#room(inFlight, () => { stopped = true; }); }
+        if (!reused) {
+          batch.push(chunk);
+        } else if (chunk.byteLength > STAGE) {
+          // Larger than a stage (no socket reads that much at once): kept as a copy of its own.
+          batch.push(Buffer.from(chunk));
+        } else {
+          if (stage !== undefined && chunk.byteLength > STAGE - fill) hand();
+          stage ??= stagePool.take();
+          batch.push(stage.subarray(fill, fill + chunk.byteLength));
+          chunk.copy(stage, fill);
+          fill += chunk.byteLength;
         }
-        chunk.copy(stage, fill);
-        fill += chunk.byteLength;
-        if (STAGE - fill < READ_BUFFER) hand();
-        return this.#room(inFlight, () => { stopped = true; });
+        batchBytes += chunk.byteLength;
+        if (batchBytes >= STAGE - READ_BUFFER || (stage !== undefined && STAGE - fill < READ_BUFFER)) hand();
+        if (inFlight < 2) return true;
+        stopped = true;
+        return false;
       };
       const onEnd = (): void => {
         hand();
@@ -176,13 +198,6 @@ export class Spool {
       reader.set(onChunk);
       reader.resume();
     });
-  }
-
-  /** True while fewer than two staged buffers wait for the disk; otherwise calls `stop` (reading stops). */
-  #room(inFlight: number, stop: () => void): boolean {
-    if (inFlight < 2) return true;
-    stop();
-    return false;
   }
 
   /**
