@@ -171,6 +171,29 @@ for (const transport of ['tcp', 'unix'] as const) {
       }
     }
 
+    for (const source of ['data', 'path'] as const) {
+      for (const [name, reply, names] of [['clean', 'stream: OK\0', [STREAM_LIMIT_FINDING]], ['found', 'stream: Sig FOUND\0', ['Sig', STREAM_LIMIT_FINDING]]] as const) {
+        it(`sends no more than streamMaxLength and says so (${name}, from ${source})`, async () => {
+          fake.setBehaviour((_b, s) => s.end(reply));
+          fake.received.length = 0;
+          const bytes = pattern(5000);
+          const scanner = new ClamdScanner({ address: fake.address, chunkSize: 1024, streamMaxLength: 3000 });
+          let target;
+          if (source === 'data') target = { name: 'a', data: bytes };
+          else {
+            const path = join(dir, `cut-${name}`);
+            await writeFile(path, bytes);
+            target = { name: 'a', path, size: bytes.length };
+          }
+          const report = await scanner.scan(target);
+          assert.deepEqual(fake.received[0], bytes.subarray(0, 3000));
+          assert.equal(report.verdict, 'infected');
+          assert.deepEqual(report.findings.map((f) => f.name), names);
+          await scanner.close();
+        });
+      }
+    }
+
     it('keeps the size-limit reply clamd sends while we are still sending', async () => {
       fake.setBehaviour((_b, s) => { s.write('INSTREAM size limit exceeded. ERROR\0'); s.destroy(); }, { early: true });
       const scanner = new ClamdScanner({ address: fake.address, chunkSize: 64 * 1024 });

@@ -47,6 +47,13 @@ export interface ClamdOptions {
   readonly chunkSize?: number;
   /** Scanner name used in findings and errors. Default "clamd". */
   readonly name?: string;
+  /**
+   * clamd's StreamMaxLength. Only this many bytes are sent; a larger object gets the finding
+   * Heuristics.Limits.Exceeded.StreamMaxLength besides what clamd found in them. Sending more would
+   * make clamd answer and close while we write, and the reset can destroy its answer before we read
+   * it: a finding every time beats a scanner error some of the time. Default 25 MiB (clamd's default).
+   */
+  readonly streamMaxLength?: number;
 }
 
 export const STREAM_LIMIT_FINDING = 'Heuristics.Limits.Exceeded.StreamMaxLength';
@@ -94,6 +101,7 @@ export class ClamdScanner implements Scanner {
   readonly #timeoutMs: number;
   readonly #connectTimeoutMs: number;
   readonly #chunkSize: number;
+  readonly #streamMax: number;
   readonly #pool: Semaphore;
   readonly #sockets = new Set<Socket>();
   #closed = false;
@@ -105,6 +113,7 @@ export class ClamdScanner implements Scanner {
     this.#timeoutMs = options.timeoutMs ?? 120_000;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
     this.#chunkSize = Math.max(1024, options.chunkSize ?? 256 * 1024);
+    this.#streamMax = Math.max(1, options.streamMaxLength ?? 25 * 1024 * 1024);
     this.#pool = new Semaphore(options.maxConnections ?? 4);
   }
 
@@ -124,7 +133,7 @@ export class ClamdScanner implements Scanner {
       release = await this.#pool.acquire(signal);
       const result = await this.#instream(target, signal);
       sent = result.sent;
-      return this.#report(parseInstreamReply(result.reply), target, started, sent);
+      return this.#report(parseInstreamReply(result.reply), target, started, sent, result.cut);
     } catch (e) {
       return failedReport(this.name, this.#abortError(e, timeout, signal), started, sent);
     } finally {
@@ -157,11 +166,12 @@ export class ClamdScanner implements Scanner {
     this.#sockets.clear();
   }
 
-  #report(reply: ClamdReply, target: ScanTarget, started: number, sent: number): ScanReport {
+  #report(reply: ClamdReply, target: ScanTarget, started: number, sent: number, cut: boolean): ScanReport {
     const at = (name: string): Finding => ({ name, path: [target.name], scanner: this.name });
+    const limit = cut ? [at(STREAM_LIMIT_FINDING)] : [];
     switch (reply.kind) {
-      case 'ok': return finishedReport([], started, sent);
-      case 'found': return finishedReport(reply.names.map(at), started, sent);
+      case 'ok': return finishedReport(limit, started, sent);
+      case 'found': return finishedReport([...reply.names.map(at), ...limit], started, sent);
       case 'limit': return finishedReport([at(STREAM_LIMIT_FINDING)], started, sent);
       case 'error': return failedReport(this.name, new PortcullisError('PC_ERR_SCANNER', `Cannot scan with clamd: ${reply.message}`), started, sent);
     }
@@ -173,7 +183,10 @@ export class ClamdScanner implements Scanner {
     return e;
   }
 
-  async #instream(target: ScanTarget, signal: AbortSignal): Promise<{ reply: string; sent: number }> {
+  async #instream(target: ScanTarget, signal: AbortSignal): Promise<{ reply: string; sent: number; cut: boolean }> {
+    const size = 'data' in target ? target.data.byteLength : target.size;
+    const cut = size > this.#streamMax;
+    const end = Math.min(size, this.#streamMax);
     const socket = await this.#connect(signal);
     let sent = 0;
     const { reply } = await this.#exchange(socket, signal, async (isDone) => {
@@ -190,11 +203,11 @@ export class ClamdScanner implements Scanner {
         sent += chunk.byteLength;
       };
       if ('data' in target) {
-        for (let at = 0; at < target.data.byteLength && !isDone(); at += this.#chunkSize) {
-          await send(target.data.subarray(at, at + this.#chunkSize));
+        for (let at = 0; at < end && !isDone(); at += this.#chunkSize) {
+          await send(target.data.subarray(at, Math.min(end, at + this.#chunkSize)));
         }
       } else {
-        const stream = createReadStream(target.path, { highWaterMark: this.#chunkSize, signal });
+        const stream = createReadStream(target.path, { highWaterMark: this.#chunkSize, signal, ...(cut ? { end: end - 1 } : {}) });
         try {
           for await (const chunk of stream as AsyncIterable<Buffer>) {
             if (isDone()) break;
@@ -209,7 +222,7 @@ export class ClamdScanner implements Scanner {
       }
       if (!isDone()) await writeAll(socket, Buffer.alloc(4));
     });
-    return { reply, sent };
+    return { reply, sent, cut };
   }
 
   #connect(signal: AbortSignal): Promise<Socket> {
