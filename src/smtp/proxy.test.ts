@@ -309,6 +309,24 @@ describe('smtp proxy: each action on EICAR in a zip', () => {
   });
 });
 
+describe('smtp proxy: fail-open by choice', () => {
+  test('scannerFailure: pass delivers, and the header says the message was not scanned', async () => {
+    const rig = await startProxy({}, {}, {
+      scanners: [{ command: ['/bin/sh', '-c', 'exit 7', '{}'] }],
+      policy: { actions: { smtp: { inbound: { scannerFailure: 'pass' }, outbound: { scannerFailure: 'pass' } } } },
+    });
+    try {
+      const r = await send(rig, CLEAN);
+      assert.equal(r?.code, 250);
+      const got = rig.hop.messages.at(-1)?.data.toString('latin1') ?? '';
+      assert.match(got, /^X-Virus-Scanned: portcullis on proxy\.test\r\nX-Virus-Status: Unscanned \(scanner failure\)\r\n/);
+      assert.ok(got.endsWith(CLEAN));
+    } finally {
+      await rig.close();
+    }
+  });
+});
+
 describe('smtp proxy: limits and smuggling', () => {
   let rig: ProxyRig;
   before(async () => { rig = await startProxy({ maxMessageSize: '64k' }, { size: 32 * 1024 }); });

@@ -16,6 +16,7 @@
  * Reads untrusted bytes: the client's envelope and message (through
  * smtp-server, the DATA guard and the spool) and the next hop's replies.
  */
+import type { DecisionClass } from '../policy/types.js';
 import type { Readable } from 'node:stream';
 import type { SmtpConfig } from '../config/table.js';
 import { isPortcullisError } from '../errors.js';
@@ -298,7 +299,7 @@ export class ProxySession {
     const policyReply = toReply(d.reply.smtp);
     switch (d.action) {
       case 'pass':
-        return this.#deliver(spool, d.class === 'clean' ? 'Clean' : 'Infected', names, d.class === 'clean' ? undefined : policyReply, cfg);
+        return this.#deliver(spool, passStatus(d.class), names, d.class === 'clean' ? undefined : policyReply, cfg);
       case 'strip':
       case 'replace': {
         const parts = findingParts(d.findings);
@@ -466,3 +467,12 @@ export function splitNextHop(nextHop: string): [string, number] {
   return [m?.[1] ?? '127.0.0.1', Number(m?.[2] ?? 25)];
 }
 
+/**
+ * X-Virus-Status of a message passed on: a pass after a scanner failure (fail-open by the
+ * operator's choice) was not scanned, and must not read "Clean" or "Infected" with nothing named.
+ */
+export function passStatus(cls: DecisionClass): string {
+  if (cls === 'clean') return 'Clean';
+  if (cls === 'scannerFailure') return 'Unscanned (scanner failure)';
+  return 'Infected';
+}
