@@ -9,6 +9,7 @@
  * Reads untrusted bytes: only from the tests' own proxy.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { dial, FramedClient } from '../gateway/testing.js';
 import { CommandReader, ReplyReader, splitCommand } from './codec.js';
 import { formatPasv, parseEprt, parsePort } from './addresses.js';
 
@@ -216,44 +217,24 @@ export interface TestReply {
 }
 
 /** A raw FTP client for tests: whole replies, passive and active data sockets. */
-export class TestClient {
-  readonly control: Socket;
-  readonly #reader = new ReplyReader();
-  readonly #replies: TestReply[] = [];
-  #waiters: ((r: TestReply | undefined) => void)[] = [];
-  #closed = false;
-
+export class TestClient extends FramedClient<TestReply> {
   private constructor(socket: Socket) {
-    this.control = socket;
-    socket.on('data', (chunk: Buffer) => {
-      for (const r of this.#reader.feed(chunk)) {
-        const reply = { code: r.code, lines: r.lines, text: r.lines.join('\n') };
-        const w = this.#waiters.shift();
-        if (w !== undefined) w(reply);
-        else this.#replies.push(reply);
-      }
-    });
-    socket.on('close', () => { this.#closed = true; for (const w of this.#waiters.splice(0)) w(undefined); });
-    socket.on('error', () => socket.destroy());
+    const reader = new ReplyReader();
+    super(socket, (chunk) => reader.feed(chunk).map((r) => ({ code: r.code, lines: r.lines, text: r.lines.join('\n') })));
   }
 
-  static open(address: string, localAddress?: string): Promise<TestClient> {
-    const m = /^\[?(.*?)\]?:(\d+)$/.exec(address);
-    return new Promise((resolve, reject) => {
-      const s = connect({ host: m?.[1] ?? '', port: Number(m?.[2]), ...(localAddress !== undefined ? { localAddress } : {}) }, () => resolve(new TestClient(s)));
-      s.once('error', reject);
-    });
+  static async open(address: string, localAddress?: string): Promise<TestClient> {
+    return new TestClient(await dial(address, localAddress));
+  }
+
+  /** The control connection (the socket the replies arrive on). */
+  get control(): Socket {
+    return this.socket;
   }
 
   /** The next whole reply; undefined when the connection closed first. */
   reply(timeoutMs = 5000): Promise<TestReply | undefined> {
-    const r = this.#replies.shift();
-    if (r !== undefined) return Promise.resolve(r);
-    if (this.#closed) return Promise.resolve(undefined);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no reply within timeout')), timeoutMs);
-      this.#waiters.push((x) => { clearTimeout(timer); resolve(x); });
-    });
+    return this.next(timeoutMs, 'reply');
   }
 
   async must(timeoutMs = 5000): Promise<TestReply> {
@@ -262,7 +243,7 @@ export class TestClient {
     return r;
   }
 
-  send(line: string): void {
+  override send(line: string): void {
     this.control.write(`${line}\r\n`, 'latin1');
   }
 
@@ -312,10 +293,6 @@ export class TestClient {
     if (r.code !== 200) { l.close(); throw new Error(`${cmd}: ${r.text}`); }
     // Wrapped: an async function would otherwise wait for the connection itself before returning.
     return { accepted: new Promise((resolve) => l.once('connection', (s) => { l.close(); resolve(s); })) };
-  }
-
-  close(): void {
-    this.control.destroy();
   }
 }
 

@@ -1,7 +1,9 @@
 /**
  * Test helpers for the gateway: a logger that keeps its lines, configs on
- * free ports in a temporary data folder, and a tiny line-based TCP client.
- * Used by the gateway's own tests; other parts' tests may use them too.
+ * free ports in a temporary data folder, and a small TCP client that cuts
+ * what it receives into messages (lines here; the FTP and SMTP tests frame
+ * whole replies with it). Used by the gateway's own tests and by the other
+ * parts' tests.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
@@ -68,53 +70,51 @@ export async function tempDir(prefix: string): Promise<{ path: string; remove():
   return { path, remove: () => rm(path, { recursive: true, force: true }) };
 }
 
-/** A line-reading TCP client for raw protocol tests. */
-export class LineClient {
+/** Connects to `host:port` (an IPv6 host may be bracketed); resolves once connected. */
+export function dial(address: string, localAddress?: string): Promise<Socket> {
+  const m = /^\[?(.*?)\]?:(\d+)$/.exec(address);
+  if (m === null) return Promise.reject(new Error(`bad address ${address}`));
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: m[1] ?? '', port: Number(m[2]), ...(localAddress !== undefined ? { localAddress } : {}) }, () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+/**
+ * A TCP client for raw protocol tests that cuts what it receives into
+ * messages with `frame` (lines, whole FTP or SMTP replies, …) and hands
+ * them out in order; subclasses name the reading method after their unit.
+ */
+export class FramedClient<T> {
   readonly socket: Socket;
-  #buffer = '';
-  #lines: string[] = [];
-  #waiters: ((line: string | undefined) => void)[] = [];
+  #items: T[] = [];
+  #waiters: ((item: T | undefined) => void)[] = [];
   #closed = false;
 
-  private constructor(socket: Socket) {
+  protected constructor(socket: Socket, frame: (chunk: Buffer) => Iterable<T>) {
     this.socket = socket;
-    socket.setEncoding('latin1');
-    socket.on('data', (d: string) => {
-      this.#buffer += d;
-      let nl: number;
-      while ((nl = this.#buffer.indexOf('\n')) >= 0) {
-        const line = this.#buffer.slice(0, nl).replace(/\r$/, '');
-        this.#buffer = this.#buffer.slice(nl + 1);
+    socket.on('data', (chunk: Buffer) => {
+      for (const item of frame(chunk)) {
         const w = this.#waiters.shift();
-        if (w) w(line);
-        else this.#lines.push(line);
+        if (w !== undefined) w(item);
+        else this.#items.push(item);
       }
     });
-    const onEnd = (): void => {
+    socket.on('close', () => {
       this.#closed = true;
       for (const w of this.#waiters.splice(0)) w(undefined);
-    };
-    socket.on('close', onEnd);
+    });
     socket.on('error', () => socket.destroy());
   }
 
-  static open(address: string): Promise<LineClient> {
-    const m = /^(.*):(\d+)$/.exec(address);
-    if (m === null) throw new Error(`bad address ${address}`);
-    return new Promise((resolve, reject) => {
-      const s = connect({ host: (m[1] ?? '').replace(/^\[|\]$/g, ''), port: Number(m[2]) }, () => resolve(new LineClient(s)));
-      s.once('error', reject);
-    });
-  }
-
-  /** The next line, or undefined when the server closed the connection first. */
-  readLine(timeoutMs = 5000): Promise<string | undefined> {
-    const l = this.#lines.shift();
-    if (l !== undefined) return Promise.resolve(l);
+  /** The next message, or undefined when the peer closed the connection first; `what` names it in the timeout error. */
+  protected next(timeoutMs: number, what: string): Promise<T | undefined> {
+    const item = this.#items.shift();
+    if (item !== undefined) return Promise.resolve(item);
     if (this.#closed) return Promise.resolve(undefined);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no line within timeout')), timeoutMs);
-      this.#waiters.push((line) => { clearTimeout(timer); resolve(line); });
+      const timer = setTimeout(() => reject(new Error(`no ${what} within timeout`)), timeoutMs);
+      this.#waiters.push((x) => { clearTimeout(timer); resolve(x); });
     });
   }
 
@@ -129,5 +129,36 @@ export class LineClient {
 
   close(): void {
     this.socket.destroy();
+  }
+}
+
+/** Cuts bytes into lines (LF or CRLF ended, CR dropped), read as latin1 so that any byte survives. */
+function lineFramer(): (chunk: Buffer) => string[] {
+  let buffer = '';
+  return (chunk) => {
+    buffer += chunk.toString('latin1');
+    const lines: string[] = [];
+    let nl: number;
+    while ((nl = buffer.indexOf('\n')) >= 0) {
+      lines.push(buffer.slice(0, nl).replace(/\r$/, ''));
+      buffer = buffer.slice(nl + 1);
+    }
+    return lines;
+  };
+}
+
+/** A line-reading TCP client for raw protocol tests. */
+export class LineClient extends FramedClient<string> {
+  private constructor(socket: Socket) {
+    super(socket, lineFramer());
+  }
+
+  static async open(address: string): Promise<LineClient> {
+    return new LineClient(await dial(address));
+  }
+
+  /** The next line, or undefined when the server closed the connection first. */
+  readLine(timeoutMs = 5000): Promise<string | undefined> {
+    return this.next(timeoutMs, 'line');
   }
 }

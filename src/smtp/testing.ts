@@ -4,10 +4,10 @@
  * that reads whole replies (multi-line included), and a gateway with the
  * real SMTP listener in front of that next hop.
  */
-import { connect, type Socket } from 'node:net';
+import { type Socket } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { Gateway } from '../gateway/index.js';
-import { captureLog, tempDir, testConfig, type CapturedLog } from '../gateway/testing.js';
+import { captureLog, dial, FramedClient, tempDir, testConfig, type CapturedLog } from '../gateway/testing.js';
 import { createListener } from './listener.js';
 import { ReplyParser, type Reply } from './reply.js';
 
@@ -94,46 +94,19 @@ export async function startNextHop(o: NextHopOptions = {}): Promise<TestNextHop>
 }
 
 /** A raw SMTP client: writes bytes as given, reads whole replies. */
-export class RawSmtp {
-  readonly socket: Socket;
-  #parser = new ReplyParser();
-  #replies: Reply[] = [];
-  #waiters: ((r: Reply | undefined) => void)[] = [];
-  #closed = false;
-
+export class RawSmtp extends FramedClient<Reply> {
   private constructor(socket: Socket) {
-    this.socket = socket;
-    socket.on('data', (chunk: Buffer) => {
-      for (const ev of this.#parser.push(chunk)) {
-        if (ev.kind !== 'reply') continue;
-        const w = this.#waiters.shift();
-        if (w !== undefined) w(ev.reply);
-        else this.#replies.push(ev.reply);
-      }
-    });
-    socket.on('close', () => {
-      this.#closed = true;
-      for (const w of this.#waiters.splice(0)) w(undefined);
-    });
-    socket.on('error', () => socket.destroy());
+    const parser = new ReplyParser();
+    super(socket, (chunk) => parser.push(chunk).flatMap((ev) => (ev.kind === 'reply' ? [ev.reply] : [])));
   }
 
-  static open(port: number): Promise<RawSmtp> {
-    return new Promise((resolve, reject) => {
-      const s = connect({ host: '127.0.0.1', port }, () => resolve(new RawSmtp(s)));
-      s.once('error', reject);
-    });
+  static async open(port: number): Promise<RawSmtp> {
+    return new RawSmtp(await dial(`127.0.0.1:${port}`));
   }
 
   /** The next reply; undefined when the connection closed first. */
   reply(timeoutMs = 10_000): Promise<Reply | undefined> {
-    const r = this.#replies.shift();
-    if (r !== undefined) return Promise.resolve(r);
-    if (this.#closed) return Promise.resolve(undefined);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no reply within timeout')), timeoutMs);
-      this.#waiters.push((x) => { clearTimeout(timer); resolve(x); });
-    });
+    return this.next(timeoutMs, 'reply');
   }
 
   write(data: string | Buffer): void {
@@ -144,10 +117,6 @@ export class RawSmtp {
   async cmd(line: string): Promise<Reply | undefined> {
     this.write(`${line}\r\n`);
     return this.reply();
-  }
-
-  close(): void {
-    this.socket.destroy();
   }
 }
 
