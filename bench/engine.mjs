@@ -13,47 +13,15 @@
 // virus detections, because they are policy input, not a verdict on the file.
 // PROFILE=1 adds one `node --cpu-prof` run and prints where the time goes.
 // Results: a table on stdout and bench/out/engine-<timestamp>.json.
-import { spawn } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, relative, resolve } from 'node:path';
+import { exec, exitText, freePort, log, MAIN, median, OUT, RIG, RIG_SRC, ROOT } from './lib.mjs';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const OUT = join(ROOT, 'bench', 'out');
-const RIG_SRC = process.env.RIG_SRC ?? resolve(ROOT, '..', 'shared', 'rig');
-const RIG = join(OUT, 'rig');
 const N_NDB = Number(process.env.N_NDB ?? 100_000);
 const N_HDB = Number(process.env.N_HDB ?? 1_000_000);
 const DB = join(RIG, 'data', `sigs-${N_NDB / 1000}k-${N_HDB / 1_000_000}m`);
 const CORPUS = join(RIG, 'data', 'corpus');
 const REPEATS = Math.max(1, Number(process.env.REPEATS ?? 3));
-const MAIN = join(ROOT, 'dist', 'src', 'cli', 'main.js');
-
-const log = (msg) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-
-/** Runs a program to completion; stdout and stderr are kept (the outputs here are small). */
-function exec(program, args, options = {}) {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    // A run that hangs must not hang the whole bench: it is killed and reported.
-    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), options.timeoutMs);
-    child.once('error', reject);
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      resolvePromise({ code: code ?? (signal === 'SIGKILL' ? 'killed (timeout)' : signal), stdout, stderr });
-    });
-  });
-}
 
 /** Wall time (ms) and peak RSS (KB, from GNU time) of one run. */
 async function measured(program, args, options = {}) {
@@ -63,16 +31,8 @@ async function measured(program, args, options = {}) {
   const ms = performance.now() - t0;
   const rssKb = Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop());
   rmSync(rssFile, { force: true });
-  if (r.code !== 0 && r.code !== 1) throw new Error(`${program} ${args.join(' ')} exited ${r.code}: ${r.stderr.slice(-2000)}`);
+  if (r.code !== 0 && r.code !== 1) throw new Error(`${program} ${args.join(' ')} exited ${exitText(r)}: ${r.stderr.slice(-2000)}`);
   return { ms, rssKb, ...r };
-}
-
-async function freePort() {
-  const s = createServer();
-  await new Promise((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 function prepare() {
@@ -229,7 +189,7 @@ async function profile() {
   const r = await exec(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, MAIN, 'scan', '-r', '--no-summary', '--db', DB, CORPUS], { timeoutMs: 600_000 });
   const file = existsSync(dir) ? readdirSync(dir).find((n) => n.endsWith('.cpuprofile')) : undefined;
   if (file === undefined) {
-    log(`no profile written (exit ${r.code})`);
+    log(`no profile written (exit ${exitText(r)})`);
     return [];
   }
   return summarizeProfile(join(dir, file));

@@ -18,58 +18,15 @@
 // Results: a table on stdout and bench/out/ftp-<timestamp>.json.
 import { spawn } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
 import { cpus, loadavg } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { exec, freePort, log, MAIN, median, OUT, RIG, RIG_SRC, ROOT, waitPort } from './lib.mjs';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const OUT = join(ROOT, 'bench', 'out');
-const RIG_SRC = process.env.RIG_SRC ?? resolve(ROOT, '..', 'shared', 'rig');
-const RIG = join(OUT, 'rig');
 const RUN = join(OUT, 'ftp-run');
-const MAIN = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const MB = Number(process.env.FTP_MB ?? 200);
 const RUNS = Math.max(1, Number(process.env.FTP_RUNS ?? 3));
 const TTFB_RUNS = Math.max(1, Number(process.env.TTFB_RUNS ?? 20));
-
-const log = (msg) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length === 0 ? NaN : s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-
-function exec(program, args, options = {}) {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    child.once('error', reject);
-    child.once('close', (code) => resolvePromise({ code, stdout, stderr }));
-  });
-}
-
-async function freePort() {
-  const s = createServer();
-  await new Promise((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-function waitTcp(port, timeoutMs) {
-  const end = Date.now() + timeoutMs;
-  return new Promise((res, rej) => {
-    const attempt = () => {
-      const s = connect({ host: '127.0.0.1', port }, () => { s.destroy(); res(); });
-      s.once('error', () => { s.destroy(); if (Date.now() > end) rej(new Error(`nothing on port ${port}`)); else setTimeout(attempt, 50); });
-    };
-    attempt();
-  });
-}
 
 /** MB of printable text (base64 lines of a keystream), so that its true type is text and the policy may skip it. */
 function makeTextFile(path, mb) {
@@ -198,7 +155,7 @@ export async function run() {
     log(`starting portcullis on ${pcPort}`);
     const nodeArgs = (process.env.PC_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
     pc = spawn(process.execPath, [...nodeArgs, MAIN, 'start', '--config', conf], { stdio: ['ignore', process.env.PC_LOG === '1' ? 'inherit' : 'ignore', 'inherit'] });
-    await waitTcp(pcPort, 20_000);
+    await waitPort(pcPort, 20_000);
 
     const targets = [['vsftpd direct', vsPort], ['portcullis', pcPort], ...(process.env.SKIP_FTP_PROXY === '1' ? [] : [['ftp-proxy (SuSE)', proxyPort]])];
     for (const [kind, ext] of [['skipped (text .txt)', 'txt'], ['scanned (random .bin)', 'bin']]) {

@@ -15,65 +15,21 @@
 // Results: a table on stdout and bench/out/smtp-<timestamp>.json.
 import { spawn } from 'node:child_process';
 import { closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { exec, freePort, log, MAIN, median, OUT, RIG, RIG_SRC, waitPort } from './lib.mjs';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const OUT = join(ROOT, 'bench', 'out');
-const RIG_SRC = process.env.RIG_SRC ?? resolve(ROOT, '..', 'shared', 'rig');
-const RIG = join(OUT, 'rig');
 const DB = join(RIG, 'data', 'sigs-100k-1m');
 const RUN = join(OUT, 'smtp-run');
-const MAIN = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const MSGS = Number(process.env.SMTP_MSGS ?? 2000);
 const RUNS = Math.max(1, Number(process.env.SMTP_RUNS ?? 2));
 const CONCS = (process.env.SMTP_CONCS ?? '4,20').split(',').map(Number);
 const BIG_MB = Number(process.env.BIG_MB ?? 25);
 
-const log = (msg) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length === 0 ? NaN : s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 const pct = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 };
-
-function exec(program, args, options = {}) {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env }, cwd: options.cwd });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    child.once('error', reject);
-    child.once('close', (code) => resolvePromise({ code, stdout, stderr }));
-  });
-}
-
-async function freePort() {
-  const s = createServer();
-  await new Promise((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-async function waitPort(port, ms = 60_000) {
-  const until = Date.now() + ms;
-  for (;;) {
-    const ok = await new Promise((r) => {
-      const s = connect({ host: '127.0.0.1', port }, () => { s.destroy(); r(true); });
-      s.on('error', () => r(false));
-    });
-    if (ok) return;
-    if (Date.now() > until) throw new Error(`nothing listens on ${port}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** Peak and current RSS (KB) of a process, from /proc. */
 function rss(pid) {
