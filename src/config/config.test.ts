@@ -90,6 +90,8 @@ describe('validation: each error names its key', () => {
     { name: 'command without {}', doc: { scanners: [{ command: ['clamscan'] }] }, key: 'scanners[0].command', message: /"\{\}"/ },
     { name: 'command as an empty string', doc: { scanners: [{ command: '' }] }, key: 'scanners[0].command', message: /list of program/ },
     { name: 'unknown scanner option', doc: { scanners: [{ clamd: '127.0.0.1:3310', port: 1 }] }, key: 'scanners[0].port', message: /unknown key/ },
+    { name: 'clamd streamMaxLength not a size', doc: { scanners: [{ clamd: '127.0.0.1:3310', streamMaxLength: 'lots' }] }, key: 'scanners[0].streamMaxLength', message: /size/ },
+    { name: 'clamd streamMaxLength too small', doc: { scanners: [{ clamd: '127.0.0.1:3310', streamMaxLength: 10 }] }, key: 'scanners[0].streamMaxLength', message: /1K/ },
     { name: 'exit codes overlap', doc: { scanners: [{ command: ['x', '{}'], clean: [0], infected: [0] }] }, key: 'scanners[0].infected', message: /different/ },
     { name: 'empty scanner list', doc: { scanners: [] }, key: 'scanners', message: /1 … 8/ },
     { name: 'user name', doc: { user: 'bad user' }, key: 'user', message: /user or group/ },
@@ -137,6 +139,10 @@ describe('accepted values', () => {
       name: 'scanner list', doc: { scanners: ['builtin', { clamd: '/run/clamav/clamd.ctl', timeout: '30s' }, { command: ['clamscan', '{}'], infected: [1] }] },
       pick: (c) => c.scanners,
       want: [{ kind: 'builtin' }, { kind: 'clamd', address: '/run/clamav/clamd.ctl', timeoutMs: 30_000 }, { kind: 'command', argv: ['clamscan', '{}'], infected: [1] }],
+    },
+    {
+      name: 'clamd told its StreamMaxLength', doc: { scanners: [{ clamd: '127.0.0.1:3310', streamMaxLength: '50M' }] },
+      pick: (c) => c.scanners, want: [{ kind: 'clamd', address: '127.0.0.1:3310', streamMaxLength: 50 * 1024 * 1024 }],
     },
     {
       name: 'command line as one string', doc: { scanners: [{ command: 'clamdscan --no-summary "{}"' }] },

@@ -1,7 +1,7 @@
 /**
  * The `scanners` key: a list of scanner specs, each one of
  *   builtin                                  the built-in engine + content walker
- *   { clamd: "host:port" | "/path.sock", timeout?, maxConnections? }
+ *   { clamd: "host:port" | "/path.sock", timeout?, maxConnections?, streamMaxLength? }
  *   { command: ["prog", "--opt", "{}"] or "prog --opt {}", clean?: [0], infected?: [1], timeout? }
  * Several are combined: infected if any finds something, a failure if any
  * fails (policy's `scannerFailure` action decides what that leads to).
@@ -9,11 +9,11 @@
  * Reads untrusted text (the config file); errors name the item and field.
  */
 import { splitCommandLine } from '../scanners/command.js';
-import { ENDPOINT, formatDuration, parseDuration, showInput, type Checked, type Leaf } from './fields.js';
+import { ENDPOINT, formatDuration, parseDuration, parseSize, showInput, type Checked, type Leaf } from './fields.js';
 
 export type ScannerSpec =
   | { readonly kind: 'builtin' }
-  | { readonly kind: 'clamd'; readonly address: string; readonly timeoutMs?: number; readonly maxConnections?: number }
+  | { readonly kind: 'clamd'; readonly address: string; readonly timeoutMs?: number; readonly maxConnections?: number; readonly streamMaxLength?: number }
   | {
     readonly kind: 'command';
     readonly argv: readonly string[];
@@ -54,7 +54,7 @@ function checkOne(raw: unknown, i: number): ScannerSpec | Fail {
   }
   const item = raw as Record<string, unknown>;
   if ('clamd' in item) {
-    const bad = checkKeys(item, ['clamd', 'timeout', 'maxConnections'], i);
+    const bad = checkKeys(item, ['clamd', 'timeout', 'maxConnections', 'streamMaxLength'], i);
     if (bad) return bad;
     const address = item['clamd'];
     if (typeof address !== 'string' || !ENDPOINT.test(address)) return fail([i, 'clamd'], `expected ${ENDPOINT.what}, got ${showInput(address)}`);
@@ -64,10 +64,20 @@ function checkOne(raw: unknown, i: number): ScannerSpec | Fail {
     if (mc !== undefined && mc !== null && !(Number.isInteger(mc) && (mc as number) >= 1 && (mc as number) <= 256)) {
       return fail([i, 'maxConnections'], `expected 1 … 256, got ${showInput(mc)}`);
     }
+    // clamd's own StreamMaxLength: the scanner sends no more than this and reports the rest as a limits finding.
+    const sml = item['streamMaxLength'];
+    const streamMaxLength = sml === undefined || sml === null ? undefined : parseSize(sml);
+    if (streamMaxLength !== undefined && !(streamMaxLength >= 1024 && streamMaxLength <= 4 * 1024 ** 3)) {
+      return fail([i, 'streamMaxLength'], `expected a size 1K … 4G (clamd's StreamMaxLength), got ${showInput(sml)}`);
+    }
+    if (sml !== undefined && sml !== null && streamMaxLength === undefined) {
+      return fail([i, 'streamMaxLength'], `expected a size like 25M (clamd's StreamMaxLength), got ${showInput(sml)}`);
+    }
     return {
       kind: 'clamd', address,
       ...(timeoutMs !== undefined ? { timeoutMs } : {}),
       ...(typeof mc === 'number' ? { maxConnections: mc } : {}),
+      ...(streamMaxLength !== undefined ? { streamMaxLength } : {}),
     };
   }
   if ('command' in item) {

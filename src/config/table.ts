@@ -162,7 +162,7 @@ export const CONFIG_TABLE = section('The portcullis config file.', {
     databases: list(PATH, [], 'ClamAV database files or folders (.cvd .cld .hdb .ndb .ldb …) loaded in addition to the built-in signatures.'),
     builtinSignatures: bool(true, 'Load the small built-in database (EICAR and test signatures).'),
   }),
-  scanners: scannerList([{ kind: 'builtin' }], 'Scanners run on each object: builtin, { clamd: "host:port" or "/socket" }, { command: ["prog", "{}"] or "prog {}" }; infected if any finds something.'),
+  scanners: scannerList([{ kind: 'builtin' }], 'Scanners run on each object: builtin, { clamd: "host:port" or "/socket", streamMaxLength: 25M }, { command: ["prog", "{}"] or "prog {}" }; infected if any finds something.'),
   limits: section('Content walker limits; hitting one is the finding Heuristics.Limits.Exceeded.<Name> (class "limits").', limitFields),
   policy: section('What is scanned and what follows from the findings.', {
     protectedNetworks: list(CIDR, [...DEFAULT_PROTECTED_NETWORKS], 'The networks portcullis protects (IPv4/IPv6 CIDR); they decide inbound vs outbound.'),

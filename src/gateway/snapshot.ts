@@ -76,7 +76,10 @@ async function createScanners(config: Config, db: import('../engine/types.js').C
         case 'clamd':
           members.push(await createScanner({ clamd: spec.address }, {
             timeoutMs: spec.timeoutMs ?? config.limits.MaxScanTime,
-            ...(spec.maxConnections !== undefined ? { clamd: { maxConnections: spec.maxConnections } } : {}),
+            clamd: {
+              ...(spec.maxConnections !== undefined ? { maxConnections: spec.maxConnections } : {}),
+              ...(spec.streamMaxLength !== undefined ? { streamMaxLength: spec.streamMaxLength } : {}),
+            },
           }));
           break;
         case 'command':
