@@ -221,17 +221,8 @@ export async function collect(name: string, data: Uint8Array, options: WalkOptio
   return { objects, findings };
 }
 
-/** Deterministic pseudo-random bytes (mulberry32), so fuzz cases are repeatable. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic pseudo-random numbers (mulberry32), so fuzz cases are repeatable: the decoders' test kit's generator. */
+export { rng as seeded } from './decoders/testkit.js';
 
 /** A minimal PE image (one 512-byte section, image ends at 0x400) with `overlay` appended. */
 export function peWithOverlay(overlay: Uint8Array): Uint8Array {
