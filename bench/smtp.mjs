@@ -11,7 +11,9 @@
 //
 // The rig is copied from RIG_SRC (default ../shared/rig) to bench/out/rig;
 // the database is generated there when absent. Env: SMTP_MSGS (2000),
-// SMTP_RUNS (2), SMTP_CONCS ("4,20"), SKIP_CLAMSMTP=1, BIG_MB (25).
+// SMTP_RUNS (2), SMTP_CONCS ("4,20"; "" runs the 20 × BIG_MB part alone,
+// without clamsmtp, throughput or latency), SKIP_CLAMSMTP=1, BIG_MB (25),
+// BIG_RUNS (1: fresh processes for the big part, each one's peak reported).
 // Results: a table on stdout and bench/out/smtp-<timestamp>.json.
 import { spawn } from 'node:child_process';
 import { closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,8 +25,10 @@ const DB = join(RIG, 'data', 'sigs-100k-1m');
 const RUN = join(OUT, 'smtp-run');
 const MSGS = Number(process.env.SMTP_MSGS ?? 2000);
 const RUNS = Math.max(1, Number(process.env.SMTP_RUNS ?? 2));
-const CONCS = (process.env.SMTP_CONCS ?? '4,20').split(',').map(Number);
+const CONCS = (process.env.SMTP_CONCS ?? '4,20').split(',').filter((c) => c.trim() !== '').map(Number);
+const BIG_ONLY = CONCS.length === 0;
 const BIG_MB = Number(process.env.BIG_MB ?? 25);
+const BIG_RUNS = Math.max(1, Number(process.env.BIG_RUNS ?? 1));
 
 const pct = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -174,50 +178,63 @@ export async function run() {
   const pcPort = await freePort();
   const csPort = await freePort();
   const sink = await startSink(sinkPort);
-  const pc = await startPortcullis(pcPort, sinkPort);
-  const cs = process.env.SKIP_CLAMSMTP === '1' ? undefined : await startClamsmtp(csPort, sinkPort);
+  const pc = BIG_ONLY ? undefined : await startPortcullis(pcPort, sinkPort);
+  const cs = process.env.SKIP_CLAMSMTP === '1' || BIG_ONLY ? undefined : await startClamsmtp(csPort, sinkPort);
   const targets = [['direct', sinkPort], ['portcullis', pcPort], ...(cs ? [['clamsmtp', csPort]] : [])];
   const results = { msgs: MSGS, runs: RUNS, throughput: {}, latency: {}, rss: {} };
   try {
-    log('warm-up: 200 messages through each');
-    for (const [, port] of targets) await load(port, 200, 4);
-    for (const conc of CONCS) {
-      for (let i = 0; i < RUNS; i++) {
-        for (const [name, port] of targets) {
-          const r = await load(port, MSGS, conc);
-          log(`conc ${conc} run ${i + 1} ${name}: ${r.msgsPerS} msgs/s ${r.MBps} MB/s rc=${r.rc} overflows=${r.overflows}`);
-          ((results.throughput[conc] ??= {})[name] ??= []).push(r);
-        }
-      }
-    }
-    const msgFile = join(RUN, 'latency.eml');
-    const mk = await exec('python3', [join(RIG, 'smtp', 'make_msg.py'), 'load', msgFile, '102400']);
-    if (mk.code !== 0) throw new Error(`make_msg.py: ${mk.stderr}`);
-    const wire = `${readFileSync(msgFile, 'latin1').replace(/\r?\n/g, '\r\n').replace(/^\./gm, '..')}.\r\n`;
-    for (const [name, port] of targets.slice(0, 2)) {
-      await latencies(port, wire, 30);
-      results.latency[name] = await latencies(port, wire, 300);
-    }
-    results.rss.portcullisAfterThroughputKb = rss(pc.pid).hwm;
+    if (!BIG_ONLY) await throughputAndLatency(targets, results);
+    if (pc) results.rss.portcullisAfterThroughputKb = rss(pc.pid).hwm;
     if (cs) results.rss.clamsmtpPlusClamdKb = cs.pids.map((p) => rss(p).hwm).reduce((a, b) => a + b, 0);
     // A fresh process, so its peak RSS is the big run's alone.
-    await pc.stop();
-    const bigPort = await freePort();
-    const fresh = await startPortcullis(bigPort, sinkPort);
-    log(`big: 20 sessions × ${BIG_MB} MB through a fresh portcullis`);
-    try {
-      const before = rss(fresh.pid);
-      const big = await load(bigPort, 20, 20, 'plain', BIG_MB * 1_000_000);
-      results.big = { ...big, hwmBeforeKb: before.hwm, hwmAfterKb: rss(fresh.pid).hwm };
-    } finally {
-      await fresh.stop();
+    await pc?.stop();
+    results.bigRuns = [];
+    for (let i = 0; i < BIG_RUNS; i++) {
+      const bigPort = await freePort();
+      const fresh = await startPortcullis(bigPort, sinkPort);
+      log(`big: 20 sessions × ${BIG_MB} MB through a fresh portcullis`);
+      try {
+        const before = rss(fresh.pid);
+        const big = await load(bigPort, 20, 20, 'plain', BIG_MB * 1_000_000);
+        results.bigRuns.push({ ...big, hwmBeforeKb: before.hwm, hwmAfterKb: rss(fresh.pid).hwm });
+        log(`big run ${i + 1}: rc=${big.rc} ${big.secs} s, peak RSS ${(rss(fresh.pid).hwm / 1024).toFixed(0)} MB (before: ${(before.hwm / 1024).toFixed(0)} MB)`);
+      } finally {
+        await fresh.stop();
+      }
     }
+    results.big = results.bigRuns[results.bigRuns.length - 1];
   } finally {
     await cs?.stop();
-    await pc.stop();
+    await pc?.stop();
     await sink.stop();
   }
+  report(targets, results);
+  return 0;
+}
 
+async function throughputAndLatency(targets, results) {
+  log('warm-up: 200 messages through each');
+  for (const [, port] of targets) await load(port, 200, 4);
+  for (const conc of CONCS) {
+    for (let i = 0; i < RUNS; i++) {
+      for (const [name, port] of targets) {
+        const r = await load(port, MSGS, conc);
+        log(`conc ${conc} run ${i + 1} ${name}: ${r.msgsPerS} msgs/s ${r.MBps} MB/s rc=${r.rc} overflows=${r.overflows}`);
+        ((results.throughput[conc] ??= {})[name] ??= []).push(r);
+      }
+    }
+  }
+  const msgFile = join(RUN, 'latency.eml');
+  const mk = await exec('python3', [join(RIG, 'smtp', 'make_msg.py'), 'load', msgFile, '102400']);
+  if (mk.code !== 0) throw new Error(`make_msg.py: ${mk.stderr}`);
+  const wire = `${readFileSync(msgFile, 'latin1').replace(/\r?\n/g, '\r\n').replace(/^\./gm, '..')}.\r\n`;
+  for (const [name, port] of targets.slice(0, 2)) {
+    await latencies(port, wire, 30);
+    results.latency[name] = await latencies(port, wire, 300);
+  }
+}
+
+function report(targets, results) {
   const table = [];
   for (const conc of CONCS) {
     for (const [name] of targets) {
@@ -231,10 +248,9 @@ export async function run() {
   if (lat.direct && lat.portcullis) {
     console.log(`latency at one session, connect → 250 (ms): direct p50 ${lat.direct.p50.toFixed(2)} p99 ${lat.direct.p99.toFixed(2)}; portcullis p50 ${lat.portcullis.p50.toFixed(2)} p99 ${lat.portcullis.p99.toFixed(2)}; added p50 ${(lat.portcullis.p50 - lat.direct.p50).toFixed(2)} p99 ${(lat.portcullis.p99 - lat.direct.p99).toFixed(2)}`);
   }
-  console.log(`peak RSS: portcullis ${(results.rss.portcullisAfterThroughputKb / 1024).toFixed(0)} MB after the throughput runs${results.rss.clamsmtpPlusClamdKb ? `, clamsmtpd + clamd ${(results.rss.clamsmtpPlusClamdKb / 1024).toFixed(0)} MB` : ''}`);
-  if (results.big) console.log(`20 × ${BIG_MB} MB: rc=${results.big.rc}, ${results.big.MBps} MB/s, portcullis peak RSS ${(results.big.hwmAfterKb / 1024).toFixed(0)} MB (before: ${(results.big.hwmBeforeKb / 1024).toFixed(0)} MB)`);
+  if (results.rss.portcullisAfterThroughputKb) console.log(`peak RSS: portcullis ${(results.rss.portcullisAfterThroughputKb / 1024).toFixed(0)} MB after the throughput runs${results.rss.clamsmtpPlusClamdKb ? `, clamsmtpd + clamd ${(results.rss.clamsmtpPlusClamdKb / 1024).toFixed(0)} MB` : ''}`);
+  for (const big of results.bigRuns) console.log(`20 × ${BIG_MB} MB: rc=${big.rc}, ${big.MBps} MB/s, portcullis peak RSS ${(big.hwmAfterKb / 1024).toFixed(0)} MB (before: ${(big.hwmBeforeKb / 1024).toFixed(0)} MB)`);
   const file = join(OUT, `smtp-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, JSON.stringify({ ...results, latencySummary: lat }, null, 2));
   log(`results in ${file}`);
-  return 0;
 }
