@@ -17,13 +17,14 @@
  * lines at most every ftp.keepaliveInterval); an upload's STOR reaches the
  * server only after the clean verdict (after a NOOP that proves the server
  * still listens), and the client's 226 only after the server's. REST+RETR
- * fetches and scans the whole file and sends from the offset. The one file
- * not held is a download the policy will not scan (its name and the true
- * type of its first 64 KiB say so, and no banned rule applies): after that
- * head it streams through, and is recorded when it ends. ABOR during a
- * transfer stops it at once: 426 then 226 to the client, ABOR to the server,
- * spool deleted. A client that leaves mid-upload leaves nothing behind and
- * nothing reaches the server.
+ * fetches and scans the whole file and sends from the offset. The files
+ * not held are those the policy will not scan (their name and the true type
+ * of their first 64 KiB say so, and no banned rule applies), downloads and
+ * STOR/STOU uploads alike: after that head they stream through, and are
+ * recorded when they end. ABOR during a transfer stops it at once: 426 then
+ * 226 to the client, ABOR to the server, spool deleted. A client that leaves
+ * mid-upload leaves nothing behind: a held upload never reached the server,
+ * a streamed one is cut off with a reset and removed with DELE.
  *
  * Commands arriving during a transfer wait their turn (pipelining), except
  * ABOR and QUIT (STAT waits too: its reply could land inside a "150-"
@@ -147,6 +148,10 @@ class Transfer {
   step: 'receiving' | 'scanning' = 'receiving';
   /** The server has been told about this transfer (so an ABOR goes to it even when the client left). */
   upstreamInvolved = false;
+  /** A streamed upload's name on the server (STOU: the one it announced): removed with DELE if the transfer does not finish. */
+  partial: string | undefined;
+  /** A streamed upload's server data socket: reset, not closed, when the transfer stops, so the server never takes a cut-off file for a whole one. */
+  resetOnStop: Socket | undefined;
 
   /** Settles when the transfer has cleaned up (spool deleted). */
   readonly ended: Promise<void>;
@@ -168,6 +173,8 @@ class Transfer {
 
   stop(): void {
     clearInterval(this.keepaliveTimer);
+    const r = this.resetOnStop;
+    if (r !== undefined && !r.destroyed) r.resetAndDestroy();
     for (const s of this.sockets) s.destroy();
     for (const e of this.endpoints) e.close();
   }
@@ -600,6 +607,7 @@ export class FtpSession {
         up.close();
       }
     }
+    await this.#removePartial(t);
     if (why === 'abor') this.#conclude(t, this.#ftp('aborted') + this.#ftp('abortDone'));
   }
 
@@ -614,6 +622,7 @@ export class FtpSession {
       } else if (err instanceof DataError) {
         if (t.keepaliveOpen) { t.keepaliveOpen = false; this.#write(this.#ftp('scanDone', { name: 'the file' })); }
         await this.#settleUpstream(t);
+        await this.#removePartial(t);
         this.#conclude(t, err.reason === 'lost' ? this.#ftp('dataLost') : this.#ftp('dataFailed', { reason: err.message }));
       } else {
         if (t.keepaliveOpen) { t.keepaliveOpen = false; this.#write(this.#ftp('scanDone', { name: 'the file' })); }
@@ -829,14 +838,24 @@ export class FtpSession {
     const final = await this.#finalUpstream(t);
     this.#checkAbort(t);
     if (final.code < 200 || final.code >= 300) { this.#conclude(t, relayText(final), 'latin1'); return; }
+    const result = await this.#recordStreamed('RETR', name, spool, size);
+    this.#conclude(t, result.decision.action === 'pass' ? this.#row(result.decision.reply.ftp) : this.#refusal(result, name));
+  }
+
+  /**
+   * inspect() for a file that streamed: the spool holds only its head (read
+   * for the true type), `size` is what passed; the decision is the same "not
+   * scanned" as before the stream, from the same head and snapshot. No abort
+   * signal: it runs once the bytes are through.
+   */
+  async #recordStreamed(command: FtpTransferCommand, name: string, spool: Spool, size: number): Promise<InspectResult> {
     this.#transfers++;
     this.#bytes += size;
-    const result = await this.#ctx.inspect({
-      protocol: 'ftp', direction: this.#direction('RETR'), name, target: { name, path: spool.path, size },
+    return this.#ctx.inspect({
+      protocol: 'ftp', direction: this.#direction(command), name, target: { name, path: spool.path, size },
       peers: { client: `${this.#socket.remoteAddress ?? ''}:${this.#socket.remotePort ?? 0}`, server: this.#server },
       sessionId: this.#ctx.tracked.id, snapshot: this.#ctx.tracked.snapshot,
     });
-    this.#conclude(t, result.decision.action === 'pass' ? this.#row(result.decision.reply.ftp) : this.#refusal(result, name));
   }
 
   #endKeepalive(t: Transfer, name: string): void {
@@ -860,7 +879,21 @@ export class FtpSession {
       const spool = await this.#spool(t);
       const from = await this.#openClientData(t, client);
       this.#write(this.#ftp('readyToReceive'));
-      const received = await receive(spool, from, this.#config.maxTransferSize);
+      const max = this.#config.maxTransferSize;
+      let received: 'complete' | 'tooBig' | undefined;
+      if (offset === 0 && verb !== 'APPE') {
+        const { head, ended } = await readHead(from, HEAD_BYTES);
+        this.#checkAbort(t);
+        if (ended && !from.readableEnded) throw new DataError('lost', 'data connection lost: the client closed it before its end');
+        if (!ended && this.#skips(name, head)) {
+          await this.#streamUpload(t, { verb, arg, name, head, from, spool });
+          return;
+        }
+        await spool.append(head);
+        if (spool.size > max) received = 'tooBig';
+        else if (ended) received = 'complete';
+      }
+      received ??= await receive(spool, from, max);
       from.destroy();
       this.#checkAbort(t);
       if (received === 'tooBig') { this.#conclude(t, this.#row(renderReply('tooBig').ftp)); return; }
@@ -886,11 +919,76 @@ export class FtpSession {
       await sendFile(spool, await serverSock, 0, t.abort.signal);
       const final = await this.#finalUpstream(t);
       this.#checkAbort(t);
-      const before = final.code >= 200 && final.code < 300
-        ? [...(verb === 'STOU' ? pre.lines.map((l) => l.replace(/^\d{3}[ -]?/, '')) : []), result.decision.reply.ftp.text]
-        : [];
-      this.#conclude(t, before.map((l) => `${final.code}-${l.replace(/[\r\n]/g, ' ')}\r\n`).join('') + relayText(final), 'latin1');
+      this.#concludeUpload(t, { verb, pre, final, result });
     });
+  }
+
+  /** The client's last reply to an upload: the server's, with (on success) the name STOU chose and the verdict as continuation lines. */
+  #concludeUpload(t: Transfer, o: { verb: string; pre: ServerReply; final: ServerReply; result: InspectResult }): void {
+    const { verb, pre, final, result } = o;
+    const before = final.code >= 200 && final.code < 300
+      ? [...(verb === 'STOU' ? pre.lines.map((l) => l.replace(/^\d{3}[ -]?/, '')) : []), result.decision.reply.ftp.text]
+      : [];
+    this.#conclude(t, before.map((l) => `${final.code}-${l.replace(/[\r\n]/g, ' ')}\r\n`).join('') + relayText(final), 'latin1');
+  }
+
+  /**
+   * An upload the policy does not scan (STOR or STOU from the start; its
+   * name and the true type of its first 64 KiB say so, the same rule as for
+   * downloads) is not held either: the server's STOR opens after the head
+   * and the rest streams through. What it gives up is "nothing reaches the
+   * server before the end": a client that vanishes, or ABOR, cuts the
+   * server's data connection with a reset and the partial file is removed
+   * with DELE (STOU: the name the server announced); a DELE that fails is
+   * logged. APPE and REST+STOR stay held: removing a partial append would
+   * remove what the file held before.
+   */
+  async #streamUpload(t: Transfer, o: { verb: 'STOR' | 'STOU'; arg: string; name: string; head: Buffer; from: Socket; spool: Spool }): Promise<void> {
+    const { verb, arg, name, head, from, spool } = o;
+    await spool.append(head);
+    const server = await this.#serverData(t);
+    this.#checkAbort(t);
+    const serverSock = server.open().then((s) => t.track(s, this.#config.dataTimeout));
+    serverSock.catch(() => undefined);
+    const pre = await this.#startUpstream(t, arg === '' ? verb : `${verb} ${arg}`);
+    if (pre === undefined) { from.destroy(); return; }
+    t.partial = verb === 'STOU' ? /FILE:\s*(\S+)/i.exec(replyText(pre))?.[1] ?? '' : arg;
+    const to = await serverSock;
+    t.resetOnStop = to;
+    to.write(head);
+    await relay(from, to, t.abort.signal);
+    const size = from.bytesRead;
+    const final = await this.#finalUpstream(t);
+    this.#checkAbort(t);
+    const result = await this.#recordStreamed(verb, name, spool, size);
+    if (result.decision.action !== 'pass') {
+      // Not reached with an unchanged snapshot (same name, same head); if it were, the file must not stay.
+      await this.#removePartial(t);
+      this.#conclude(t, this.#refusal(result, name));
+      return;
+    }
+    t.partial = undefined;
+    this.#concludeUpload(t, { verb, pre, final, result });
+  }
+
+  /** Removes a streamed upload's partial file from the server (after its transfer has ended); a failure is logged, the client's reply stays. */
+  async #removePartial(t: Transfer): Promise<void> {
+    const name = t.partial;
+    t.partial = undefined;
+    if (name === undefined) return;
+    const log = { sessionId: this.#ctx.tracked.id, name: displayName(name), server: this.#server };
+    const up = this.#upstream;
+    if (name === '' || up === undefined || !up.alive) {
+      this.#ctx.log.warn({ ...log, reason: name === '' ? 'the server named no file' : 'no connection to the server' }, 'ftp partial upload left on the server');
+      return;
+    }
+    try {
+      const r = await up.command(`DELE ${name}`);
+      if (r.code >= 200 && r.code < 300) this.#ctx.log.info(log, 'ftp partial upload removed from the server');
+      else this.#ctx.log.warn({ ...log, reply: replyText(r) }, 'ftp partial upload left on the server');
+    } catch (err) {
+      this.#ctx.log.warn({ ...log, reason: err instanceof Error ? err.message : String(err) }, 'ftp partial upload left on the server');
+    }
   }
 
   // ---- end --------------------------------------------------------------
@@ -992,7 +1090,8 @@ function relay(from: Socket, to: Socket, signal: AbortSignal): Promise<void> {
       signal.removeEventListener('abort', onAbort);
       if (err === undefined) { resolve(); return; }
       from.destroy();
-      to.destroy();
+      // A reset, not a FIN: the receiver must not take the bytes so far for the whole file.
+      if (!to.destroyed) to.resetAndDestroy();
       reject(signal.aborted ? new Aborted() : new DataError('lost', `data connection lost: ${err.message}`));
     };
     // Writes finish in order, so the callback of the newest one says the buffer is free again.

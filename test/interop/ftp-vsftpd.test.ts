@@ -3,7 +3,7 @@
 // clients. Needs root (vsftpd), vsftpd, curl and lftp.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -215,6 +215,88 @@ describe('FTP proxy between vsftpd and real clients', () => {
     await new Promise((r) => setTimeout(r, 500));
     assert.deepEqual(await spool(), []);
     assert.equal(existsSync(uploaded('vanished.bin')), false);
+  });
+
+  // Skipped uploads stream (docs/ARCHITECTURE.md): the server's STOR opens after the first 64 KiB, so a
+  // cut-off upload is removed from the server afterwards (DELE) instead of never reaching it.
+  const text = (mb: number): Buffer => Buffer.from('plain words of a text file that the policy skips\n'.repeat(Math.ceil(mb * 1024 * 1024 / 49)));
+  const until = async (cond: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> => {
+    const end = Date.now() + timeoutMs;
+    while (!(await cond())) {
+      if (Date.now() > end) throw new Error('condition not met in time');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  const upSize = (name: string): number => (existsSync(uploaded(name)) ? statSync(uploaded(name)).size : 0);
+
+  it('skipped upload (text, streamed after its first 64 KiB): curl -T arrives on vsftpd byte-identical', async () => {
+    const src = join(dir, 'skip-up.txt');
+    const body = text(20);
+    await writeFile(src, body);
+    const r = await run('curl', ['-sS', '-T', src, url('/upload/skip-up.txt')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok((await readFile(uploaded('skip-up.txt'))).equals(body));
+    const line = await proxy.logs.waitFor((l) => l['event'] === 'transfer' && l['name'] === 'skip-up.txt');
+    assert.equal(line['scanned'], false);
+  });
+
+  const cutOff: [string, 'vanish' | 'abor', 'STOR' | 'STOU'][] = [
+    ['a client vanishing mid skipped (streamed) STOR: the partial file is removed from vsftpd with DELE', 'vanish', 'STOR'],
+    ['ABOR mid skipped (streamed) STOR: 426 then 226, the partial file is removed from vsftpd', 'abor', 'STOR'],
+    ['ABOR mid skipped (streamed) STOU: the name vsftpd announced is removed', 'abor', 'STOU'],
+  ];
+  for (const [title, how, verb] of cutOff) {
+    it(title, async () => {
+      const c = await TestClient.open(proxy.address);
+      try {
+        await c.login();
+        assert.equal((await c.command('CWD /upload')).code, 250);
+        const data = await c.epsv();
+        data.on('error', () => undefined);
+        const name = `cut-${how}-${verb}.txt`;
+        c.send(`${verb} ${name}`);
+        assert.equal((await c.must()).code, 150);
+        const before = new Set(await readdir(join(vsftpd.root, 'upload')));
+        data.write(text(4));
+        // Streaming: bytes reach vsftpd while the client is still sending.
+        const target = async (): Promise<string | undefined> => (verb === 'STOR' ? name : (await readdir(join(vsftpd.root, 'upload'))).find((n) => !before.has(n)));
+        let seen: string | undefined;
+        const end = Date.now() + 10_000;
+        while (Date.now() < end && ((seen = await target()) === undefined || upSize(seen) === 0)) await new Promise((r) => setTimeout(r, 20));
+        assert.ok(seen !== undefined && upSize(seen) > 0, 'the upload was streamed to vsftpd');
+        const removed = proxy.logs.waitFor((l) => l['msg'] === 'ftp partial upload removed from the server' && l['name'] === seen, 10_000);
+        if (how === 'vanish') {
+          c.close();
+          data.destroy();
+        } else {
+          c.raw(Buffer.concat([Buffer.from([0xff, 0xf4, 0xff, 0xf2]), Buffer.from('ABOR\r\n')]));
+          assert.equal((await c.must(10_000)).code, 426);
+          assert.equal((await c.must(10_000)).code, 226);
+        }
+        await removed;
+        assert.equal(existsSync(uploaded(seen)), false);
+        if (how === 'abor') assert.equal((await c.command('NOOP')).code, 200, 'the session goes on');
+      } finally { c.close(); }
+    });
+  }
+
+  it('scanned upload (random .bin) is still held whole: vsftpd sees nothing before the clean verdict', async () => {
+    const c = await TestClient.open(proxy.address);
+    try {
+      await c.login();
+      const data = await c.epsv();
+      const body = randomBytes(4 * 1024 * 1024);
+      c.send('STOR /upload/held.bin');
+      assert.equal((await c.must()).code, 150);
+      data.write(body.subarray(0, 2 * 1024 * 1024));
+      await until(async () => (await spool()).length > 0);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(existsSync(uploaded('held.bin')), false, 'nothing reached vsftpd yet');
+      await writeAll(data, body.subarray(2 * 1024 * 1024));
+      const r = await c.must(20_000);
+      assert.equal(r.code, 226, r.text);
+      assert.ok((await readFile(uploaded('held.bin'))).equals(body));
+    } finally { c.close(); }
   });
 
   it('gateway mode: curl names vsftpd as USER anonymous@127.0.0.1:port', async () => {
