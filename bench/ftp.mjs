@@ -10,7 +10,11 @@
 //
 // The rig is copied from RIG_SRC (default ../shared/rig) to bench/out/rig
 // when absent; vsftpd and ftp-proxy are started and stopped with its scripts.
-// Env: FTP_MB (200), FTP_RUNS (3), TTFB_RUNS (20), SKIP_FTP_PROXY=1, PC_LOG=1
+// Env: FTP_MB (200), FTP_RUNS (3), TTFB_RUNS (20), SKIP_FTP_PROXY=1, PC_LOG=1,
+// FTP_FILES (txt,bin: which of the two files), SKIP_EXTRAS=1 (no time to first
+// byte, no scanner alone), PC_MAIN_B (another build's dist/src/cli/main.js, e.g.
+// a copy of the last commit's dist under bench/out: run as "portcullis B" in the
+// same alternation, for a before/after in one run on a loaded machine),
 // (portcullis logs at debug level to stdout, with per-download phase times),
 // PC_NODE_ARGS (extra node flags for the portcullis process, e.g.
 // "--cpu-prof --cpu-prof-dir=bench/out/prof"; the profile is written when
@@ -27,6 +31,9 @@ const RUN = join(OUT, 'ftp-run');
 const MB = Number(process.env.FTP_MB ?? 200);
 const RUNS = Math.max(1, Number(process.env.FTP_RUNS ?? 3));
 const TTFB_RUNS = Math.max(1, Number(process.env.TTFB_RUNS ?? 20));
+const FILES = (process.env.FTP_FILES ?? 'txt,bin').split(',');
+const EXTRAS = process.env.SKIP_EXTRAS !== '1';
+const MAIN_B = process.env.PC_MAIN_B;
 
 /** MB of printable text (base64 lines of a keystream), so that its true type is text and the policy may skip it. */
 function makeTextFile(path, mb) {
@@ -124,7 +131,9 @@ export async function run() {
   const vsDir = join(RUN, 'vsftpd');
   const fpDir = join(RUN, 'ftp-proxy');
   const pcDir = join(RUN, 'portcullis');
+  const pcPortB = await freePort();
   let pc;
+  let pcB;
   const results = { date: new Date().toISOString(), mb: MB, runs: RUNS, rows: [] };
   try {
     log(`starting vsftpd on ${vsPort} (${MB} MB file)`);
@@ -156,20 +165,30 @@ export async function run() {
     const nodeArgs = (process.env.PC_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
     pc = spawn(process.execPath, [...nodeArgs, MAIN, 'start', '--config', conf], { stdio: ['ignore', process.env.PC_LOG === '1' ? 'inherit' : 'ignore', 'inherit'] });
     await waitPort(pcPort, 20_000);
+    if (MAIN_B !== undefined) {
+      const confB = join(pcDir, 'portcullis-b.yaml');
+      writeFileSync(confB, readFileSync(conf, 'utf8').replace(`data: ${join(pcDir, 'data')}`, `data: ${join(pcDir, 'data-b')}`).replace(`127.0.0.1:${pcPort}`, `127.0.0.1:${pcPortB}`));
+      log(`starting portcullis B (${MAIN_B}) on ${pcPortB}`);
+      pcB = spawn(process.execPath, [...nodeArgs, MAIN_B, 'start', '--config', confB], { stdio: ['ignore', 'ignore', 'inherit'] });
+      await waitPort(pcPortB, 20_000);
+    }
 
-    const targets = [['vsftpd direct', vsPort], ['portcullis', pcPort], ...(process.env.SKIP_FTP_PROXY === '1' ? [] : [['ftp-proxy (SuSE)', proxyPort]])];
-    for (const [kind, ext] of [['skipped (text .txt)', 'txt'], ['scanned (random .bin)', 'bin']]) {
+    const targets = [['vsftpd direct', vsPort], ['portcullis', pcPort], ...(MAIN_B === undefined ? [] : [['portcullis B', pcPortB]]),
+      ...(process.env.SKIP_FTP_PROXY === '1' ? [] : [['ftp-proxy (SuSE)', proxyPort]])];
+    const cpuOf = (port) => (port === pcPort ? pc.pid : port === pcPortB && pcB !== undefined ? pcB.pid : undefined);
+    for (const [kind, ext] of [['skipped (text .txt)', 'txt'], ['scanned (random .bin)', 'bin']].filter(([, e]) => FILES.includes(e))) {
       const samples = Object.fromEntries(targets.map(([t]) => [t, { down: [], up: [], downCpu: [], upCpu: [] }]));
       for (let i = 0; i < RUNS; i++) {
         for (const [t, port] of targets) {
           const addr = `127.0.0.1:${port}`;
-          const own = port === pcPort;
-          const c0 = own ? cpuMs(pc.pid) : 0;
+          const pid = cpuOf(port);
+          const own = pid !== undefined;
+          const c0 = own ? cpuMs(pid) : 0;
           const d = await curlDown(addr, `/pub/big-${MB}M.${ext}`);
           if (d.bytes !== MB * 1024 * 1024) throw new Error(`${t}: got ${d.bytes} bytes`);
-          const c1 = own ? cpuMs(pc.pid) : 0;
+          const c1 = own ? cpuMs(pid) : 0;
           const u = await curlUp(addr, join(srcDir, `src.${ext}`), `bench-${process.pid}-${i}.${ext}`);
-          const c2 = own ? cpuMs(pc.pid) : 0;
+          const c2 = own ? cpuMs(pid) : 0;
           samples[t].down.push(d.mbps);
           samples[t].up.push(u.mbps);
           samples[t].downCpu.push(c1 - c0);
@@ -179,24 +198,27 @@ export async function run() {
       }
       for (const [t] of targets) {
         results.rows.push({ file: kind, target: t, downMBps: median(samples[t].down), upMBps: median(samples[t].up), down: samples[t].down, up: samples[t].up,
-          ...(t === 'portcullis' ? { downCpuMs: median(samples[t].downCpu), upCpuMs: median(samples[t].upCpu) } : {}) });
+          ...(t.startsWith('portcullis') ? { downCpuMs: median(samples[t].downCpu), upCpuMs: median(samples[t].upCpu) } : {}) });
       }
     }
 
-    log('time to first byte of a scanned 1 MB file');
-    const tt = { direct: [], portcullis: [] };
-    for (let i = 0; i < TTFB_RUNS; i++) {
-      tt.direct.push(await ttfb(`127.0.0.1:${vsPort}`, '/pub/one-1M.bin'));
-      tt.portcullis.push(await ttfb(`127.0.0.1:${pcPort}`, '/pub/one-1M.bin'));
-    }
-    results.ttfb = { directMs: median(tt.direct), portcullisMs: median(tt.portcullis), addedMs: median(tt.portcullis) - median(tt.direct) };
+    if (EXTRAS) {
+      log('time to first byte of a scanned 1 MB file');
+      const tt = { direct: [], portcullis: [] };
+      for (let i = 0; i < TTFB_RUNS; i++) {
+        tt.direct.push(await ttfb(`127.0.0.1:${vsPort}`, '/pub/one-1M.bin'));
+        tt.portcullis.push(await ttfb(`127.0.0.1:${pcPort}`, '/pub/one-1M.bin'));
+      }
+      results.ttfb = { directMs: median(tt.direct), portcullisMs: median(tt.portcullis), addedMs: median(tt.portcullis) - median(tt.direct) };
 
-    log('scanner alone on the same file');
-    results.scanner = await scannerAlone(join(srcDir, 'src.bin'));
+      log('scanner alone on the same file');
+      results.scanner = await scannerAlone(join(srcDir, 'src.bin'));
+    }
   } finally {
-    if (pc !== undefined && pc.exitCode === null) {
-      pc.kill('SIGTERM');
-      await new Promise((r) => pc.once('exit', r));
+    for (const p of [pc, pcB]) {
+      if (p === undefined || p.exitCode !== null) continue;
+      p.kill('SIGTERM');
+      await new Promise((r) => p.once('exit', r));
     }
     await exec(join(RIG, 'ftp', 'stop.sh'), [fpDir]).catch(() => undefined);
     await exec(join(RIG, 'ftp', 'stop.sh'), [vsDir]).catch(() => undefined);
@@ -212,9 +234,11 @@ export async function run() {
     console.log(`${r.file.padEnd(24)}${r.target.padEnd(18)}${r.downMBps.toFixed(0).padStart(6)} ${r.upMBps.toFixed(0).padStart(6)}    ${(r.downMBps / d.downMBps * 100).toFixed(0).padStart(5)}%     ${(r.upMBps / d.upMBps * 100).toFixed(0).padStart(5)}%${cpu}`);
   }
   const scanned = results.rows.find((r) => r.file.startsWith('scanned') && r.target === 'portcullis');
-  console.log(`\nscanner alone on the ${MB} MB file: portcullis scan ${results.scanner.cliMBps.toFixed(0)} MB/s, in-process builtin ${results.scanner.inProcessMBps.toFixed(0)} MB/s`);
-  console.log(`scanned through portcullis vs portcullis scan: down ${(scanned.downMBps / results.scanner.cliMBps * 100).toFixed(0)}%, up ${(scanned.upMBps / results.scanner.cliMBps * 100).toFixed(0)}% (goal ≥ 80%); vs the in-process scanner: down ${(scanned.downMBps / results.scanner.inProcessMBps * 100).toFixed(0)}%, up ${(scanned.upMBps / results.scanner.inProcessMBps * 100).toFixed(0)}%`);
-  console.log(`first byte of a scanned 1 MB file: direct ${results.ttfb.directMs.toFixed(1)} ms, portcullis ${results.ttfb.portcullisMs.toFixed(1)} ms, added ${results.ttfb.addedMs.toFixed(1)} ms (goal ≤ 20)`);
+  if (EXTRAS && scanned !== undefined) {
+    console.log(`\nscanner alone on the ${MB} MB file: portcullis scan ${results.scanner.cliMBps.toFixed(0)} MB/s, in-process builtin ${results.scanner.inProcessMBps.toFixed(0)} MB/s`);
+    console.log(`scanned through portcullis vs portcullis scan: down ${(scanned.downMBps / results.scanner.cliMBps * 100).toFixed(0)}%, up ${(scanned.upMBps / results.scanner.cliMBps * 100).toFixed(0)}% (goal ≥ 80%); vs the in-process scanner: down ${(scanned.downMBps / results.scanner.inProcessMBps * 100).toFixed(0)}%, up ${(scanned.upMBps / results.scanner.inProcessMBps * 100).toFixed(0)}%`);
+    console.log(`first byte of a scanned 1 MB file: direct ${results.ttfb.directMs.toFixed(1)} ms, portcullis ${results.ttfb.portcullisMs.toFixed(1)} ms, added ${results.ttfb.addedMs.toFixed(1)} ms (goal ≤ 20)`);
+  }
   const file = join(OUT, `ftp-${results.date.replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   log(`results in ${file}`);

@@ -826,7 +826,9 @@ export class FtpSession {
    */
   async #streamSkipped(t: Transfer, o: { name: string; head: Buffer; from: Socket; client: DataEndpoint; spool: Spool }): Promise<void> {
     const { name, head, from, client, spool } = o;
-    await spool.append(head);
+    // The head's disk write runs beside the client's connection and the stream; only the record needs it.
+    const appended = spool.append(head);
+    appended.catch(() => undefined);
     const to = await this.#openClientData(t, client);
     this.#checkAbort(t);
     this.#endKeepalive(t, name);
@@ -838,6 +840,7 @@ export class FtpSession {
     const final = await this.#finalUpstream(t);
     this.#checkAbort(t);
     if (final.code < 200 || final.code >= 300) { this.#conclude(t, relayText(final), 'latin1'); return; }
+    await appended;
     const result = await this.#recordStreamed('RETR', name, spool, size);
     this.#conclude(t, result.decision.action === 'pass' ? this.#row(result.decision.reply.ftp) : this.#refusal(result, name));
   }
@@ -945,7 +948,8 @@ export class FtpSession {
    */
   async #streamUpload(t: Transfer, o: { verb: 'STOR' | 'STOU'; arg: string; name: string; head: Buffer; from: Socket; spool: Spool }): Promise<void> {
     const { verb, arg, name, head, from, spool } = o;
-    await spool.append(head);
+    const appended = spool.append(head);
+    appended.catch(() => undefined);
     const server = await this.#serverData(t);
     this.#checkAbort(t);
     const serverSock = server.open().then((s) => t.track(s, this.#config.dataTimeout));
@@ -960,6 +964,9 @@ export class FtpSession {
     const size = from.bytesRead;
     const final = await this.#finalUpstream(t);
     this.#checkAbort(t);
+    // The server's own failure (its disk, its rights): relayed as it is, and what it kept is its business, as without the proxy.
+    if (final.code < 200 || final.code >= 300) { t.partial = undefined; this.#conclude(t, relayText(final), 'latin1'); return; }
+    await appended;
     const result = await this.#recordStreamed(verb, name, spool, size);
     if (result.decision.action !== 'pass') {
       // Not reached with an unchanged snapshot (same name, same head); if it were, the file must not stay.
