@@ -6,6 +6,8 @@
  * - Connect, greeting, EHLO (HELO when EHLO is refused), optional STARTTLS
  *   (RFC 3207: off / opportunistic / required; the certificate is not
  *   verified, like Postfix's "encrypt" level) and EHLO again.
+ * - `xclient()` hands the next hop the real client (XCLIENT) and says EHLO
+ *   again, as the session starts over after it.
  * - `pipeline()` sends several commands in one write when the next hop
  *   offers PIPELINING (RFC 2920) and collects the replies in order.
  * - `data()` sends DATA, waits for 354, streams the message through the
@@ -209,6 +211,18 @@ export class NextHopClient {
     for (const p of ps) p.catch(() => undefined);
     await this.#write(lines.map((l) => `${l}\r\n`).join(''));
     return Promise.all(ps);
+  }
+
+  /**
+   * Sends one XCLIENT line (Postfix XCLIENT_README). The next hop answers
+   * with a new 220 greeting and forgets the session (older servers say 250),
+   * so EHLO is said again and the keywords are read afresh; a refusal is
+   * returned as it is and the session stays as it was.
+   */
+  async xclient(line: string): Promise<Reply> {
+    const r = await this.command(line);
+    if (r.code === 220 || r.code === 250) await this.#hello();
+    return r;
   }
 
   /**

@@ -2,8 +2,18 @@
  * The SMTP listener: smtp-server on the client side (RFC 5321 with
  * PIPELINING RFC 2920, SIZE RFC 1870, 8BITMIME, SMTPUTF8, DSN,
  * ENHANCEDSTATUSCODES, STARTTLS RFC 3207 when a certificate is configured,
- * XCLIENT/XFORWARD from trusted clients, PROXY protocol) and one
+ * XCLIENT/XFORWARD from trusted clients, PROXY protocol v1/v2) and one
  * ProxySession per client.
+ *
+ * Who the client is: the socket's peer; or, with smtp.proxyProtocol, the
+ * address in the PROXY header (read here by ProxyHeaderReader in place of
+ * smtp-server's reader, which knows v1 only and closes without a word in the
+ * log); or, from a peer in smtp.trustedProxyClients (addresses or CIDR
+ * blocks, checked against the current config), what its XFORWARD/XCLIENT
+ * said. Others are not offered XFORWARD/XCLIENT and get Postfix's
+ * "550 5.7.0 Error: insufficient authorization". smtp-server puts the
+ * result into each session's remoteAddress/clientHostname, which the
+ * session uses for events, policy direction and the next hop's XFORWARD.
  *
  * smtp-server writes its own reply texts; a before-queue proxy must give the
  * next hop's. So each connection's `send` is wrapped once (`#hook`): a reply
@@ -18,6 +28,7 @@
  *
  * Reads untrusted bytes: everything the client sends, through smtp-server.
  */
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
@@ -29,7 +40,9 @@ import { PortcullisError } from '../errors.js';
 import { SessionTracker, type BoundAddress, type DrainResult, type ListenerContext, type ProtocolListener } from '../gateway/listeners.js';
 import { logSession } from '../log.js';
 import { renderReply, type Outcome } from '../policy/replies.js';
+import { CidrSet } from '../policy/cidr.js';
 import { Semaphore } from '../scanners/report.js';
+import { ProxyHeaderReader } from './proxy-header.js';
 import { replyText, type Reply } from './reply.js';
 import { smtpReply } from './replies.js';
 import { redeliver } from './release.js';
@@ -45,6 +58,37 @@ interface Connection {
 }
 
 type Send = Connection['send'];
+
+/** smtp-server's connection internals the trust check replaces (see #hook). */
+interface ProxyCommandGate {
+  _proxyCommandAllowed(command: string, option: string): boolean;
+  readonly _xClient: ReadonlyMap<string, unknown>;
+  readonly _originalRemoteAddress: string;
+  _isSupported(command: string): boolean;
+}
+
+/** What smtp-server's connect() takes from the PROXY header. */
+interface SocketOptions {
+  readonly id: string;
+  readonly remoteAddress?: string;
+  readonly remotePort?: number;
+}
+
+/** A connection id in smtp-server's own form. */
+function connectionId(): string {
+  return BigInt(`0x${randomBytes(10).toString('hex')}`).toString(32).padStart(16, '0');
+}
+
+/** Parsed CIDR lists, once per config object. */
+const cidrCache = new WeakMap<readonly string[], CidrSet>();
+function cidrs(list: readonly string[]): CidrSet {
+  let set = cidrCache.get(list);
+  if (set === undefined) {
+    set = CidrSet.parse(list);
+    cidrCache.set(list, set);
+  }
+  return set;
+}
 
 const PROXIED_FEATURES = ['8BITMIME', 'SMTPUTF8', 'DSN'];
 
@@ -96,8 +140,10 @@ export class SmtpListener implements ProtocolListener {
       hideREQUIRETLS: true,
       hideENHANCEDSTATUSCODES: false,
       hideDSN: false,
+      // Exact addresses here only as a fallback: #hook replaces the check with the CIDR one of the current config.
       useXClient: trusted as unknown as boolean,
       useXForward: trusted as unknown as boolean,
+      // True only so that smtp-server guards the socket until connect(); the header itself is read by #readProxyHeader.
       useProxy: cfg.proxyProtocol,
       socketTimeout: cfg.idleTimeout,
       closeTimeout: 1000,
@@ -130,6 +176,11 @@ export class SmtpListener implements ProtocolListener {
       },
     };
     const server = new SMTPServer(options);
+    if (cfg.proxyProtocol) {
+      (server as unknown as { _handleProxy(socket: Socket, cb: (err: Error | null, o?: SocketOptions) => void): void })._handleProxy = (socket, cb) => {
+        this.#readProxyHeader(ctx, socket, cb);
+      };
+    }
     // Each connection's send is wrapped before it greets (see the header comment).
     const hookedServer = server as unknown as { connections: Set<Connection>; _onError(e: Error): void; _onClientConnect(d: unknown): void };
     (server as unknown as { connect: (socket: Socket, o: unknown) => void }).connect = (socket, socketOptions) => {
@@ -139,7 +190,7 @@ export class SmtpListener implements ProtocolListener {
       hookedServer.connections.add(connection);
       connection.on('error', (err: Error) => hookedServer._onError(err));
       connection.on('connect', (data: unknown) => hookedServer._onClientConnect(data));
-      this.#hook(connection);
+      this.#hook(connection, ctx);
       // init() would wait 100 ms to catch early talkers (a greet pause); a before-queue proxy sits
       // behind the MTA that does that, and the pause would be added to every message.
       connection._setListeners(() => connection.connectionReady());
@@ -159,8 +210,70 @@ export class SmtpListener implements ProtocolListener {
     this.#server = server;
   }
 
-  #hook(connection: Connection): void {
+  /** The current config's SMTP section (the listener's own when a reload switched SMTP off). */
+  #current(ctx: ListenerContext): SmtpConfig {
+    const s = ctx.snapshots.current().config.smtp;
+    return s === false ? this.#config : s;
+  }
+
+  /**
+   * Reads the PROXY header (v1 or v2) before smtp-server sees the
+   * connection. A peer outside proxyProtocolFrom, a malformed header or none
+   * within proxyProtocolTimeout closes the connection with a log line; no
+   * SMTP session is started.
+   */
+  #readProxyHeader(ctx: ListenerContext, socket: Socket, cb: (err: Error | null, o?: SocketOptions) => void): void {
+    const id = connectionId();
+    const cfg = this.#current(ctx);
+    const peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    const reader = new ProxyHeaderReader();
+    let finished = false;
+    const cleanup = (): void => {
+      finished = true;
+      clearTimeout(timer);
+      socket.off('readable', onReadable);
+      socket.off('end', onEnd);
+      socket.off('close', onEnd);
+      socket.off('error', onError);
+    };
+    const fail = (reason: string): void => {
+      if (finished) return;
+      cleanup();
+      ctx.log.warn({ protocol: 'smtp', peer, reason }, 'connection closed: no valid PROXY header');
+      socket.on('error', () => undefined);
+      socket.destroy();
+      // smtp-server only drops the socket on an error here; the log line above is what is left of it.
+      cb(new Error(`Cannot start an SMTP session: ${reason}`));
+    };
+    const onReadable = (): void => {
+      let chunk: Buffer | null;
+      while (!finished && (chunk = socket.read() as Buffer | null) !== null) {
+        const r = reader.push(chunk);
+        if (r.kind === 'more') continue;
+        if (r.kind === 'error') return fail(r.reason);
+        cleanup();
+        if (r.rest.length > 0) socket.unshift(r.rest);
+        ctx.log.debug({ protocol: 'smtp', peer, client: r.client, version: r.version }, 'PROXY header');
+        cb(null, { id, ...(r.client !== undefined ? { remoteAddress: r.client.address, remotePort: r.client.port } : {}) });
+      }
+    };
+    const onEnd = (): void => fail('the peer closed the connection before the PROXY header');
+    const onError = (err: Error): void => fail(`socket error before the PROXY header: ${err.message}`);
+    const timer = setTimeout(() => fail(`no PROXY header within ${cfg.proxyProtocolTimeout} ms`), cfg.proxyProtocolTimeout);
+    socket.on('readable', onReadable);
+    socket.on('end', onEnd);
+    socket.on('close', onEnd);
+    socket.on('error', onError);
+    const from = cidrs(cfg.proxyProtocolFrom);
+    if (from.blocks.length > 0 && !from.contains(socket.remoteAddress)) fail('the peer is not in smtp.proxyProtocolFrom');
+  }
+
+  #hook(connection: Connection, ctx: ListenerContext): void {
     this.#connections.set(connection.id, connection);
+    // XCLIENT/XFORWARD trust: CIDR blocks of the current config (smtp-server itself matches exact addresses only).
+    const gate = connection as unknown as ProxyCommandGate;
+    gate._proxyCommandAllowed = (command) =>
+      !gate._xClient.has('ADDR') && cidrs(this.#current(ctx).trustedProxyClients).contains(gate._originalRemoteAddress) && gate._isSupported(command);
     const original: Send = connection.send.bind(connection);
     const write = (r: Reply): void => original(r.code, replyText(r), false);
     connection.send = (code, data, context) => {
@@ -168,6 +281,7 @@ export class SmtpListener implements ProtocolListener {
       if (s === undefined) return original(code, data, context);
       const pending = s.takePending(code);
       if (pending !== undefined) write(pending);
+      else if (context === 'NOT_AUTHORIZED') write(smtpReply('notAuthorized'));
       else if (code === 250 && Array.isArray(data) && context === false) original(code, this.#ehloFeatures(s, data), context);
       else original(code, data, context);
       const sent = pending?.code ?? code;

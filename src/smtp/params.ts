@@ -2,8 +2,8 @@
  * Envelope commands for the next hop, rebuilt from what smtp-server parsed:
  * MAIL FROM and RCPT TO with the ESMTP parameters the next hop offers
  * (SIZE RFC 1870, BODY RFC 6152, SMTPUTF8 RFC 6531, RET/ENVID/NOTIFY/ORCPT
- * RFC 3461 with xtext), and XFORWARD (Postfix XFORWARD_README) with the
- * real client's address, name and HELO.
+ * RFC 3461 with xtext), and XFORWARD or XCLIENT (Postfix XFORWARD_README,
+ * XCLIENT_README) with the real client's address, name and HELO.
  *
  * Reads untrusted text (addresses, parameter values, HELO names): xtext
  * values are encoded, and a value that could break a command line (space,
@@ -65,41 +65,89 @@ export function rcptCommand(address: string, args: Args, hop: Offers): string {
   return out.join(' ');
 }
 
+/** Who the client really is: what goes into XFORWARD or XCLIENT for the next hop. */
 export interface ForwardFacts {
   readonly addr?: string;
   readonly port?: number;
   readonly name?: string;
   readonly helo?: string;
-  readonly proto?: 'SMTP' | 'ESMTP';
+  /** SMTP or ESMTP (what the client opened with, or what the front MTA forwarded). */
+  readonly proto?: string;
+  /** XFORWARD only: the front MTA's queue id (Postfix logs it as orig_queue_id). */
+  readonly ident?: string;
+  /** XFORWARD only: LOCAL or REMOTE, as the front MTA said. */
+  readonly source?: 'LOCAL' | 'REMOTE';
+}
+
+/** How the next hop learns the client: XFORWARD (logging only), XCLIENT (its access rules see the client too) or not at all. */
+export type IdentityMethod = 'xforward' | 'xclient' | 'none';
+
+/**
+ * Which of XFORWARD and XCLIENT to send. XFORWARD wins when both are
+ * offered unless smtp.xclient is "prefer": it only changes what the next
+ * hop logs, while XCLIENT makes the next hop apply its client access rules
+ * (mynetworks, RBLs) to the real client, a change an operator must ask for.
+ */
+export function identityMethod(cfg: { readonly xforward: boolean; readonly xclient: 'off' | 'fallback' | 'prefer' }, hop: Offers): IdentityMethod {
+  if (cfg.xclient === 'prefer' && hop.has('XCLIENT')) return 'xclient';
+  if (cfg.xforward && hop.has('XFORWARD')) return 'xforward';
+  if (cfg.xclient === 'fallback' && hop.has('XCLIENT')) return 'xclient';
+  return 'none';
+}
+
+/** An address as XFORWARD/XCLIENT carry it: IPv4-mapped IPv6 as IPv4, IPv6 with the "IPV6:" prefix Postfix writes. */
+function addrValue(addr: string | undefined): string | undefined {
+  if (addr === undefined || addr === '') return undefined;
+  const a = addr.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
+  return a.includes(':') && !/^ipv6:/i.test(a) ? `IPV6:${a}` : a;
 }
 
 /**
- * XFORWARD lines for the attributes the next hop lists (its EHLO
- * "XFORWARD NAME ADDR PROTO HELO …"); each line stays well under 512 octets.
- * Values are xtext; an unknown one is "[UNAVAILABLE]".
+ * "VERB K=V ..." lines for the attributes the next hop lists after the
+ * keyword (its EHLO "XFORWARD NAME ADDR PROTO HELO …"), each well under
+ * 512 octets. Values are xtext; an unknown one is "[UNAVAILABLE]".
  */
-export function xforwardCommands(offered: string, f: ForwardFacts): string[] {
+function attributeCommands(verb: 'XFORWARD' | 'XCLIENT', offered: string, pairsIn: readonly [string, string | undefined][]): string[] {
   const attrs = new Set(offered.toUpperCase().split(/\s+/).filter((x) => x !== ''));
-  const pairs: string[] = [];
-  const add = (k: string, v: string | undefined): void => {
-    if (!attrs.has(k)) return;
-    pairs.push(`${k}=${v === undefined || v === '' ? '[UNAVAILABLE]' : xtext(v.slice(0, 255))}`);
-  };
-  // A name in brackets is an address literal: no verified host name (Postfix sends [UNAVAILABLE] then).
-  add('NAME', f.name?.startsWith('[') === true ? undefined : f.name);
-  add('ADDR', f.addr?.replace(/^::ffff:/i, ''));
-  add('PORT', f.port !== undefined ? String(f.port) : undefined);
-  add('PROTO', f.proto);
-  add('HELO', f.helo);
+  const pairs = pairsIn.filter(([k]) => attrs.has(k)).map(([k, v]) => `${k}=${v === undefined || v === '' ? '[UNAVAILABLE]' : xtext(v.slice(0, 255))}`);
   const lines: string[] = [];
-  let line = 'XFORWARD';
+  let line = verb;
   for (const p of pairs) {
     if (line.length + p.length + 1 > 400) {
       lines.push(line);
-      line = 'XFORWARD';
+      line = verb;
     }
     line += ` ${p}`;
   }
-  if (line !== 'XFORWARD') lines.push(line);
+  if (line !== verb) lines.push(line);
   return lines;
+}
+
+/** The client's attributes in the order Postfix sends them. A name in brackets is an address literal: no verified host name (Postfix sends [UNAVAILABLE] then). */
+function basePairs(f: ForwardFacts): [string, string | undefined][] {
+  return [
+    ['NAME', f.name?.startsWith('[') === true ? undefined : f.name],
+    ['ADDR', addrValue(f.addr)],
+    ['PORT', f.port !== undefined && f.port > 0 ? String(f.port) : undefined],
+    ['PROTO', f.proto],
+    ['HELO', f.helo],
+  ];
+}
+
+/** XFORWARD lines (Postfix XFORWARD_README) for the attributes the next hop offers. */
+export function xforwardCommands(offered: string, f: ForwardFacts): string[] {
+  const extra: [string, string | undefined][] = [['IDENT', f.ident], ['SOURCE', f.source]];
+  // IDENT and SOURCE only when known: the next hop's defaults are better than "[UNAVAILABLE]" there.
+  return attributeCommands('XFORWARD', offered, [...basePairs(f), ...extra.filter(([, v]) => v !== undefined)]);
+}
+
+/**
+ * The XCLIENT line(s) (Postfix XCLIENT_README) for the attributes the next
+ * hop offers. The next hop answers each with a new 220 greeting and the
+ * session starts over (EHLO again), so the caller sends them one by one.
+ */
+export function xclientCommands(offered: string, f: ForwardFacts): string[] {
+  // ADDR goes last: should the attributes need two lines, some servers (smtp-server) stop offering XCLIENT once ADDR is set.
+  const pairs = basePairs(f);
+  return attributeCommands('XCLIENT', offered, [...pairs.filter(([k]) => k !== 'ADDR'), ...pairs.filter(([k]) => k === 'ADDR')]);
 }

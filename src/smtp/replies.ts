@@ -11,7 +11,8 @@ import { reply, type Reply } from './reply.js';
 export type SmtpOutcome =
   | 'nextHopUnavailable' | 'nextHopFailed' | 'nextHopTlsRequired'
   | 'bareNewline' | 'lineTooLong' | 'headerTooBig' | 'messageTooBig'
-  | 'discarded' | 'quarantinedAccepted' | 'tooManyErrors' | 'localError';
+  | 'discarded' | 'quarantinedAccepted' | 'tooManyErrors' | 'localError'
+  | 'nextHopIdentityRefused' | 'notAuthorized';
 
 interface Row { readonly code: number; readonly enhanced: string; readonly text: string }
 
@@ -27,6 +28,8 @@ export const SMTP_REPLIES: Readonly<Record<SmtpOutcome, Row>> = {
   quarantinedAccepted: { code: 250, enhanced: '2.0.0', text: 'Ok: message quarantined as {id}: {findings}' },
   tooManyErrors: { code: 421, enhanced: '4.7.0', text: 'Too many errors, closing connection' },
   localError: { code: 451, enhanced: '4.3.0', text: 'Local error in processing, try again later' },
+  nextHopIdentityRefused: { code: 451, enhanced: '4.7.0', text: 'Next hop refused XCLIENT for this client, try again later' },
+  notAuthorized: { code: 550, enhanced: '5.7.0', text: 'Error: insufficient authorization' },
 };
 
 /** Values are untrusted (signature names, ids): control characters removed, each capped. */

@@ -26,8 +26,8 @@ import type { Semaphore } from '../scanners/report.js';
 import { NextHopClient } from './client.js';
 import { DataGuard } from './guard.js';
 import { buildNotice, headerOf } from './notify.js';
-import { mailCommand, rcptCommand, safeAddress, xforwardCommands, type Args } from './params.js';
-import { isPositive, reply, type Reply } from './reply.js';
+import { identityMethod, mailCommand, rcptCommand, safeAddress, xclientCommands, xforwardCommands, type Args, type ForwardFacts } from './params.js';
+import { isPositive, reply, replyText, type Reply } from './reply.js';
 import { smtpReply } from './replies.js';
 import { concatSources, findingParts, replaceParts, statusHeaders, tagSubject } from './rewrite.js';
 import { Spool } from './spool.js';
@@ -40,6 +40,9 @@ export interface ClientFacts {
   readonly clientHostname: string;
   readonly hostNameAppearsAs: string;
   readonly openingCommand: string;
+  /** What a trusted front MTA said with XFORWARD / XCLIENT (smtp-server keeps it; false is "[UNAVAILABLE]"). */
+  readonly xForward?: ReadonlyMap<string, unknown>;
+  readonly xClient?: ReadonlyMap<string, unknown>;
   readonly envelope: {
     readonly mailFrom: false | { readonly address: string };
     readonly rcptTo: readonly { readonly address: string }[];
@@ -77,8 +80,10 @@ export class ProxySession {
   #hop: NextHopClient | undefined;
   #hopState: HopState = 'none';
   #tx: TxState = 'idle';
-  /** The commands the next hop accepted for this transaction, to replay them when it dropped the connection while we scanned. */
-  #envelope: { mail: string[]; rcpts: string[] } = { mail: [], rcpts: [] };
+  /** The commands the next hop accepted for this transaction (and the client it was told about), to replay them when it dropped the connection while we scanned. */
+  #envelope: { facts?: ForwardFacts; mail?: string; rcpts: string[] } = { rcpts: [] };
+  /** The XCLIENT lines this next-hop connection was given: it speaks for that client until it is closed. */
+  #xclientSent: { readonly offered: string; readonly lines: string } | undefined;
   /** The reply smtp-server's next send of this code is replaced with (next hop's own). */
   #pending: Reply | undefined;
   errors = 0;
@@ -141,6 +146,7 @@ export class ProxySession {
   async connectHop(): Promise<Reply | undefined> {
     const [host, port] = splitNextHop(this.#d.config.nextHop);
     const cfg = this.cfg;
+    this.#xclientSent = undefined;
     try {
       this.#hop = await NextHopClient.connect({
         host, port, heloName: this.#d.hostname, connectTimeout: cfg.nextHopConnectTimeout, replyTimeout: cfg.nextHopTimeout, tls: cfg.nextHopTls,
@@ -159,6 +165,48 @@ export class ProxySession {
     this.#hop?.close();
     this.#hop = undefined;
     this.#hopState = 'none';
+    this.#xclientSent = undefined;
+  }
+
+  /**
+   * Tells the next hop who the client is, before MAIL: XFORWARD lines to
+   * send with MAIL (returned), or XCLIENT sent here (identityMethod decides).
+   * XCLIENT makes the connection speak for one client, so a different client
+   * on the same session (a front MTA forwarding the next one) gets a fresh
+   * connection. A refused XCLIENT fails the MAIL with a 4xx: the next hop's
+   * access rules were meant to see the client, and must not see portcullis
+   * instead.
+   */
+  async #introduce(facts: ForwardFacts): Promise<{ readonly lines: string[] } | { readonly refused: Reply }> {
+    let hop = this.#hop as NextHopClient;
+    const bound = this.#xclientSent;
+    if (bound !== undefined) {
+      // Decided by what the next hop offered before XCLIENT: after it, it may no longer list XCLIENT or XFORWARD.
+      if (xclientCommands(bound.offered, facts).join('\n') === bound.lines) return { lines: [] };
+      this.#dropHop();
+      const failed = await this.connectHop();
+      if (failed !== undefined) return { refused: { ...failed, code: 451 } };
+      hop = this.#hop as NextHopClient;
+    }
+    const method = identityMethod(this.cfg, { has: (k) => hop.offers(k) });
+    if (method === 'none') return { lines: [] };
+    if (method === 'xforward') return { lines: xforwardCommands(hop.keywords.get('XFORWARD') ?? '', facts) };
+    const offered = hop.keywords.get('XCLIENT') ?? '';
+    const cmds = xclientCommands(offered, facts);
+    if (this.#hopState === 'open') {
+      await hop.command('RSET');
+      this.#hopState = 'clean';
+    }
+    for (const line of cmds) {
+      const r = await hop.xclient(line);
+      if (!isPositive(r)) {
+        this.#d.ctx.log.warn({ sessionId: this.id, reply: `${r.code} ${replyText(r).join(' ')}`.slice(0, 300) }, 'next hop refused XCLIENT');
+        this.#dropHop();
+        return { refused: smtpReply('nextHopIdentityRefused') };
+      }
+    }
+    this.#xclientSent = { offered, lines: cmds.join('\n') };
+    return { lines: [] };
   }
 
   /** The smaller of our SIZE and the next hop's. */
@@ -178,24 +226,19 @@ export class ProxySession {
         const failed = await this.connectHop();
         if (failed !== undefined) return this.#answer({ ...failed, code: 451 }, cb);
       }
+      const facts = clientIdentity(client);
+      const intro = await this.#introduce(facts);
+      if ('refused' in intro) return this.#answer(intro.refused, cb);
       const hop = this.#hop as NextHopClient;
       const offers = { has: (k: string) => hop.offers(k) };
-      const lines: string[] = [];
-      if (this.#hopState === 'open') lines.push('RSET');
-      const xf = hop.keywords.get('XFORWARD');
-      const xfLines = this.cfg.xforward && xf !== undefined
-        ? xforwardCommands(xf, {
-          addr: client.remoteAddress, port: client.remotePort, name: client.clientHostname, helo: client.hostNameAppearsAs,
-          proto: client.openingCommand === 'HELO' ? 'SMTP' : 'ESMTP',
-        })
-        : [];
-      lines.push(...xfLines, mailCommand(address.address, address.args, offers));
+      const mailLine = mailCommand(address.address, address.args, offers);
+      const lines = [...(this.#hopState === 'open' ? ['RSET'] : []), ...intro.lines, mailLine];
       const replies = await hop.pipeline(lines);
       const mail = replies[replies.length - 1] as Reply;
       if (isPositive(mail)) {
         this.#hopState = 'open';
         this.#tx = 'mail';
-        this.#envelope = { mail: lines.filter((l) => l !== 'RSET'), rcpts: [] };
+        this.#envelope = { facts, mail: mailLine, rcpts: [] };
       } else {
         this.#hopState = 'clean';
       }
@@ -258,7 +301,7 @@ export class ProxySession {
     } finally {
       await spool.dispose();
       this.#tx = 'idle';
-      this.#envelope = { mail: [], rcpts: [] };
+      this.#envelope = { rcpts: [] };
     }
     this.#d.ctx.log.info({ sessionId: this.id, size: spool.size, result: outcome.what, reply: outcome.reply.code }, 'message');
     this.#answer(outcome.reply, cb);
@@ -360,21 +403,24 @@ export class ProxySession {
    */
   async #liveHop(): Promise<NextHopClient | undefined> {
     if (this.#hop !== undefined && this.#hop.usable && this.#hopState === 'open') return this.#hop;
-    if (this.#envelope.mail.length === 0 || this.#envelope.rcpts.length === 0) return undefined;
+    const { facts, mail: mailLine, rcpts: rcptLines } = this.#envelope;
+    if (facts === undefined || mailLine === undefined || rcptLines.length === 0) return undefined;
     this.#dropHop();
     if ((await this.connectHop()) !== undefined) return undefined;
-    const hop = this.#hop as NextHopClient;
     try {
-      const replies = await hop.pipeline([...this.#envelope.mail, ...this.#envelope.rcpts]);
+      const intro = await this.#introduce(facts);
+      if ('refused' in intro) return undefined;
+      const hop = this.#hop as NextHopClient;
+      const replies = await hop.pipeline([...intro.lines, mailLine, ...rcptLines]);
       this.#hopState = 'open';
-      const mail = replies[this.#envelope.mail.length - 1];
-      const rcpts = replies.slice(this.#envelope.mail.length);
+      const mail = replies[intro.lines.length];
+      const rcpts = replies.slice(intro.lines.length + 1);
       if (mail === undefined || !isPositive(mail) || !rcpts.every(isPositive)) {
         this.#d.ctx.log.warn({ sessionId: this.id, replies: replies.map((r) => r.code) }, 'next hop refused the replayed envelope');
         return undefined;
       }
       this.#d.ctx.log.info({ sessionId: this.id }, 'next hop reconnected, envelope replayed');
-      return hop;
+      return this.#hop;
     } catch {
       this.#dropHop();
       return undefined;
@@ -460,6 +506,36 @@ async function headSection(spool: Spool, max: number): Promise<string> {
     if (head.length > max) break;
   }
   return head;
+}
+
+/**
+ * The client as the session knows it: the socket's peer, or what the PROXY
+ * header, a trusted front MTA's XFORWARD or XCLIENT said (smtp-server has
+ * already put those into remoteAddress, remotePort and clientHostname).
+ * The front MTA's own EHLO must not pass for the client's HELO, so the
+ * forwarded HELO wins.
+ */
+export function clientIdentity(c: ClientFacts): ForwardFacts {
+  const attr = (k: string): string | undefined => {
+    for (const m of [c.xForward, c.xClient]) {
+      const v = m?.get(k);
+      if (typeof v === 'string' && v !== '') return v;
+    }
+    return undefined;
+  };
+  const proto = attr('PROTO')?.toUpperCase();
+  const source = attr('SOURCE')?.toUpperCase();
+  const helo = attr('HELO') ?? (c.hostNameAppearsAs || undefined);
+  const ident = attr('IDENT');
+  return {
+    addr: c.remoteAddress,
+    ...(c.remotePort > 0 ? { port: c.remotePort } : {}),
+    ...(c.clientHostname ? { name: c.clientHostname } : {}),
+    ...(helo !== undefined ? { helo } : {}),
+    proto: proto !== undefined && /^[A-Z]{1,16}$/.test(proto) ? proto : c.openingCommand === 'HELO' ? 'SMTP' : 'ESMTP',
+    ...(ident !== undefined ? { ident } : {}),
+    ...(source === 'LOCAL' || source === 'REMOTE' ? { source } : {}),
+  };
 }
 
 export function splitNextHop(nextHop: string): [string, number] {

@@ -18,6 +18,9 @@ export interface HopMessage {
   readonly rcpts: readonly string[];
   readonly data: Buffer;
   readonly xforward?: Readonly<Record<string, string>>;
+  readonly xclient?: Readonly<Record<string, string>>;
+  /** The client as the next hop saw it (after XCLIENT/XFORWARD). */
+  readonly client: { readonly addr: string; readonly name: string; readonly helo: string };
 }
 
 export interface NextHopOptions {
@@ -33,11 +36,16 @@ export interface NextHopOptions {
   readonly dropFirstSessionAfterRcpt?: boolean;
   /** Called when DATA starts; may destroy the socket to act out a failure. */
   readonly onDataStart?: (socket: { destroy(): void }) => void;
+  /** Offer XFORWARD (default true) / XCLIENT (default false) to every client. */
+  readonly xforward?: boolean;
+  readonly xclient?: boolean;
 }
 
 export interface TestNextHop {
   readonly port: number;
   readonly messages: HopMessage[];
+  /** Connections accepted so far. */
+  readonly connections: () => number;
   close(): Promise<void>;
 }
 
@@ -49,7 +57,8 @@ export async function startNextHop(o: NextHopOptions = {}): Promise<TestNextHop>
     ...(o.starttls === true ? { disabledCommands: ['AUTH'] } : { disabledCommands: ['AUTH', 'STARTTLS'], hideSTARTTLS: true }),
     logger: false,
     disableReverseLookup: true,
-    useXForward: true,
+    useXForward: o.xforward ?? true,
+    useXClient: o.xclient ?? false,
     hideENHANCEDSTATUSCODES: false,
     hideDSN: false,
     ...(o.size !== undefined ? { size: o.size } : {}),
@@ -74,12 +83,15 @@ export async function startNextHop(o: NextHopOptions = {}): Promise<TestNextHop>
       stream.on('end', () => {
         const mailFrom = session.envelope.mailFrom;
         const xf = (session as unknown as { xForward?: Map<string, string> }).xForward;
+        const xc = (session as unknown as { xClient?: Map<string, string> }).xClient;
         messages.push({
           tls: session.secure === true,
           from: mailFrom === false ? '' : mailFrom.address,
           rcpts: session.envelope.rcptTo.map((r) => r.address),
           data: Buffer.concat(chunks),
-          ...(xf instanceof Map ? { xforward: Object.fromEntries(xf) } : {}),
+          ...(xf instanceof Map && xf.size > 0 ? { xforward: Object.fromEntries(xf) } : {}),
+          ...(xc instanceof Map && xc.size > 0 ? { xclient: Object.fromEntries(xc) } : {}),
+          client: { addr: session.remoteAddress, name: session.clientHostname, helo: session.hostNameAppearsAs },
         });
         const code = o.dataCode ?? 250;
         if (code >= 400) return cb(Object.assign(new Error('Refused by the test next hop'), { responseCode: code }));
@@ -87,10 +99,12 @@ export async function startNextHop(o: NextHopOptions = {}): Promise<TestNextHop>
       });
     },
   });
+  let accepted = 0;
+  server.server.on('connection', () => { accepted++; });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const a = server.server.address();
   const port = typeof a === 'object' && a !== null ? a.port : 0;
-  return { port, messages, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  return { port, messages, connections: () => accepted, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
 /** A raw SMTP client: writes bytes as given, reads whole replies. */
