@@ -9,6 +9,12 @@
  * It runs on one snapshot from start to end: the session's, when the caller
  * passes it, else the current one (held with a lease until done).
  *
+ * Memory: reading and unpacking an object whole costs a few times its size,
+ * so the scan and the banned-rules walk run only once the object's bytes are
+ * admitted by the gateway-wide byte budget (admission.ts, engine.scanMemory);
+ * a wait longer than MaxScanTime is a scanner timeout (tempfail), so a
+ * message is never dropped or passed because memory was short.
+ *
  * Fail closed: a scanner that throws is a scanner failure (class
  * scannerFailure, default tempfail), and a quarantine that cannot store the
  * object turns "quarantine" into tempfail (upload: block) — the object is
@@ -20,6 +26,7 @@
  * display text only and never becomes a path here.
  */
 import { open } from 'node:fs/promises';
+import type { Limits } from '../content/limits.js';
 import { detectType } from '../content/filetype.js';
 import { walk } from '../content/walker.js';
 import type { FileType } from '../content/types.js';
@@ -35,6 +42,7 @@ import type { Envelope, EventInput } from '../events/types.js';
 import type { EventStore } from '../events/store.js';
 import type { Metrics } from '../events/metrics.js';
 import type { Quarantine } from '../quarantine/store.js';
+import { ScanAdmission } from './admission.js';
 
 export interface InspectRequest {
   readonly protocol: Protocol;
@@ -83,6 +91,8 @@ export interface InspectDeps {
   readonly quarantine?: Pick<Quarantine, 'add'>;
   readonly events?: Pick<EventStore, 'record'>;
   readonly metrics?: Pick<Metrics, 'observeInspection' | 'scannerError'>;
+  /** The byte budget shared by every inspection; default one of the snapshot's engine.scanMemory, made on the first call. */
+  readonly admission?: ScanAdmission;
 }
 
 const HEAD_BYTES = 64 * 1024;
@@ -170,20 +180,61 @@ async function objectFacts(target: ScanTarget, rootType: FileType, snapshot: Sna
   return facts;
 }
 
+/** What an object above MaxFileSize costs: it is streamed through a read buffer, never held whole. */
+const STREAMED_COST = 1024 * 1024;
+
+/** Bytes an object is charged against the scan memory budget. */
+export function scanCost(target: ScanTarget, limits: Pick<Limits, 'MaxFileSize'>): number {
+  const size = targetSize(target);
+  return size > limits.MaxFileSize ? STREAMED_COST : size;
+}
+
+/**
+ * Waits for the object's turn in the byte budget, for at most MaxScanTime;
+ * a longer wait (or the caller's abort) is a failure report, not an error.
+ */
+async function admit(admission: ScanAdmission, target: ScanTarget, snapshot: Snapshot, signal: AbortSignal | undefined, started: number): Promise<(() => void) | ScanReport> {
+  const limits = snapshot.config.limits;
+  const cost = scanCost(target, limits);
+  const timeout = AbortSignal.timeout(limits.MaxScanTime);
+  try {
+    return await admission.admit(cost, signal === undefined ? timeout : AbortSignal.any([signal, timeout]));
+  } catch (err) {
+    if (signal?.aborted === true) return failure('gateway', signal.reason, started);
+    const mb = (n: number): string => (n / (1024 * 1024)).toFixed(1);
+    return failure('gateway', new PortcullisError('PC_ERR_SCAN_TIMEOUT', `Cannot scan: waited ${limits.MaxScanTime} ms for ${mb(cost)} MiB of scan memory (engine.scanMemory ${mb(admission.capacity)} MiB, ${mb(admission.inFlight)} MiB in use)`, { cause: err }), started);
+  }
+}
+
+/** The report with the banned names and types of the object (and of everything inside it) added. */
+async function withBanned(report: ScanReport, req: InspectRequest, type: FileType, snapshot: Snapshot, started: number): Promise<ScanReport> {
+  try {
+    const banned = snapshot.policy.banned(await objectFacts(req.target, type, snapshot, req.signal));
+    return banned.length > 0 ? { ...report, verdict: 'infected', findings: [...report.findings, ...banned] } : report;
+  } catch (err) {
+    return { ...report, verdict: report.verdict === 'infected' ? 'infected' : 'error', errors: [...report.errors, ...failure('policy', err, started).errors] };
+  }
+}
+
 export function createInspect(deps: InspectDeps): Inspect {
+  let admission = deps.admission;
   return async (req) => {
     const started = performance.now();
     const lease = req.snapshot === undefined ? deps.snapshots.acquire() : undefined;
     const snapshot = req.snapshot ?? (lease as NonNullable<typeof lease>).snapshot;
     try {
-      return await run(deps, req, snapshot, started);
+      const wanted = snapshot.config.engine.scanMemory;
+      if (admission === undefined) admission = new ScanAdmission(wanted);
+      // A reload's new size applies from its first inspection on (deps.admission is the caller's to size).
+      else if (deps.admission === undefined && admission.capacity !== wanted) admission.capacity = wanted;
+      return await run(deps, req, snapshot, started, admission);
     } finally {
       lease?.release();
     }
   };
 }
 
-async function run(deps: InspectDeps, req: InspectRequest, snapshot: Snapshot, started: number): Promise<InspectResult> {
+async function run(deps: InspectDeps, req: InspectRequest, snapshot: Snapshot, started: number, admission: ScanAdmission): Promise<InspectResult> {
   const { policy } = snapshot;
   const size = targetSize(req.target);
   const signal = req.signal;
@@ -197,17 +248,20 @@ async function run(deps: InspectDeps, req: InspectRequest, snapshot: Snapshot, s
     unreadable = failure('gateway', err, started);
   }
   const choice = policy.chooseScan(req.name, type);
-  let report: ScanReport = unreadable ?? (choice.scan
-    ? await guardedScan(snapshot, req.target, signal, started)
-    : { verdict: 'clean', findings: [], errors: [], bytesScanned: 0, durationMs: 0 });
-
-  // Banned names and types are checked even when a scanner failed: a banned file is refused for certain, which beats "try again".
-  if (policy.hasBannedRules && unreadable === undefined) {
+  const opens = unreadable === undefined && (choice.scan || policy.hasBannedRules);
+  const admitted = opens ? await admit(admission, req.target, snapshot, signal, started) : undefined;
+  let report: ScanReport;
+  if (typeof admitted === 'object') {
+    report = admitted;
+  } else {
     try {
-      const banned = policy.banned(await objectFacts(req.target, type, snapshot, signal));
-      if (banned.length > 0) report = { ...report, verdict: 'infected', findings: [...report.findings, ...banned] };
-    } catch (err) {
-      report = { ...report, verdict: report.verdict === 'infected' ? 'infected' : 'error', errors: [...report.errors, ...failure('policy', err, started).errors] };
+      report = unreadable ?? (choice.scan
+        ? await guardedScan(snapshot, req.target, signal, started)
+        : { verdict: 'clean', findings: [], errors: [], bytesScanned: 0, durationMs: 0 });
+      // Banned names and types are checked even when a scanner failed: a banned file is refused for certain, which beats "try again".
+      if (policy.hasBannedRules && unreadable === undefined) report = await withBanned(report, req, type, snapshot, started);
+    } finally {
+      admitted?.();
     }
   }
 

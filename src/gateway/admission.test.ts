@@ -1,0 +1,193 @@
+// Scan admission by bytes: who runs at once, who waits, in which order, and
+// what a wait that ends badly turns into at the inspection (tempfail).
+import { strict as assert } from 'node:assert';
+import { describe, it } from 'node:test';
+import { compilePolicy } from '../policy/index.js';
+import type { ScanReport, Scanner, ScanTarget } from '../scanners/types.js';
+import { ByteBudget, ScanAdmission } from './admission.js';
+import { createInspect, scanCost } from './inspect.js';
+import type { Snapshot, SnapshotSource } from './snapshot.js';
+import { captureLog, testConfig } from './testing.js';
+
+const MiB = 1024 * 1024;
+
+/** Starts acquires in order and reports which were granted once the event loop has settled. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+}
+
+interface Step {
+  /** acquire(bytes) as request number i, or release request i. */
+  readonly op: 'take' | 'release';
+  readonly n: number;
+  readonly bytes?: number;
+}
+
+const cases: readonly { name: string; capacity: number; steps: readonly Step[]; granted: readonly number[] }[] = [
+  { name: 'objects that fit together all run', capacity: 100, steps: [{ op: 'take', n: 0, bytes: 40 }, { op: 'take', n: 1, bytes: 60 }], granted: [0, 1] },
+  { name: 'one that does not fit waits', capacity: 100, steps: [{ op: 'take', n: 0, bytes: 60 }, { op: 'take', n: 1, bytes: 60 }], granted: [0] },
+  { name: 'it runs once the first is released', capacity: 100, steps: [{ op: 'take', n: 0, bytes: 60 }, { op: 'take', n: 1, bytes: 60 }, { op: 'release', n: 0 }], granted: [0, 1] },
+  { name: 'one bigger than the budget runs alone when nothing else does', capacity: 100, steps: [{ op: 'take', n: 0, bytes: 500 }], granted: [0] },
+  { name: 'one bigger than the budget waits for the others', capacity: 100, steps: [{ op: 'take', n: 0, bytes: 10 }, { op: 'take', n: 1, bytes: 500 }], granted: [0] },
+  { name: 'nothing runs beside one bigger than the budget', capacity: 100, steps: [{ op: 'take', n: 0, bytes: 500 }, { op: 'take', n: 1, bytes: 1 }], granted: [0] },
+  { name: 'first come first served: a small one does not pass a waiting big one', capacity: 100, steps: [{ op: 'take', n: 0, bytes: 60 }, { op: 'take', n: 1, bytes: 60 }, { op: 'take', n: 2, bytes: 10 }], granted: [0] },
+  { name: 'after the big one, those behind it that fit go in together', capacity: 100, steps: [
+    { op: 'take', n: 0, bytes: 60 }, { op: 'take', n: 1, bytes: 60 }, { op: 'take', n: 2, bytes: 10 }, { op: 'take', n: 3, bytes: 40 }, { op: 'release', n: 0 },
+  ], granted: [0, 1, 2] },
+  { name: 'a release counts once', capacity: 100, steps: [
+    { op: 'take', n: 0, bytes: 60 }, { op: 'take', n: 1, bytes: 60 }, { op: 'take', n: 2, bytes: 60 }, { op: 'release', n: 0 }, { op: 'release', n: 0 },
+  ], granted: [0, 1] },
+];
+
+describe('ByteBudget', () => {
+  for (const c of cases) {
+    it(c.name, async () => {
+      const budget = new ByteBudget(c.capacity);
+      const granted = new Set<number>();
+      const releases = new Map<number, () => void>();
+      for (const step of c.steps) {
+        if (step.op === 'take') {
+          void budget.acquire(step.bytes ?? 0).then((release) => { granted.add(step.n); releases.set(step.n, release); });
+        } else {
+          releases.get(step.n)?.();
+        }
+        await settle();
+      }
+      assert.deepEqual([...granted].sort((a, b) => a - b), c.granted);
+      assert.ok(budget.inFlight <= Math.max(c.capacity, ...c.steps.map((s) => Math.min(s.bytes ?? 0, c.capacity))));
+    });
+  }
+
+  it('an aborted wait leaves the queue and lets those behind it in', async () => {
+    const budget = new ByteBudget(100);
+    const first = await budget.acquire(60);
+    const ac = new AbortController();
+    const big = budget.acquire(100, ac.signal);
+    let smallIn = false;
+    void budget.acquire(30).then(() => { smallIn = true; });
+    await settle();
+    assert.equal(smallIn, false, 'queued behind the big one');
+    ac.abort(new Error('gone'));
+    await assert.rejects(big, /gone/);
+    await settle();
+    assert.equal(smallIn, true);
+    assert.equal(budget.inFlight, 90);
+    first();
+    assert.equal(budget.inFlight, 30);
+  });
+
+  it('a larger capacity lets waiting ones in at once', async () => {
+    const budget = new ByteBudget(100);
+    await budget.acquire(80);
+    let in2 = false;
+    void budget.acquire(80).then(() => { in2 = true; });
+    await settle();
+    assert.equal(in2, false);
+    budget.capacity = 200;
+    await settle();
+    assert.equal(in2, true);
+  });
+
+  it('refuses a capacity below one byte with PC_ERR_CONFIG', () => {
+    assert.throws(() => new ByteBudget(0), { code: 'PC_ERR_CONFIG' });
+  });
+});
+
+describe('ScanAdmission', () => {
+  it('small objects keep flowing while big ones wait their turn', async () => {
+    const adm = new ScanAdmission(32 * MiB);
+    const bigA = await adm.admit(25 * MiB);
+    let bigBIn = false;
+    void adm.admit(25 * MiB).then(() => { bigBIn = true; });
+    await settle();
+    assert.equal(bigBIn, false, 'two big ones do not run at once');
+    // 100 small ones of 64 KiB fit their lane (8 MiB) at once.
+    const smalls = await Promise.all(Array.from({ length: 100 }, () => adm.admit(64 * 1024)));
+    assert.equal(adm.waiting, 1);
+    bigA();
+    await settle();
+    assert.equal(bigBIn, true);
+    for (const s of smalls) s();
+  });
+
+  it('small objects beyond their lane wait, and never hold up a big one', async () => {
+    const adm = new ScanAdmission(32 * MiB);
+    const smalls = await Promise.all(Array.from({ length: 4 }, () => adm.admit(2 * MiB)));
+    let fifthIn = false;
+    void adm.admit(2 * MiB).then(() => { fifthIn = true; });
+    const big = await adm.admit(30 * MiB);
+    await settle();
+    assert.equal(fifthIn, false);
+    (smalls[0] as () => void)();
+    await settle();
+    assert.equal(fifthIn, true);
+    big();
+  });
+});
+
+describe('inspect under the scan memory budget', () => {
+  const report: ScanReport = { verdict: 'clean', findings: [], errors: [], bytesScanned: 0, durationMs: 0 };
+
+  function setup(scanMemory: number, maxScanTime: number) {
+    const running = { now: 0, most: 0 };
+    const gates: (() => void)[] = [];
+    const scanner: Scanner = {
+      name: 'fake',
+      close: async () => undefined,
+      scan: async () => {
+        running.now++;
+        running.most = Math.max(running.most, running.now);
+        await new Promise<void>((r) => gates.push(r));
+        running.now--;
+        return report;
+      },
+    };
+    const config = testConfig('/tmp/unused', { engine: { scanMemory: scanMemory }, limits: { MaxScanTime: maxScanTime } });
+    const snapshot = { generation: 1, config, policy: compilePolicy(config), scanner } as unknown as Snapshot;
+    const snapshots: SnapshotSource = { current: () => snapshot, acquire: () => ({ snapshot, release: () => undefined }) };
+    const inspect = createInspect({ snapshots, log: captureLog().log });
+    const target = (mb: number): ScanTarget => ({ name: 'm.eml', data: new Uint8Array(mb * MiB) });
+    return { running, gates, inspect, target };
+  }
+
+  it('two messages bigger than half the budget are scanned one after the other; a small one runs beside them', async () => {
+    const { running, gates, inspect, target } = setup(4 * MiB, 60_000);
+    const a = inspect({ protocol: 'smtp', direction: 'inbound', name: 'a', target: target(3) });
+    const b = inspect({ protocol: 'smtp', direction: 'inbound', name: 'b', target: target(3) });
+    await settle();
+    assert.equal(running.now, 1, 'the second big one waits');
+    const small = inspect({ protocol: 'smtp', direction: 'inbound', name: 'c', target: { name: 'c', data: new Uint8Array(1024) } });
+    await settle();
+    assert.equal(running.now, 2, 'the small one is not held up');
+    while (gates.length > 0 || running.now > 0) {
+      gates.shift()?.();
+      await settle();
+    }
+    const results = await Promise.all([a, b, small]);
+    assert.deepEqual(results.map((r) => r.decision.action), ['pass', 'pass', 'pass']);
+    assert.equal(running.most, 2);
+  });
+
+  it('a wait longer than MaxScanTime is a scanner timeout: tempfail, never a pass', async () => {
+    const { gates, inspect, target } = setup(4 * MiB, 150);
+    const a = inspect({ protocol: 'smtp', direction: 'inbound', name: 'a', target: target(3) });
+    await settle();
+    const b = await inspect({ protocol: 'smtp', direction: 'inbound', name: 'b', target: target(3) });
+    assert.deepEqual([b.report.verdict, b.decision.action, b.decision.class], ['error', 'tempfail', 'scannerFailure']);
+    assert.deepEqual(b.report.errors.map((e) => e.code), ['PC_ERR_SCAN_TIMEOUT']);
+    assert.match(b.report.errors[0]?.message ?? '', /scan memory/);
+    gates.shift()?.();
+    assert.equal((await a).decision.action, 'pass');
+  });
+
+  const costs: readonly { name: string; target: ScanTarget; cost: number }[] = [
+    { name: 'an object in memory costs its size', target: { name: 'x', data: new Uint8Array(5000) }, cost: 5000 },
+    { name: 'a spooled file within MaxFileSize costs its size', target: { name: 'x', path: '/nonexistent', size: 10 * MiB }, cost: 10 * MiB },
+    { name: 'a file above MaxFileSize is streamed: one read buffer', target: { name: 'x', path: '/nonexistent', size: 200 * MiB }, cost: MiB },
+  ];
+  for (const c of costs) {
+    it(`scanCost: ${c.name}`, () => {
+      assert.equal(scanCost(c.target, { MaxFileSize: 100 * MiB }), c.cost);
+    });
+  }
+});
