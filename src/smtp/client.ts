@@ -120,13 +120,13 @@ export class NextHopClient {
     return p;
   }
 
-  async #hello(): Promise<void> {
-    let r = await this.command(`EHLO ${this.#opts.heloName}`);
+  async #hello(name = this.#opts.heloName): Promise<void> {
+    let r = await this.command(`EHLO ${name}`);
     if (r.code === 250) {
       this.#keywords = ehloKeywords(r);
       return;
     }
-    r = await this.command(`HELO ${this.#opts.heloName}`);
+    r = await this.command(`HELO ${name}`);
     if (r.code !== 250) throw Object.assign(hopError(`Cannot use the next hop: it refused HELO with ${r.code}`), { reply: r });
     this.#keywords = new Map();
   }
@@ -216,12 +216,15 @@ export class NextHopClient {
   /**
    * Sends one XCLIENT line (Postfix XCLIENT_README). The next hop answers
    * with a new 220 greeting and forgets the session (older servers say 250),
-   * so EHLO is said again and the keywords are read afresh; a refusal is
-   * returned as it is and the session stays as it was.
+   * so EHLO is said again, as the client (`helo`: Postfix takes the HELO
+   * name from this EHLO, not from the XCLIENT HELO attribute), and the
+   * keywords are read afresh. A refusal is returned as it is and the
+   * session stays as it was.
    */
-  async xclient(line: string): Promise<Reply> {
+  async xclient(line: string, helo?: string): Promise<Reply> {
     const r = await this.command(line);
-    if (r.code === 220 || r.code === 250) await this.#hello();
+    const name = helo !== undefined && /^[\x21-\x7e]{1,255}$/.test(helo) ? helo : this.#opts.heloName;
+    if (r.code === 220 || r.code === 250) await this.#hello(name);
     return r;
   }
 

@@ -252,6 +252,7 @@ describe('XCLIENT to the next hop', () => {
       assert.equal(got?.xforward, undefined);
       assert.deepEqual([got?.xclient?.['ADDR'], got?.xclient?.['NAME'], got?.xclient?.['HELO']], ['203.0.113.9', 'mx.example.net', 'orig.helo.example']);
       assert.equal(got?.client.addr, '203.0.113.9', 'the next hop\'s session belongs to the real client');
+      assert.equal(got?.client.helo, 'orig.helo.example', 'the EHLO after XCLIENT is said as the client (Postfix takes HELO from it)');
     } finally {
       await rig.close();
     }

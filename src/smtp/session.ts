@@ -198,7 +198,7 @@ export class ProxySession {
       this.#hopState = 'clean';
     }
     for (const line of cmds) {
-      const r = await hop.xclient(line);
+      const r = await hop.xclient(line, facts.helo);
       if (!isPositive(r)) {
         this.#d.ctx.log.warn({ sessionId: this.id, reply: `${r.code} ${replyText(r).join(' ')}`.slice(0, 300) }, 'next hop refused XCLIENT');
         this.#dropHop();
