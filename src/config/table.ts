@@ -156,7 +156,7 @@ export const CONFIG_TABLE = section('The portcullis config file.', {
     denyClients: list(CIDR, [], 'Client networks refused (checked before allowClients).'),
     allowDestinations: list(CIDR, [], 'Gateway mode: server addresses a client may name in USER name@host; empty: every address.'),
     denyDestinations: list(CIDR, [], 'Gateway mode: server addresses refused (checked before allowDestinations); the proxy itself is always refused.'),
-    keepaliveInterval: duration(10 * S, { min: S, max: 10 * MIN }, 'While a download is received and scanned, send the client a "150-" progress line at most this often.'),
+    keepaliveInterval: duration(10 * S, { min: S, max: 10 * MIN }, 'While a held file is received and scanned, tell the client at most this often: a "150-" progress line (downloads), a "226-" continuation line of the pending reply (uploads, with a NOOP to the server).'),
     dataTimeout: duration(30 * S, { min: S, max: H }, 'Longest wait for a data connection (client or server side) or for data on one; then 425/426.'),
     upstreamTimeout: duration(60 * S, { min: S, max: H }, 'Longest wait for the server to connect or answer a command.'),
     ...sessionLimits('FTP', 100, 10, 15 * MIN),

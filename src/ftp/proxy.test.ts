@@ -751,6 +751,31 @@ describe('ftp proxy: stalled data connections', () => {
   });
 });
 
+describe('ftp proxy: keepalive while an upload is scanned', () => {
+  it('a held upload waiting for a slow scan: "226-" lines of the pending reply to the client, NOOPs to the server, then NOOP, EPSV, STOR', async () => {
+    const h = await harness({ ftp: { keepaliveInterval: '1s' }, config: { scanners: [{ command: ['/bin/sh', '-c', 'sleep 2.5; exit 0', '{}'] }] } });
+    try {
+      const c = await h.session();
+      const data = await c.epsv();
+      const content = randomBytes(5000);
+      const before = h.fake.commands.length;
+      c.send('STOR slow-up.bin');
+      assert.equal((await c.must()).code, 150);
+      await writeAll(data, content);
+      const r = await c.must(10_000);
+      assert.equal(r.code, 226, r.text);
+      const progress = r.lines.filter((l) => /^226-Still working on slow-up\.bin: scanning, please wait$/.test(l));
+      assert.ok(progress.length >= 1 && progress.length <= 3, r.text);
+      assert.deepEqual(h.fake.files.get('slow-up.bin'), content);
+      const sent = h.fake.commands.slice(before);
+      const noops = sent.filter((l) => l === 'NOOP').length;
+      assert.ok(noops >= 2, `the server was kept alive during the scan: ${sent.join(', ')}`);
+      assert.deepEqual(sent.slice(-3), ['NOOP', 'EPSV', 'STOR slow-up.bin']);
+      assert.equal((await c.command('NOOP')).code, 200, 'every NOOP reply was taken by its own NOOP');
+    } finally { await h.done(); }
+  });
+});
+
 describe('ftp proxy: ABOR while delivering', () => {
   it('ABOR while delivering: 426 then 226', async () => {
     const h = await harness({ ftp: { keepaliveInterval: '1s' } });

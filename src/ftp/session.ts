@@ -16,7 +16,9 @@
  * verdict (while it is received and scanned the client sees "150-" progress
  * lines at most every ftp.keepaliveInterval); an upload's STOR reaches the
  * server only after the clean verdict (after a NOOP that proves the server
- * still listens), and the client's 226 only after the server's. REST+RETR
+ * still listens), and the client's 226 only after the server's (while it
+ * waits, "226-" continuation lines of that reply keep it alive, and NOOPs
+ * the server). REST+RETR
  * fetches and scans the whole file and sends from the offset. The files
  * not held are those the policy will not scan (their name and the true type
  * of their first 64 KiB say so, and no banned rule applies), downloads and
@@ -145,7 +147,11 @@ class Transfer {
   keepaliveTimer: NodeJS.Timeout | undefined;
   /** The transfer's last reply, written once its spool is gone. */
   final: { readonly text: string; readonly encoding: BufferEncoding } | undefined;
-  step: 'receiving' | 'scanning' = 'receiving';
+  step: 'receiving' | 'scanning' | 'sending' = 'receiving';
+  /** An upload's server data socket while the spooled file is sent on (its byte count is the progress shown). */
+  sending: Socket | undefined;
+  /** A NOOP the upload keepalive sent to the server, settled when its reply is read. */
+  upstreamNoop: Promise<void> = Promise.resolve();
   /** The server has been told about this transfer (so an ABOR goes to it even when the client left). */
   upstreamInvolved = false;
   /** A streamed upload's name on the server (STOU: the one it announced): removed with DELE if the transfer does not finish. */
@@ -702,6 +708,34 @@ export class FtpSession {
     t.keepaliveTimer.unref();
   }
 
+  /**
+   * While a held upload is scanned and then sent to the server, the client
+   * has closed its data connection and waits for the final reply. A second
+   * 1yz reply is no help there (curl fails a STOR whose reply after the data
+   * is a 150), so the waiting is filled with continuation lines of that
+   * final reply, "226-Still working on NAME: scanning, please wait", at most
+   * every ftp.keepaliveInterval. The code is the one the reply has when the
+   * upload passes; when it ends otherwise (a refusal, a scanner or server
+   * failure) the last line carries the real code, which curl and lftp read
+   * as the outcome and a strict parser (basic-ftp) waits past as a timeout:
+   * a failure either way, never a false success. Short scans send no such
+   * line. The server's control connection gets a NOOP on the same beat while
+   * the scan runs (the one before the STOR proves it is still there).
+   */
+  #startUploadKeepalive(t: Transfer, name: string): void {
+    const code = renderReply('clean').ftp.code;
+    t.keepaliveTimer = setInterval(() => {
+      const sent = t.sending === undefined ? 0 : Math.floor(t.sending.bytesWritten / (1024 * 1024));
+      const r = renderFtp('progress', { name, step: t.step === 'scanning' ? 'scanning' : `${sent} MB sent to the server` });
+      this.#write(`${code}-${r.text}\r\n`);
+      const up = this.#upstream;
+      if (t.step !== 'scanning' || up === undefined || !up.alive) return;
+      // One at a time, and awaited before the STOR, so no reply is read by the wrong command.
+      t.upstreamNoop = t.upstreamNoop.then(() => up.command('NOOP')).then(() => undefined, () => undefined);
+    }, this.#config.keepaliveInterval);
+    t.keepaliveTimer.unref();
+  }
+
   #stopKeepalive(t: Transfer): void {
     clearInterval(t.keepaliveTimer);
     t.keepaliveTimer = undefined;
@@ -903,9 +937,13 @@ export class FtpSession {
       // A client that quits with its upload leaves both connections at once: let its control close arrive first.
       await nextTurn();
       this.#checkAbort(t);
+      t.step = 'scanning';
+      this.#startUploadKeepalive(t, name);
       const result = await this.#inspect(t, verb, name, spool);
       this.#checkAbort(t);
       if (result.decision.action !== 'pass') { this.#conclude(t, this.#refusal(result, name)); return; }
+      t.step = 'sending';
+      await t.upstreamNoop;
       const up = this.#up();
       const noop = await up.command('NOOP');
       if (noop.code >= 400) throw new UpstreamError(`Cannot talk to the server: NOOP answered ${noop.code}`);
@@ -919,9 +957,11 @@ export class FtpSession {
       serverSock.catch(() => undefined);
       const pre = await this.#startUpstream(t, arg === '' ? verb : `${verb} ${arg}`);
       if (pre === undefined) return;
-      await sendFile(spool, await serverSock, 0, t.abort.signal);
+      t.sending = await serverSock;
+      await sendFile(spool, t.sending, 0, t.abort.signal);
       const final = await this.#finalUpstream(t);
       this.#checkAbort(t);
+      this.#stopKeepalive(t);
       this.#concludeUpload(t, { verb, pre, final, result });
     });
   }

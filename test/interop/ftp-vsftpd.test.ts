@@ -14,12 +14,16 @@ import { eicar, readAll, TestClient, writeAll } from '../../src/ftp/testing.js';
 import { run, startProxy, startVsftpd, type RunningProxy, type RunningVsftpd } from './ftp-helpers.js';
 
 const BIG_MB = 200;
+/** Seconds the slow scanner takes: longer than the clients' timeouts below, so only the keepalive lines carry them through. */
+const SLOW_SCAN_S = 4;
 
 describe('FTP proxy between vsftpd and real clients', () => {
   let dir: string;
   let vsftpd: RunningVsftpd;
   let proxy: RunningProxy;
   let gateway: RunningProxy;
+  /** In front of vsftpd with a scanner that takes SLOW_SCAN_S per file and the shortest keepaliveInterval (1 s). */
+  let slow: RunningProxy;
   const clean = randomBytes(3 * 1024 * 1024 + 17);
   const big = randomBytes(BIG_MB * 1024 * 1024);
 
@@ -35,10 +39,13 @@ describe('FTP proxy between vsftpd and real clients', () => {
     const common = { limits: { MaxFileSize: '1GB', MaxScanSize: '1GB' }, policy: { scanAll: false } };
     proxy = await startProxy(join(dir, 'proxy'), { upstream: vsftpd.address, keepaliveInterval: '1s', dataTimeout: '10s' }, common);
     gateway = await startProxy(join(dir, 'gateway'), {}, common);
+    const slowScanner = ['/bin/sh', '-c', `sleep ${SLOW_SCAN_S}; if grep -q STANDARD-ANTIVIRUS-TEST "$1"; then echo "$1: Eicar-Test-Signature FOUND"; exit 1; fi`, 'sh', '{}'];
+    slow = await startProxy(join(dir, 'slow'), { upstream: vsftpd.address, keepaliveInterval: '1s', dataTimeout: '10s' }, { ...common, scanners: [{ command: slowScanner }] });
   });
   after(async () => {
     await proxy?.stop();
     await gateway?.stop();
+    await slow?.stop();
     await vsftpd?.stop();
     await rm(dir, { recursive: true, force: true });
   });
@@ -297,6 +304,42 @@ describe('FTP proxy between vsftpd and real clients', () => {
       assert.equal(r.code, 226, r.text);
       assert.ok((await readFile(uploaded('held.bin'))).equals(body));
     } finally { c.close(); }
+  });
+
+  // Keepalive during an upload scan: the client has closed its data connection and waits for the final
+  // reply; "226-" continuation lines of that reply come at most every keepaliveInterval (1 s here).
+  const keepaliveLines = (stderr: string): number => (stderr.match(/^< 226-Still working on [^\r\n]*scanning/gm) ?? []).length;
+
+  it(`curl: a scanned upload through a ${SLOW_SCAN_S} s scan gets "226-" keepalive lines, at most one a second, then 226 after vsftpd's`, async () => {
+    const src = join(dir, 'slow-up.bin');
+    await writeFile(src, clean);
+    const started = Date.now();
+    const r = await run('curl', ['-sS', '-v', '-T', src, `ftp://${slow.address}/upload/slow-up.bin`]);
+    const seconds = (Date.now() - started) / 1000;
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await readFile(uploaded('slow-up.bin')), clean);
+    const lines = keepaliveLines(r.stderr);
+    assert.ok(lines >= SLOW_SCAN_S - 2, `${lines} keepalive lines in ${seconds} s`);
+    assert.ok(lines <= Math.ceil(seconds), `${lines} keepalive lines in ${seconds} s: more than one a second`);
+    assert.match(r.stderr, /^< 226 /m);
+  });
+
+  it(`lftp with net:timeout 2 s: a scanned put through a ${SLOW_SCAN_S} s scan finishes, carried by the keepalive lines`, async () => {
+    const local = join(dir, 'lftp-slow.bin');
+    await writeFile(local, clean);
+    const r = await run('lftp', ['-c', `set net:max-retries 1; set net:timeout 2; set net:persist-retries 0; open -u anonymous,x -p ${slow.port} ftp://127.0.0.1; put ${local} -o upload/lftp-slow.bin`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await readFile(uploaded('lftp-slow.bin')), clean);
+  });
+
+  it(`curl: an EICAR upload refused after a ${SLOW_SCAN_S} s scan: the keepalive lines end in the 550 with the finding, nothing reaches vsftpd`, async () => {
+    const src = join(dir, 'slow-eicar.com');
+    await writeFile(src, Buffer.concat([eicar(), randomBytes(100_000)]));
+    const r = await run('curl', ['-sS', '-v', '-T', src, `ftp://${slow.address}/upload/slow-eicar.com`]);
+    assert.notEqual(r.code, 0);
+    assert.ok(keepaliveLines(r.stderr) >= SLOW_SCAN_S - 2, r.stderr);
+    assert.match(r.stderr, /^< 550 Transfer refused: Eicar-Test-Signature/m);
+    assert.equal(existsSync(uploaded('slow-eicar.com')), false);
   });
 
   it('gateway mode: curl names vsftpd as USER anonymous@127.0.0.1:port', async () => {
