@@ -12,13 +12,19 @@ export function childBudget(ctx: ExtractContext): number {
   return Math.max(0, Math.min(ctx.limits.MaxFileSize, ctx.remainingScanBytes()));
 }
 
-/** Remembers which byte strings were produced, so a second reading that finds the same bytes adds nothing. */
+/**
+ * Remembers which byte strings were produced, so a second reading that finds
+ * the same bytes adds nothing. SHA-256, not MD5: an MD5 collision is made in
+ * seconds, and a sender could then have a harmless reading stand in for a
+ * hostile one of the same length; SHA-256 is also the faster of the two here
+ * (SHA extensions: ~1.1 GB/s against MD5's ~0.5).
+ */
 export class SeenSet {
   readonly #seen = new Set<string>();
 
   /** True when these bytes are new (and remembers them). */
   add(data: Uint8Array): boolean {
-    const key = `${data.length}:${createHash('md5').update(data).digest('hex')}`;
+    const key = `${data.length}:${createHash('sha256').update(data).digest('base64')}`;
     if (this.#seen.has(key)) return false;
     this.#seen.add(key);
     return true;

@@ -37,12 +37,14 @@ import { childBudget, fitChild, labelled, latin1Bytes, latin1Text, SeenSet } fro
 import { findTextBlocks, TEXT_BLOCK_KINDS } from './textblocks.js';
 
 /** One leaf part as a reading found it. */
-interface Leaf {
+export interface Leaf {
   readonly contentType: string;
   readonly filename: string;
   /** Every Content-Transfer-Encoding the part declares, lower case, in order. */
   readonly encodings: readonly string[];
   readonly body: Uint8Array;
+  /** Where the body lies in the message, when it is a view of the message's bytes (not a copy). */
+  readonly at?: number;
 }
 
 /** A decoded reading of one leaf, before budgets. */
@@ -120,71 +122,237 @@ async function* extractMime(data: Uint8Array, ctx: ExtractContext): AsyncGenerat
     }
   };
 
+  /** Keys (leafKey) of the first reading's leaves whose readings were all whole. */
+  const decoded = new Set<string>();
+  /** Spans (contentSpan) of the message whose base64 decoding was handed on whole. */
+  const base64Spans = new Set<string>();
+  const decode = (leaf: Leaf, label: string): Reading[] => {
+    const d = decodeLeaf(leaf, label, childBudget(ctx));
+    const key = leafKey(leaf);
+    if (key !== undefined && !d.capped) decoded.add(key);
+    if (d.wholeBase64) base64Spans.add(contentSpan(leaf));
+    return d.readings;
+  };
+
+  const first = await libraryReading(data);
+  const broken = first.failed;
   let n = 0;
-  let broken = false;
-  try {
-    for await (const leaf of libraryLeaves(libs, data)) {
-      if (++n > maxParts) {
-        ctx.report('Heuristics.Limits.Exceeded.MaxFiles');
-        break;
-      }
-      yield* handOn(decodeLeaf(leaf, `part ${n}`, childBudget(ctx)));
-      if (ctx.signal?.aborted) return;
+  for (const leaf of first.leaves) {
+    if (++n > maxParts) {
+      ctx.report('Heuristics.Limits.Exceeded.MaxFiles');
+      break;
     }
-  } catch {
-    broken = true;
+    yield* handOn(decode(leaf, `part ${n}`));
+    if (ctx.signal?.aborted) return;
   }
 
   let m = 0;
-  for (const leaf of ownLeaves(libs.libmime, data, 0, { count: 0, max: maxParts })) {
+  for (const leaf of ownLeaves(libs.libmime, data, data, 0, { count: 0, max: maxParts })) {
     m++;
-    yield* handOn(decodeLeaf(leaf, `alt ${m}`, childBudget(ctx)));
+    // The same bytes with the same encodings as a leaf of the first reading: every reading would be a repeat.
+    const key = leafKey(leaf);
+    if (key !== undefined && decoded.has(key)) continue;
+    yield* handOn(decode(leaf, `alt ${m}`));
     if (ctx.signal?.aborted) return;
   }
   if (broken && m === 0) ctx.report('Heuristics.Broken.Mail');
 
   let f = 0;
-  for (const r of rawScan(data, childBudget(ctx), maxParts)) {
+  for (const r of rawScan(data, childBudget(ctx), maxParts, (span) => base64Spans.has(span))) {
+    if (r === undefined) {
+      // A run that is exactly a body already decoded whole: its bytes are a repeat, so it is not decoded again.
+      f++;
+      continue;
+    }
     if (insideText.add(r.data) === false) continue;
     f++;
     yield* handOn([{ ...r, name: labelled(`fallback ${f}`, r.name) }]);
   }
 }
 
-/** Gathers the leaves mailsplit finds, with their raw bodies. */
-async function* libraryLeaves({ Splitter }: MailLibs, data: Uint8Array): AsyncGenerator<Leaf> {
-  const splitter = new Splitter({ ignoreEmbedded: true, maxHeadSize: 1024 * 1024 });
-  Readable.from([Buffer.from(data.buffer, data.byteOffset, data.byteLength)]).pipe(splitter);
-  let node: SplitterNode | undefined;
-  let body: Buffer[] = [];
-  const leaf = (nd: SplitterNode): Leaf => ({
-    contentType: (nd.contentType || 'text/plain').toLowerCase(),
-    filename: typeof nd.filename === 'string' ? nd.filename : '',
-    encodings: nd.headers.get('Content-Transfer-Encoding').map((h) => cleanEncoding(h.replace(/^[^:]*:/, ''))),
-    body: Buffer.concat(body),
-  });
-  for await (const item of splitter as AsyncIterable<SplitterItem>) {
+/** The first reading: mailsplit's leaves in order, and whether mailsplit gave up part way. */
+export interface LibraryReading {
+  readonly leaves: Leaf[];
+  readonly failed: boolean;
+}
+
+/** Turns mailsplit's items (a node, then its body pieces) into leaves. */
+class LeafCollector {
+  readonly leaves: Leaf[] = [];
+  #node: SplitterNode | undefined;
+  #body: Buffer[] = [];
+
+  constructor(readonly data: Uint8Array) {}
+
+  take(item: SplitterItem): void {
     if (item.type === 'node') {
-      if (node && !node.multipart) yield leaf(node);
-      node = item;
-      body = [];
+      this.end();
+      this.#node = item;
     } else if (item.type === 'body') {
-      body.push(item.value);
+      this.#body.push(item.value);
     }
   }
-  if (node && !node.multipart) yield leaf(node);
+
+  /** Closes the current node's leaf (multipart nodes hold no leaf of their own). */
+  end(): void {
+    const nd = this.#node;
+    if (nd && !nd.multipart) {
+      this.leaves.push({
+        contentType: (nd.contentType || 'text/plain').toLowerCase(),
+        filename: typeof nd.filename === 'string' ? nd.filename : '',
+        encodings: nd.headers.get('Content-Transfer-Encoding').map((h) => cleanEncoding(h.replace(/^[^:]*:/, ''))),
+        ...joinBody(this.data, this.#body),
+      });
+    }
+    this.#node = undefined;
+    this.#body = [];
+  }
+}
+
+/**
+ * Reads the message with mailsplit. Its splitter is a stream that waits one
+ * event-loop turn (setImmediate) after every line: for a 100 KB mail that
+ * was ~1,300 turns and more time than all the decoding. So it is driven
+ * here in one synchronous pass over the one chunk: its _transform and
+ * _flush are called directly, its push is taken over, and setImmediate is
+ * a plain queue, drained at once, while (and only while) the pass runs;
+ * no other code can run in that time. Should a mailsplit version defer work
+ * some other way (the pass then does not finish), the mail is read again
+ * through the ordinary stream. `driver` is there for the test that holds
+ * the two ways equal.
+ */
+export async function libraryReading(data: Uint8Array, driver: 'sync' | 'stream' = 'sync'): Promise<LibraryReading> {
+  const libs = await mailLibs();
+  return (driver === 'sync' ? splitSync(libs, data) : undefined) ?? await splitStream(libs, data);
+}
+
+function newSplitter({ Splitter }: MailLibs): InstanceType<MailLibs['Splitter']> {
+  return new Splitter({ ignoreEmbedded: true, maxHeadSize: 1024 * 1024 });
+}
+
+/** The message as one Buffer view (mailsplit slices what it is given, so bodies stay views of it). */
+function asBuffer(data: Uint8Array): Buffer {
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+type Callback = (err?: Error | null) => void;
+
+interface Steps {
+  _transform(chunk: Buffer, encoding: string, callback: Callback): void;
+  _flush(callback: Callback): void;
+  push(item: SplitterItem | null): boolean;
+}
+
+/** The synchronous pass (see libraryReading); undefined when it could not finish. */
+function splitSync(libs: MailLibs, data: Uint8Array): LibraryReading | undefined {
+  const splitter = newSplitter(libs) as unknown as Steps;
+  const out = new LeafCollector(data);
+  splitter.push = (item) => {
+    if (item !== null) out.take(item);
+    return true;
+  };
+  const queue: (() => void)[] = [];
+  const realSetImmediate = globalThis.setImmediate;
+  const step = (run: (done: Callback) => void): 'done' | 'failed' | 'stuck' => {
+    let state: 'done' | 'failed' | 'stuck' = 'stuck';
+    run((err) => { state = err ? 'failed' : 'done'; });
+    for (let job = queue.shift(); job !== undefined; job = queue.shift()) job();
+    return state;
+  };
+  globalThis.setImmediate = ((fn: (...args: unknown[]) => void, ...args: unknown[]) => {
+    queue.push(() => fn(...args));
+  }) as unknown as typeof setImmediate;
+  try {
+    let state = step((done) => splitter._transform(asBuffer(data), 'buffer', done));
+    if (state === 'done') state = step((done) => splitter._flush(done));
+    if (state === 'stuck') return undefined;
+    // As with the stream: a failure leaves the part being read unfinished, and it is not handed on.
+    if (state === 'failed') return { leaves: out.leaves, failed: true };
+  } catch {
+    return { leaves: out.leaves, failed: true };
+  } finally {
+    globalThis.setImmediate = realSetImmediate;
+  }
+  out.end();
+  return { leaves: out.leaves, failed: false };
+}
+
+/** mailsplit as the stream it is (the fallback of splitSync). */
+async function splitStream(libs: MailLibs, data: Uint8Array): Promise<LibraryReading> {
+  const splitter = newSplitter(libs);
+  Readable.from([asBuffer(data)]).pipe(splitter);
+  const out = new LeafCollector(data);
+  try {
+    for await (const item of splitter as AsyncIterable<SplitterItem>) out.take(item);
+  } catch {
+    return { leaves: out.leaves, failed: true };
+  }
+  out.end();
+  return { leaves: out.leaves, failed: false };
+}
+
+/**
+ * A body mailsplit handed over in pieces: when they are consecutive slices of
+ * the message (it slices the one chunk it is given), the body is a view of
+ * the message at a known place and nothing is copied; else a copy.
+ */
+function joinBody(data: Uint8Array, pieces: readonly Buffer[]): { body: Uint8Array; at?: number } {
+  const first = pieces[0];
+  if (first === undefined) return { body: new Uint8Array(0) };
+  let end = first.byteOffset;
+  for (const p of pieces) {
+    if (p.buffer !== data.buffer || p.byteOffset !== end) return { body: Buffer.concat(pieces) };
+    end += p.byteLength;
+  }
+  const at = first.byteOffset - data.byteOffset;
+  if (at < 0 || end - data.byteOffset > data.byteLength) return { body: Buffer.concat(pieces) };
+  return { body: data.subarray(at, end - data.byteOffset), at };
+}
+
+/** Where a view of the message starts in it ({} for bytes that are not such a view). */
+function atOf(message: Uint8Array, view: Uint8Array): { at?: number } {
+  const at = view.byteOffset - message.byteOffset;
+  return view.buffer === message.buffer && at >= 0 && at + view.byteLength <= message.byteLength ? { at } : {};
 }
 
 function cleanEncoding(value: string): string {
   return value.replace(/\(.*?\)/g, '').replace(/["']/g, '').trim().toLowerCase();
 }
 
+/** The Content-Transfer-Encodings a leaf is decoded with, in order, each once. */
+function leafEncodings(leaf: Leaf): string[] {
+  return [...new Set(leaf.encodings.length > 0 ? leaf.encodings : ['7bit'])];
+}
+
+/**
+ * What decodes a leaf's bytes, when they are a view of the message: place,
+ * length and encodings. decodeLeaf's bytes depend on nothing else (its cap
+ * aside), so two leaves with one key have equal readings.
+ */
+function leafKey(leaf: Leaf): string | undefined {
+  return leaf.at === undefined ? undefined : `${leaf.at}:${leaf.body.length}:${leafEncodings(leaf).join(',')}`;
+}
+
+/** One leaf decoded every plausible way. */
+interface DecodedLeaf {
+  readonly readings: Reading[];
+  /** True when some reading was cut at the byte cap. */
+  readonly capped: boolean;
+  /**
+   * True when one reading is the base64 decoding of every non-space byte of
+   * the body, uncut: any base64 run the raw scan finds spanning exactly those
+   * bytes decodes to the same bytes.
+   */
+  readonly wholeBase64: boolean;
+}
+
 /** Decodes one leaf every plausible way. */
-function decodeLeaf(leaf: Leaf, label: string, cap: number): Reading[] {
+function decodeLeaf(leaf: Leaf, label: string, cap: number): DecodedLeaf {
   const out: Reading[] = [];
   const name = labelled(label, leaf.filename || (leaf.contentType === 'message/rfc822' ? 'message.eml' : ''));
   const isText = leaf.contentType.startsWith('text/') || leaf.contentType === 'message/rfc822';
-  const encodings = [...new Set(leaf.encodings.length > 0 ? leaf.encodings : ['7bit'])];
+  const encodings = leafEncodings(leaf);
+  let wholeBase64 = false;
   const add = (suffix: string, data: Uint8Array, capped: boolean, text: boolean): void => {
     out.push({ name: suffix === '' ? name : `${name} ${suffix}`, data, capped, text });
   };
@@ -195,6 +363,7 @@ function decodeLeaf(leaf: Leaf, label: string, cap: number): Reading[] {
     if (enc === 'base64') {
       const r = decodeAll((d) => new Base64Decoder(d), leaf.body, cap);
       add(suffix, r.data, r.capped, false);
+      wholeBase64 ||= !r.capped;
       if ((r.decoder as Base64Decoder).junk > 0 || hasForeignLines(leaf.body)) {
         const clean = decodeAll((d) => new Base64Decoder(d), base64Lines(leaf.body), cap);
         add('(base64 lines)', clean.data, clean.capped, false);
@@ -210,38 +379,68 @@ function decodeLeaf(leaf: Leaf, label: string, cap: number): Reading[] {
       add(suffix, leaf.body.subarray(0, cap), leaf.body.length > cap, isText);
     }
   }
-  if (!encodings.includes('base64') && looksBase64(leaf.body)) {
-    const r = decodeAll((d) => new Base64Decoder(d), base64Lines(leaf.body), cap);
+  const lines = encodings.includes('base64') ? undefined : base64Shape(leaf.body);
+  if (lines !== undefined) {
+    const r = decodeAll((d) => new Base64Decoder(d), base64Lines(leaf.body, lines.lines), cap);
     add('(as base64)', r.data, r.capped, false);
+    // With no foreign line, the base64 lines are every non-space byte of the body.
+    wholeBase64 ||= !r.capped && lines.foreign === 0;
   }
   if (!encodings.includes('quoted-printable') && looksQuotedPrintable(leaf.body)) {
     const r = decodeAll((d) => new QuotedPrintableDecoder(d), leaf.body, cap);
     add('(as quoted-printable)', r.data, r.capped, isText);
   }
-  return out;
+  return { readings: out, capped: out.some((r) => r.capped), wholeBase64 };
 }
 
-/** Mostly lines of base64 symbols only, with enough of them to be a file. */
-function looksBase64(body: Uint8Array): boolean {
+/** [first, last] non-space byte of the body, as places in the message ("" when unknown or blank). */
+function contentSpan(leaf: Leaf): string {
+  if (leaf.at === undefined) return '';
+  const b = leaf.body;
+  let s = 0, e = b.length;
+  while (s < e && isSpace(b[s] as number)) s++;
+  while (e > s && isSpace(b[e - 1] as number)) e--;
+  return e > s ? `${leaf.at + s}:${leaf.at + e}` : '';
+}
+
+/**
+ * Mostly lines of base64 symbols only, with enough of them to be a file:
+ * then its lines as classifyLines sees them, else undefined.
+ */
+function base64Shape(body: Uint8Array): ReturnType<typeof classifyLines> | undefined {
   let symbols = 0, other = 0;
   for (let i = 0; i < body.length; i++) {
     const c = body[i] as number;
     if (isBase64Char(c)) symbols++;
     else if (c !== 0x0d && c !== 0x0a && c !== 0x3d && c !== 0x20 && c !== 0x09) other++;
   }
-  return symbols >= 64 && other * 50 < symbols && base64Lines(body).length * 2 > body.length;
+  if (symbols < 64 || other * 50 >= symbols) return undefined;
+  const shape = classifyLines(body);
+  const kept = shape.lines.reduce((a, l) => (l.base64 ? a + l.end - l.start : a), 0);
+  return kept * 2 > body.length ? shape : undefined;
 }
 
-/** QP is 7-bit text with soft breaks or =XX escapes; binary bytes with stray "=4F" are not. */
+/**
+ * QP is 7-bit text with soft breaks or =XX escapes; binary bytes with stray
+ * "=4F" are not. The '=' are found by a native search first: most bodies
+ * (base64 above all) have too few of them to be QP, and then the bytes are
+ * not counted one by one.
+ */
 function looksQuotedPrintable(body: Uint8Array): boolean {
-  const head = body.subarray(0, 1024 * 1024);
+  const head = Buffer.from(body.buffer, body.byteOffset, Math.min(body.byteLength, 1024 * 1024));
+  let marks = 0;
+  for (let i = head.indexOf(0x3d); i >= 0 && marks < 3; i = head.indexOf(0x3d, i + 1)) {
+    const a = head[i + 1], b = head[i + 2];
+    if (a === 0x0a || (a === 0x0d && b === 0x0a) || (isUpperHex(a) && isUpperHex(b))) marks++;
+  }
+  if (marks < 3) return false;
   let eight = 0;
   for (let i = 0; i < head.length; i++) if ((head[i] as number) >= 0x80 || (head[i] as number) === 0) eight++;
-  if (eight * 100 > head.length) return false;
-  const text = latin1Text(head);
-  const soft = text.match(/=\r?\n/g)?.length ?? 0;
-  const esc = text.match(/=[0-9A-F]{2}/g)?.length ?? 0;
-  return soft + esc >= 3;
+  return eight * 100 <= head.length;
+}
+
+function isUpperHex(c: number | undefined): boolean {
+  return c !== undefined && ((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46));
 }
 
 
@@ -288,8 +487,8 @@ function isSpace(c: number): boolean {
 }
 
 /** Only the lines that are wholly base64, joined: a reading that skips injected junk lines. */
-function base64Lines(body: Uint8Array): Uint8Array {
-  const keep = classifyLines(body).lines.filter((l) => l.base64);
+function base64Lines(body: Uint8Array, lines: readonly LineClass[] = classifyLines(body).lines): Uint8Array {
+  const keep = lines.filter((l) => l.base64);
   const out = new Uint8Array(keep.reduce((a, l) => a + l.end - l.start, 0));
   let at = 0;
   for (const l of keep) {
@@ -320,7 +519,7 @@ interface Entity {
 
 interface Counter { count: number; readonly max: number }
 
-function* ownLeaves(libmime: LibMime, data: Uint8Array, depth: number, counter: Counter): Generator<Leaf> {
+function* ownLeaves(libmime: LibMime, message: Uint8Array, data: Uint8Array, depth: number, counter: Counter): Generator<Leaf> {
   if (counter.count >= counter.max) return;
   const ent = splitEntity(data, depth === 0);
   const types = ent.headers.filter(([k]) => k === 'content-type').map(([, v]) => safeParse(libmime, v));
@@ -330,7 +529,7 @@ function* ownLeaves(libmime: LibMime, data: Uint8Array, depth: number, counter: 
     const declared = types.map((t) => t.params['boundary']).filter((b): b is string => typeof b === 'string' && b !== '');
     const parts = splitMultipart(ent.body, declared);
     if (parts.length > 0) {
-      for (const p of parts) yield* ownLeaves(libmime, p, depth + 1, counter);
+      for (const p of parts) yield* ownLeaves(libmime, message, p, depth + 1, counter);
       return;
     }
   }
@@ -341,6 +540,7 @@ function* ownLeaves(libmime: LibMime, data: Uint8Array, depth: number, counter: 
     filename: decodeWords(libmime, filename),
     encodings: ent.headers.filter(([k]) => k === 'content-transfer-encoding').map(([, v]) => cleanEncoding(v)),
     body: ent.body,
+    ...atOf(message, ent.body),
   };
 }
 
@@ -400,7 +600,8 @@ function splitEntity(data: Uint8Array, root: boolean): Entity {
  * line that looks like a delimiter ("--" and a token) is taken as the boundary.
  */
 function splitMultipart(body: Uint8Array, declared: readonly string[]): Uint8Array[] {
-  const lines = lineOffsets(body);
+  // Every delimiter, declared or guessed, starts with "--": only those lines are made text.
+  const lines = lineOffsets(body).filter(([s, e]) => e - s >= 2 && body[s] === 0x2d && body[s + 1] === 0x2d);
   const text = (i: number): string => {
     const [s, e] = lines[i] as [number, number];
     return latin1Text(body.subarray(s, Math.min(e, s + 1024))).replace(/[ \t\r\n]+$/, '');
@@ -459,13 +660,23 @@ function trimEol(data: Uint8Array, start: number, end: number): number {
 
 // ── Reading 3: the raw scan ─────────────────────────────────────────────────
 
-/** Base64 runs and text-encoded blocks anywhere in the raw message. */
-function* rawScan(data: Uint8Array, cap: number, maxBlocks: number): Generator<Reading> {
+/**
+ * Base64 runs and text-encoded blocks anywhere in the raw message. A run
+ * whose span ("start:end" of its first and last symbol) `done` accepts is
+ * not decoded: undefined stands in its place.
+ */
+function* rawScan(data: Uint8Array, cap: number, maxBlocks: number, done: (span: string) => boolean): Generator<Reading | undefined> {
   let run: LineClass[] = [];
-  const flush = function* (): Generator<Reading> {
+  const flush = function* (): Generator<Reading | undefined> {
     const symbols = run.reduce((a, l) => a + l.end - l.start, 0);
     const first = run[0];
-    if (first && symbols >= 64 && (run.length >= 2 || symbols >= 76)) {
+    const last = run[run.length - 1];
+    if (first && last && symbols >= 64 && (run.length >= 2 || symbols >= 76)) {
+      if (done(`${first.start}:${last.end}`)) {
+        run = [];
+        yield undefined;
+        return;
+      }
       const r = decodeAll((d) => new Base64Decoder(d), run.map((l) => data.subarray(l.start, l.end)), cap);
       yield { name: `base64 line ${first.line + 1}`, data: r.data, capped: r.capped, text: false };
     }
