@@ -123,6 +123,36 @@ describe('STARTTLS', () => {
   });
 });
 
+describe('PROXY protocol (curl --haproxy-protocol)', () => {
+  test('curl\'s v1 header is read: the mail is delivered and the header\'s address is the session\'s client; no header: closed with a log line', async () => {
+    const sink = await startSink(dir, { dump: true });
+    const pc = await startPortcullis(dir, sink.port, '', 'proxyProtocol: true\nproxyProtocolTimeout: 1s');
+    try {
+      const file = join(dir, 'proxied.eml');
+      await writeFile(file, 'From: alice@example.net\r\nTo: bob@example.org\r\nSubject: through a PROXY header\r\n\r\nhello\r\n');
+      // From 127.0.0.6, so the header (curl writes its own source address) differs from the default 127.0.0.1.
+      const curl = (extra: string[]) => spawnSync('curl', ['-sS', ...extra, `smtp://127.0.0.1:${pc.port}/curl.test`, '--mail-from', 'alice@example.net', '--mail-rcpt', 'bob@example.org', '-T', file], { encoding: 'latin1', timeout: 30_000 });
+      const r = curl(['--haproxy-protocol', '--interface', '127.0.0.6']);
+      assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+      const dumps = [...(await sink.dumps()).values()];
+      assert.equal(dumps.length, 1);
+      assert.match(dumps[0] ?? '', /Subject: through a PROXY header/);
+      assert.match(dumps[0] ?? '', /X-Virus-Status: Clean/);
+      const ev = pc.output().split('\n').filter((l) => l.includes('"event":"transfer"')).map((l) => JSON.parse(l) as Record<string, unknown>).at(-1);
+      assert.match(String(ev?.['client']), /^127\.0\.0\.6:\d+$/);
+
+      const plain = curl([]);
+      assert.notEqual(plain.status, 0, 'without the header there is no SMTP session');
+      assert.match(pc.output(), /"reason":"no PROXY header within 1000 ms".*"msg":"connection closed: no valid PROXY header"/);
+      assert.equal((await sink.dumps()).size, 1, 'nothing more delivered');
+      assert.equal(pc.proc.exitCode, null, 'portcullis still runs');
+    } finally {
+      await pc.stop();
+      await sink.stop();
+    }
+  });
+});
+
 describe('fault runs', () => {
   test('next hop disconnects after the final dot: the client gets 451, never 250', async () => {
     const sink = await startSink(dir, { flags: ['-q', '.'] });
