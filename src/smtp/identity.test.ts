@@ -6,6 +6,7 @@
  * the policy direction (protectedNetworks) and the next hop.
  */
 import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { identityMethod, xclientCommands, xforwardCommands, type ForwardFacts } from './params.js';
 import { ProxyHeaderReader, type ProxyHeaderResult } from './proxy-header.js';
@@ -295,6 +296,68 @@ describe('XCLIENT to the next hop', () => {
       assert.equal(rig.hop.connections(), afterFirst + 1);
     } finally {
       await rig.close();
+    }
+  });
+});
+
+describe('XCLIENT to the next hop: failures', () => {
+  test('the next hop drops the connection during the scan: the replayed envelope gets XCLIENT again', async () => {
+    const rig = await startProxy({ trustedProxyClients: ['127.0.0.1'], xclient: 'prefer' }, { xclient: true, dropFirstSessionAfterRcpt: true });
+    try {
+      const { c } = await rig.open();
+      assert.equal((await c.cmd('XFORWARD ADDR=203.0.113.9 HELO=orig.helo.example'))?.code, 250);
+      assert.equal((await c.cmd('MAIL FROM:<alice@example.net>'))?.code, 250);
+      assert.equal((await c.cmd('RCPT TO:<bob@example.org>'))?.code, 250);
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal((await c.cmd('DATA'))?.code, 354);
+      c.write(`${MESSAGE}.\r\n`);
+      assert.equal((await c.reply())?.code, 250);
+      c.close();
+      await rig.log.waitFor((l) => l['msg'] === 'next hop reconnected, envelope replayed');
+      const got = rig.hop.messages.at(-1);
+      assert.equal(rig.hop.messages.length, 1);
+      assert.deepEqual([got?.client.addr, got?.client.helo], ['203.0.113.9', 'orig.helo.example']);
+      assert.ok(rig.hop.connections() >= 2, 'a second connection carried the message');
+    } finally {
+      await rig.close();
+    }
+  });
+
+  test('a next hop that offers XCLIENT but refuses it: MAIL gets 451 4.7.0 and a log line, nothing is sent as portcullis', async () => {
+    const seen: string[] = [];
+    const fake = createServer((s) => {
+      s.write('220 fake.test ESMTP\r\n');
+      let buf = '';
+      s.on('data', (d: Buffer) => {
+        buf += d.toString('latin1');
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl).trim();
+          buf = buf.slice(nl + 1);
+          seen.push(line);
+          const verb = line.split(' ')[0]?.toUpperCase();
+          if (verb === 'EHLO') s.write('250-fake.test\r\n250-PIPELINING\r\n250 XCLIENT NAME ADDR PROTO HELO\r\n');
+          else if (verb === 'XCLIENT') s.write('550 5.7.0 Error: insufficient authorization\r\n');
+          else if (verb === 'QUIT') s.end('221 2.0.0 Bye\r\n');
+          else s.write('250 2.0.0 Ok\r\n');
+        }
+      });
+      s.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', () => resolve()));
+    const port = (fake.address() as AddressInfo).port;
+    const rig = await startProxy({ nextHop: `127.0.0.1:${port}` });
+    try {
+      const { c } = await rig.open();
+      const r = await c.cmd('MAIL FROM:<alice@example.net>');
+      assert.deepEqual([r?.code, r?.enhanced], [451, '4.7.0']);
+      await rig.log.waitFor((l) => l['msg'] === 'next hop refused XCLIENT');
+      c.close();
+      assert.ok(seen.some((l) => l.startsWith('XCLIENT ')), seen.join('|'));
+      assert.ok(!seen.some((l) => l.startsWith('MAIL ')), 'no MAIL FROM as portcullis after the refusal');
+    } finally {
+      await rig.close();
+      fake.close();
     }
   });
 });
