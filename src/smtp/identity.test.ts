@@ -6,7 +6,8 @@
  * the policy direction (protectedNetworks) and the next hop.
  */
 import assert from 'node:assert/strict';
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer, isIP, SocketAddress, type AddressInfo } from 'node:net';
+import { corrupt, randomBytes, rng } from '../content/decoders/testkit.js';
 import { describe, test } from 'node:test';
 import { identityMethod, xclientCommands, xforwardCommands, type ForwardFacts } from './params.js';
 import { ProxyHeaderReader, type ProxyHeaderResult } from './proxy-header.js';
@@ -161,6 +162,68 @@ describe('PROXY header reader', () => {
     });
   }
 });
+
+describe('PROXY header reader: property and fuzz', () => {
+  /** Random cuts of the input into 1..4 chunks fed one by one; the result and the bytes after the header. */
+  function feed(next: () => number, input: Uint8Array): { result: ProxyHeaderResult; after: Buffer } {
+    const r = new ProxyHeaderReader();
+    const cuts = [...new Set(Array.from({ length: Math.floor(next() * 4) }, () => Math.floor(next() * input.length)))].sort((a, b) => a - b);
+    let result: ProxyHeaderResult = { kind: 'more' };
+    const after: Buffer[] = [];
+    let at = 0;
+    for (const end of [...cuts, input.length]) {
+      const part = Buffer.from(input.subarray(at, end));
+      at = end;
+      if (part.length === 0) continue;
+      if (result.kind === 'more') result = r.push(part);
+      else after.push(part);
+    }
+    return { result, after: Buffer.concat([...(result.kind === 'done' ? [result.rest] : []), ...after]) };
+  }
+
+  test('random valid v1/v2 headers over TCP4/TCP6 come out as they went in, in any chunking', () => {
+    const next = rng(0x5eed);
+    for (let i = 0; i < 2000; i++) {
+      const v6 = next() < 0.5;
+      const raw = Buffer.from(randomBytes(next, v6 ? 16 : 4));
+      if (v6 && raw.subarray(0, 12).equals(Buffer.from('00000000000000000000ffff', 'hex'))) raw[0] = 0x20;
+      const address = v6 ? ipv6Text(raw) : [...raw].join('.');
+      const port = Math.floor(next() * 65536);
+      const tail = Buffer.from(randomBytes(next, Math.floor(next() * 20)));
+      let header: Buffer;
+      if (next() < 0.5) header = Buffer.from(`PROXY ${v6 ? 'TCP6' : 'TCP4'} ${address} ${v6 ? '::1' : '127.0.0.1'} ${port} 25\r\n`);
+      else if (v6) header = v2tcp6(raw, port);
+      else header = v2tcp4(address, port);
+      const { result, after } = feed(next, Buffer.concat([header, tail]));
+      assert.equal(result.kind, 'done', `case ${i}: ${header.toString('latin1')}`);
+      if (result.kind !== 'done') continue;
+      assert.deepEqual(result.client, { address, port }, `case ${i}`);
+      assert.ok(after.equals(tail), `case ${i}: the bytes after the header`);
+    }
+  });
+
+  test('random and damaged input never throws, and a parsed client is always a real address and port', () => {
+    const next = rng(0xbad);
+    const seeds = [Buffer.from('PROXY TCP4 198.51.100.7 192.0.2.25 4242 25\r\n'), v2tcp4('198.51.100.7', 4242), v2tcp6(Buffer.from('20010db8000000000000000000000007', 'hex'), 1)];
+    for (let i = 0; i < 5000; i++) {
+      const base = seeds[i % seeds.length] as Buffer;
+      const input = i % 2 === 0 ? corrupt(next, base, 1 + Math.floor(next() * 4)) : randomBytes(next, Math.floor(next() * 200));
+      const { result } = feed(next, input);
+      assert.ok(['more', 'done', 'error'].includes(result.kind));
+      if (result.kind === 'done' && result.client !== undefined) {
+        assert.ok(isIP(result.client.address) !== 0, `case ${i}: ${result.client.address}`);
+        assert.ok(result.client.port >= 0 && result.client.port <= 65535);
+      }
+    }
+  });
+});
+
+/** An IPv6 address as Node writes it (RFC 5952): an oracle independent of the reader's own formatter. */
+function ipv6Text(b: Buffer): string {
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(b.readUInt16BE(i).toString(16));
+  return new SocketAddress({ address: groups.join(':'), family: 'ipv6' }).address;
+}
 
 /** MAIL, RCPT, DATA, message on an open client; returns the final reply code. */
 async function mail(c: RawSmtp, rcpt = 'bob@example.org'): Promise<number | undefined> {
