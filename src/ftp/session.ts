@@ -49,7 +49,7 @@ import type { FtpTransferCommand } from '../policy/types.js';
 import { accessRules, checkDestination, clientAllowed, parseGatewayUser } from './access.js';
 import { activeCommand, formatPasv, normaliseAddress, parseEprt, parseEpsvReply, parsePasvReply, parsePort, sameHost } from './addresses.js';
 import { CommandReader, formatReply, relayText, replyText, splitCommand, type CommandEvent, type ServerReply } from './codec.js';
-import { ActiveEndpoint, ChunkReader, DataError, parsePortRange, PassiveEndpoint, type DataEndpoint } from './data.js';
+import { ActiveEndpoint, ChunkReader, DataError, parsePortRange, PassiveEndpoint, readIntoReusedBuffer, type DataEndpoint } from './data.js';
 import { detectType } from '../content/filetype.js';
 import { Spool } from './spool.js';
 import { Upstream, UpstreamError } from './upstream.js';
@@ -520,9 +520,14 @@ export class FtpSession {
     this.#write(this.#ftp('portOk', { command: verb }));
   }
 
-  /** The client's data socket for the current transfer; the one place a later TLS layer wraps it. */
-  async #openClientData(t: Transfer, e: DataEndpoint): Promise<Socket> {
-    return t.track(await e.open(), this.#config.dataTimeout);
+  /**
+   * The client's data socket for the current transfer; the one place a later
+   * TLS layer wraps it. `upload`: its bytes are read through ChunkReader only,
+   * into one reused buffer.
+   */
+  async #openClientData(t: Transfer, e: DataEndpoint, upload = false): Promise<Socket> {
+    const s = await e.open();
+    return t.track(upload ? readIntoReusedBuffer(s) : s, this.#config.dataTimeout);
   }
 
   // ---- server-side data channel -----------------------------------------
@@ -914,7 +919,7 @@ export class FtpSession {
     await this.#run(t, async () => {
       const client = this.#clientEndpoint(t);
       const spool = await this.#spool(t);
-      const from = await this.#openClientData(t, client);
+      const from = await this.#openClientData(t, client, true);
       this.#write(this.#ftp('readyToReceive'));
       const max = this.#config.maxTransferSize;
       let received: 'complete' | 'tooBig' | undefined;

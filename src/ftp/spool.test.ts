@@ -10,13 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ActiveEndpoint, ChunkReader } from './data.js';
 import { Spool } from './spool.js';
+import { pattern } from './testing.js';
 
-/** Bytes that differ at every position, so a reordered or repeated chunk shows. */
-function pattern(n: number): Buffer {
-  const b = Buffer.allocUnsafe(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 31 + (i >>> 8) * 7 + (i >>> 16)) & 0xff;
-  return b;
-}
 
 /** A server that sends `data` to whoever connects, then ends; returns its port and a closer. */
 async function source(data: Buffer): Promise<{ port: number; close: () => void }> {

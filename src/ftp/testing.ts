@@ -315,3 +315,10 @@ export function writeAll(s: Socket, data: Uint8Array): Promise<void> {
 export function eicar(): Buffer {
   return Buffer.from('X5O!P%@AP[4\\PZX54(P^)7CC)7}$' + 'EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*', 'latin1');
 }
+
+/** Bytes that differ at every position, so a reordered or repeated chunk shows. */
+export function pattern(n: number): Buffer {
+  const b = Buffer.allocUnsafe(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 31 + (i >>> 8) * 7 + (i >>> 16)) & 0xff;
+  return b;
+}
