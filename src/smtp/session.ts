@@ -10,6 +10,12 @@
  * (discard, accepted quarantine, where the message is on disk or dropped by
  * choice). Any failure on the way is a 4xx: the client keeps the message.
  *
+ * The next hop is told who the client is before each MAIL (clientIdentity:
+ * the socket's peer, or what a PROXY header or a trusted front MTA said):
+ * XFORWARD lines pipelined with MAIL, or XCLIENT, after which that next-hop
+ * connection speaks for that one client (Postfix XFORWARD_README,
+ * XCLIENT_README; identityMethod in params.ts picks one).
+ *
  * States are a union (STYLE principle 4): the session's transaction state
  * and the next hop's.
  *
