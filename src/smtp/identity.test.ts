@@ -12,7 +12,7 @@ import { describe, test } from 'node:test';
 import { identityMethod, xclientCommands, xforwardCommands, type ForwardFacts } from './params.js';
 import { ProxyHeaderReader, type ProxyHeaderResult } from './proxy-header.js';
 import { clientIdentity, type ClientFacts } from './session.js';
-import { RawSmtp, startProxy, type ProxyRig } from './testing.js';
+import { eicar, RawSmtp, startProxy, type ProxyRig } from './testing.js';
 
 const MESSAGE = 'From: a@example.net\r\nTo: bob@example.org\r\nSubject: identity\r\n\r\nhello\r\n';
 
@@ -225,6 +225,16 @@ function ipv6Text(b: Buffer): string {
   return new SocketAddress({ address: groups.join(':'), family: 'ipv6' }).address;
 }
 
+async function waitUntil<T>(get: () => T | undefined, timeoutMs = 5000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = get();
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /** MAIL, RCPT, DATA, message on an open client; returns the final reply code. */
 async function mail(c: RawSmtp, rcpt = 'bob@example.org'): Promise<number | undefined> {
   assert.equal((await c.cmd('MAIL FROM:<alice@example.net>'))?.code, 250);
@@ -357,6 +367,29 @@ describe('XCLIENT to the next hop', () => {
       assert.deepEqual(rig.hop.messages.map((m) => m.client.addr), ['203.0.113.1', '203.0.113.1', '203.0.113.2']);
       assert.deepEqual(rig.hop.messages.map((m) => m.xclient?.['HELO']), ['one.example', 'one.example', 'two.example']);
       assert.equal(rig.hop.connections(), afterFirst + 1);
+    } finally {
+      await rig.close();
+    }
+  });
+});
+
+describe('XCLIENT to the next hop: quarantine notices', () => {
+  test('a notice is portcullis\'s own mail: sent on a connection without XCLIENT, not as the virus sender', async () => {
+    const rig = await startProxy({ trustedProxyClients: ['127.0.0.1'], xclient: 'prefer' }, { xclient: true });
+    try {
+      const { c } = await rig.open();
+      assert.equal((await c.cmd('XFORWARD ADDR=203.0.113.66 HELO=sender.example'))?.code, 250);
+      assert.equal((await c.cmd('MAIL FROM:<alice@example.net>'))?.code, 250);
+      assert.equal((await c.cmd('RCPT TO:<bob@example.org>'))?.code, 250);
+      assert.equal((await c.cmd('DATA'))?.code, 354);
+      c.write(`Subject: virus\r\n\r\n${eicar()}\r\n.\r\n`);
+      const r = await c.reply();
+      assert.deepEqual([r?.code, r?.enhanced], [554, '5.7.1'], 'inbound virus: quarantined and refused');
+      c.close();
+      const notice = await waitUntil(() => rig.hop.messages.find((m) => m.from === ''));
+      assert.equal(notice.xclient, undefined);
+      assert.equal(notice.client.addr, '127.0.0.1');
+      assert.equal(notice.client.helo, 'proxy.test');
     } finally {
       await rig.close();
     }

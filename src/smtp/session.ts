@@ -463,7 +463,8 @@ export class ProxySession {
       id: result.quarantineId, findings: names, contact: this.#d.tracked.snapshot.config.quarantine.contact,
       subject: headerOf(head, 'Subject'), from: headerOf(head, 'From') || from,
     };
-    if (this.#hop === undefined || !this.#hop.usable) {
+    // A connection given XCLIENT speaks for the client who sent the virus: the notice is portcullis's own mail, so a fresh one.
+    if (this.#hop === undefined || !this.#hop.usable || this.#xclientSent !== undefined) {
       this.#dropHop();
       if ((await this.connectHop()) !== undefined) return;
     }
