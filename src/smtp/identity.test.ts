@@ -491,6 +491,14 @@ describe('PROXY protocol on the listener', () => {
       assert.equal(await mail(local), 250);
       local.close();
       assert.match(String((await nthTransfer(rig, 3))['client']), /^127\.0\.0\.1:/, 'LOCAL: the socket\'s own peer');
+
+      const six = await proxied(rig, v2tcp6(Buffer.from('20010db8000000000000000000000007', 'hex'), 6000));
+      assert.equal(await mail(six), 250);
+      six.close();
+      const ev6 = await nthTransfer(rig, 4);
+      assert.match(String(ev6['client']), /^\[?2001:db8::7\]?:6000$/);
+      assert.equal(ev6['direction'], 'inbound');
+      assert.equal(rig.hop.messages.at(-1)?.xforward?.['ADDR'], '2001:db8::7', 'sent as IPV6:2001:db8::7, read back by the next hop');
     } finally {
       await rig.close();
     }
