@@ -13,7 +13,8 @@
 // the database is generated there when absent. Env: SMTP_MSGS (2000),
 // SMTP_RUNS (2), SMTP_CONCS ("4,20"; "" runs the 20 × BIG_MB part alone,
 // without clamsmtp, throughput or latency), SKIP_CLAMSMTP=1, BIG_MB (25),
-// BIG_RUNS (1: fresh processes for the big part, each one's peak reported).
+// BIG_RUNS (1: fresh processes for the big part, each one's peak reported),
+// BIG_SESSIONS (20: sessions, one big message each, all at once).
 // Results: a table on stdout and bench/out/smtp-<timestamp>.json.
 import { spawn } from 'node:child_process';
 import { closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,6 +30,7 @@ const CONCS = (process.env.SMTP_CONCS ?? '4,20').split(',').filter((c) => c.trim
 const BIG_ONLY = CONCS.length === 0;
 const BIG_MB = Number(process.env.BIG_MB ?? 25);
 const BIG_RUNS = Math.max(1, Number(process.env.BIG_RUNS ?? 1));
+const BIG_SESSIONS = Math.max(1, Number(process.env.BIG_SESSIONS ?? 20));
 
 const pct = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -192,10 +194,10 @@ export async function run() {
     for (let i = 0; i < BIG_RUNS; i++) {
       const bigPort = await freePort();
       const fresh = await startPortcullis(bigPort, sinkPort);
-      log(`big: 20 sessions × ${BIG_MB} MB through a fresh portcullis`);
+      log(`big: ${BIG_SESSIONS} sessions × ${BIG_MB} MB through a fresh portcullis`);
       try {
         const before = rss(fresh.pid);
-        const big = await load(bigPort, 20, 20, 'plain', BIG_MB * 1_000_000);
+        const big = await load(bigPort, BIG_SESSIONS, BIG_SESSIONS, 'plain', BIG_MB * 1_000_000);
         results.bigRuns.push({ ...big, hwmBeforeKb: before.hwm, hwmAfterKb: rss(fresh.pid).hwm });
         log(`big run ${i + 1}: rc=${big.rc} ${big.secs} s, peak RSS ${(rss(fresh.pid).hwm / 1024).toFixed(0)} MB (before: ${(before.hwm / 1024).toFixed(0)} MB)`);
       } finally {
@@ -249,7 +251,7 @@ function report(targets, results) {
     console.log(`latency at one session, connect → 250 (ms): direct p50 ${lat.direct.p50.toFixed(2)} p99 ${lat.direct.p99.toFixed(2)}; portcullis p50 ${lat.portcullis.p50.toFixed(2)} p99 ${lat.portcullis.p99.toFixed(2)}; added p50 ${(lat.portcullis.p50 - lat.direct.p50).toFixed(2)} p99 ${(lat.portcullis.p99 - lat.direct.p99).toFixed(2)}`);
   }
   if (results.rss.portcullisAfterThroughputKb) console.log(`peak RSS: portcullis ${(results.rss.portcullisAfterThroughputKb / 1024).toFixed(0)} MB after the throughput runs${results.rss.clamsmtpPlusClamdKb ? `, clamsmtpd + clamd ${(results.rss.clamsmtpPlusClamdKb / 1024).toFixed(0)} MB` : ''}`);
-  for (const big of results.bigRuns) console.log(`20 × ${BIG_MB} MB: rc=${big.rc}, ${big.MBps} MB/s, portcullis peak RSS ${(big.hwmAfterKb / 1024).toFixed(0)} MB (before: ${(big.hwmBeforeKb / 1024).toFixed(0)} MB)`);
+  for (const big of results.bigRuns) console.log(`${BIG_SESSIONS} × ${BIG_MB} MB: rc=${big.rc}, ${big.MBps} MB/s, portcullis peak RSS ${(big.hwmAfterKb / 1024).toFixed(0)} MB (before: ${(big.hwmBeforeKb / 1024).toFixed(0)} MB)`);
   const file = join(OUT, `smtp-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, JSON.stringify({ ...results, latencySummary: lat }, null, 2));
   log(`results in ${file}`);

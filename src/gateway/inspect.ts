@@ -43,6 +43,7 @@ import type { EventStore } from '../events/store.js';
 import type { Metrics } from '../events/metrics.js';
 import type { Quarantine } from '../quarantine/store.js';
 import { ScanAdmission } from './admission.js';
+import { collectGarbage, COLLECT_AFTER_BYTES } from './memory.js';
 
 export interface InspectRequest {
   readonly protocol: Protocol;
@@ -250,10 +251,13 @@ async function run(deps: InspectDeps, req: InspectRequest, snapshot: Snapshot, s
   const choice = policy.chooseScan(req.name, type);
   const opens = unreadable === undefined && (choice.scan || policy.hasBannedRules);
   const admitted = opens ? await admit(admission, req.target, snapshot, signal, started) : undefined;
+  const big = admitted !== undefined && scanCost(req.target, snapshot.config.limits) >= COLLECT_AFTER_BYTES;
   let report: ScanReport;
   if (typeof admitted === 'object') {
     report = admitted;
   } else {
+    // What receiving the object left behind (socket chunks, copies) is freed first, so the scan reuses that memory instead of adding to it.
+    if (big) collectGarbage();
     try {
       report = unreadable ?? (choice.scan
         ? await guardedScan(snapshot, req.target, signal, started)
@@ -261,6 +265,8 @@ async function run(deps: InspectDeps, req: InspectRequest, snapshot: Snapshot, s
       // Banned names and types are checked even when a scanner failed: a banned file is refused for certain, which beats "try again".
       if (policy.hasBannedRules && unreadable === undefined) report = await withBanned(report, req, type, snapshot, started);
     } finally {
+      // The object's buffers are garbage now; collected before the next big one is let in, they are not stacked on its own.
+      if (big) collectGarbage();
       admitted?.();
     }
   }

@@ -28,6 +28,7 @@ import { START_ONLY_KEYS, type AdminConfig, type Config, type FtpConfig, type Sm
 import { isPortcullisError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { createInspect, type Inspect } from './inspect.js';
+import { keepYoungGenerationSmall } from './memory.js';
 import type { BoundAddress, DrainResult, ListenerContext, ProtocolListener } from './listeners.js';
 import { PlaceholderListener } from './placeholder.js';
 import { dropPrivileges, type DropResult } from './privileges.js';
@@ -226,6 +227,7 @@ export class Gateway {
     const readConfig = options.readConfig ?? (async () => (await loadConfig(options.configFile)).config);
     const config = await readConfig();
     const log = options.log ?? createLogger({ level: config.log.level });
+    keepYoungGenerationSmall();
     const first = await buildSnapshot(config, 1);
     const holder = new SnapshotHolder(first, (s, err) => {
       if (err !== undefined) log.warn({ err, generation: s.generation }, 'closing a retired scanner failed');

@@ -15,6 +15,7 @@ import type { ScannerSpec as ConfigScannerSpec } from '../config/scanners.js';
 import { PortcullisError } from '../errors.js';
 import type { DatabaseStats, DbFile } from '../engine/types.js';
 import { compilePolicy, type Policy } from '../policy/index.js';
+import { collectGarbage } from './memory.js';
 import type { Scanner } from '../scanners/types.js';
 
 export interface SignatureInfo {
@@ -102,6 +103,8 @@ export async function buildSnapshot(config: Config, generation: number, now: () 
   const started = performance.now();
   const needsDb = config.scanners.some((s) => s.kind === 'builtin');
   const compiled = needsDb ? await compileSignatures(config) : undefined;
+  // The signature files' text and the compiler's working arrays are garbage now: tens of MB a scan would otherwise stack on.
+  if (compiled !== undefined) collectGarbage();
   const loadDurationMs = performance.now() - started;
   const scanner = await createScanners(config, compiled?.db);
   const stats = compiled?.stats ?? EMPTY_STATS;
