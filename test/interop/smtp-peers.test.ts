@@ -123,6 +123,25 @@ describe('STARTTLS', () => {
   });
 });
 
+describe('XCLIENT to a real next hop', () => {
+  test('smtp-sink without XFORWARD (-F): portcullis falls back to XCLIENT, answered 250 (not 220), and greets again as the client', async () => {
+    const sink = await startSink(dir, { dump: true, flags: ['-F'] });
+    const pc = await startPortcullis(dir, sink.port);
+    try {
+      const r = swaks(pc.port, ['--to', 'bob@example.org', '--helo', 'xclient-fallback.unique.test', '--header', 'Subject: xclient to smtp-sink']);
+      assert.equal(r.status, 0, r.transcript);
+      const dumps = [...(await sink.dumps()).values()];
+      assert.equal(dumps.length, 1);
+      // smtp-sink records the last EHLO: without XCLIENT it would be portcullis's own name.
+      assert.match(dumps[0] ?? '', /X-Helo-Args: xclient-fallback\.unique\.test\r?\n/);
+      assert.match(dumps[0] ?? '', /X-Virus-Status: Clean/);
+    } finally {
+      await pc.stop();
+      await sink.stop();
+    }
+  });
+});
+
 describe('PROXY protocol (curl --haproxy-protocol)', () => {
   test('curl\'s v1 header is read: the mail is delivered and the header\'s address is the session\'s client; no header: closed with a log line', async () => {
     const sink = await startSink(dir, { dump: true });
