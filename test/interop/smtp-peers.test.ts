@@ -5,7 +5,8 @@
  * runs: the next hop closes at the end of DATA, the next hop refuses
  * recipients, portcullis is SIGKILLed mid-DATA. Each asserts that nothing is
  * lost (the client never got 250 for what the next hop does not hold) and
- * nothing passes unscanned.
+ * nothing passes unscanned. Client identity: curl with a PROXY v1 header
+ * (and without one), XCLIENT to smtp-sink when it offers no XFORWARD.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
