@@ -111,6 +111,18 @@ export class Base64Decoder implements StreamDecoder {
   }
 }
 
+/**
+ * Decodes the whole of `bytes` natively, several times faster than the
+ * streaming decoder. Only for bytes the caller knows hold nothing but
+ * standard alphabet symbols, white space (space, tab, CR, LF) and padding
+ * after the last symbol: for those it gives exactly what Base64Decoder
+ * gives (a test holds the two equal). Other bytes it decodes as Node does,
+ * which differs (Node stops at the first padding).
+ */
+export function decodeCleanBase64(bytes: Uint8Array): Uint8Array {
+  return Buffer.from(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1'), 'base64');
+}
+
 /** True for bytes of the standard alphabet (not padding). */
 export function isBase64Char(c: number): boolean {
   return (TABLE_STD[c] as number) < 64;

@@ -29,7 +29,7 @@
  */
 import { Readable } from 'node:stream';
 import type { SplitterItem, SplitterNode } from 'mailsplit';
-import { Base64Decoder, isBase64Char } from '../decoders/base64.js';
+import { Base64Decoder, decodeCleanBase64, isBase64Char } from '../decoders/base64.js';
 import { QuotedPrintableDecoder } from '../decoders/qp.js';
 import { decodeAll } from '../decoders/types.js';
 import type { ExtractContext, ExtractedChild, Extractor, FileType } from '../types.js';
@@ -122,12 +122,13 @@ async function* extractMime(data: Uint8Array, ctx: ExtractContext): AsyncGenerat
     }
   };
 
+  const lines = new LineTable(data);
   /** Keys (leafKey) of the first reading's leaves whose readings were all whole. */
   const decoded = new Set<string>();
   /** Spans (contentSpan) of the message whose base64 decoding was handed on whole. */
   const base64Spans = new Set<string>();
   const decode = (leaf: Leaf, label: string): Reading[] => {
-    const d = decodeLeaf(leaf, label, childBudget(ctx));
+    const d = decodeLeaf(leaf, label, childBudget(ctx), lines);
     const key = leafKey(leaf);
     if (key !== undefined && !d.capped) decoded.add(key);
     if (d.wholeBase64) base64Spans.add(contentSpan(leaf));
@@ -158,7 +159,7 @@ async function* extractMime(data: Uint8Array, ctx: ExtractContext): AsyncGenerat
   if (broken && m === 0) ctx.report('Heuristics.Broken.Mail');
 
   let f = 0;
-  for (const r of rawScan(data, childBudget(ctx), maxParts, (span) => base64Spans.has(span))) {
+  for (const r of rawScan(lines, childBudget(ctx), maxParts, (span) => base64Spans.has(span))) {
     if (r === undefined) {
       // A run that is exactly a body already decoded whole: its bytes are a repeat, so it is not decoded again.
       f++;
@@ -347,7 +348,7 @@ interface DecodedLeaf {
 }
 
 /** Decodes one leaf every plausible way. */
-function decodeLeaf(leaf: Leaf, label: string, cap: number): DecodedLeaf {
+function decodeLeaf(leaf: Leaf, label: string, cap: number, message: LineTable): DecodedLeaf {
   const out: Reading[] = [];
   const name = labelled(label, leaf.filename || (leaf.contentType === 'message/rfc822' ? 'message.eml' : ''));
   const isText = leaf.contentType.startsWith('text/') || leaf.contentType === 'message/rfc822';
@@ -361,10 +362,12 @@ function decodeLeaf(leaf: Leaf, label: string, cap: number): DecodedLeaf {
     const suffix = first ? '' : `(as ${enc || 'raw'})`;
     first = false;
     if (enc === 'base64') {
-      const r = decodeAll((d) => new Base64Decoder(d), leaf.body, cap);
+      // Junk bytes always make a foreign line, so "no foreign line" is also "no junk".
+      const foreign = hasForeignLines(leaf, message);
+      const r = !foreign && padsOnlyAtEnd(leaf.body) ? cutAt(decodeCleanBase64(leaf.body), cap) : decodeAll((d) => new Base64Decoder(d), leaf.body, cap);
       add(suffix, r.data, r.capped, false);
       wholeBase64 ||= !r.capped;
-      if ((r.decoder as Base64Decoder).junk > 0 || hasForeignLines(leaf.body)) {
+      if (foreign) {
         const clean = decodeAll((d) => new Base64Decoder(d), base64Lines(leaf.body), cap);
         add('(base64 lines)', clean.data, clean.capped, false);
       }
@@ -381,7 +384,7 @@ function decodeLeaf(leaf: Leaf, label: string, cap: number): DecodedLeaf {
   }
   const lines = encodings.includes('base64') ? undefined : base64Shape(leaf.body);
   if (lines !== undefined) {
-    const r = decodeAll((d) => new Base64Decoder(d), base64Lines(leaf.body, lines.lines), cap);
+    const r = decodeAll((d) => new Base64Decoder(d), base64Lines(leaf.body, lines), cap);
     add('(as base64)', r.data, r.capped, false);
     // With no foreign line, the base64 lines are every non-space byte of the body.
     wholeBase64 ||= !r.capped && lines.foreign === 0;
@@ -391,6 +394,22 @@ function decodeLeaf(leaf: Leaf, label: string, cap: number): DecodedLeaf {
     add('(as quoted-printable)', r.data, r.capped, isText);
   }
   return { readings: out, capped: out.some((r) => r.capped), wholeBase64 };
+}
+
+/** True when no '=' comes before the last symbol: the padding of a body that is one encoding, not several glued together. */
+function padsOnlyAtEnd(body: Uint8Array): boolean {
+  const first = Buffer.from(body.buffer, body.byteOffset, body.byteLength).indexOf(0x3d);
+  if (first < 0) return true;
+  for (let i = first; i < body.length; i++) {
+    const c = body[i] as number;
+    if (c !== 0x3d && !isSpace(c)) return false;
+  }
+  return true;
+}
+
+/** Bytes cut at the cap, as decodeAll cuts them. */
+function cutAt(data: Uint8Array, cap: number): { data: Uint8Array; capped: boolean } {
+  return data.length > cap ? { data: data.subarray(0, Math.max(0, cap)), capped: true } : { data, capped: false };
 }
 
 /** [first, last] non-space byte of the body, as places in the message ("" when unknown or blank). */
@@ -405,9 +424,9 @@ function contentSpan(leaf: Leaf): string {
 
 /**
  * Mostly lines of base64 symbols only, with enough of them to be a file:
- * then its lines as classifyLines sees them, else undefined.
+ * then its lines (a LineTable), else undefined.
  */
-function base64Shape(body: Uint8Array): ReturnType<typeof classifyLines> | undefined {
+function base64Shape(body: Uint8Array): LineTable | undefined {
   let symbols = 0, other = 0;
   for (let i = 0; i < body.length; i++) {
     const c = body[i] as number;
@@ -415,8 +434,9 @@ function base64Shape(body: Uint8Array): ReturnType<typeof classifyLines> | undef
     else if (c !== 0x0d && c !== 0x0a && c !== 0x3d && c !== 0x20 && c !== 0x09) other++;
   }
   if (symbols < 64 || other * 50 >= symbols) return undefined;
-  const shape = classifyLines(body);
-  const kept = shape.lines.reduce((a, l) => (l.base64 ? a + l.end - l.start : a), 0);
+  const shape = new LineTable(body);
+  let kept = 0;
+  for (let i = 0; i < shape.count; i++) if (shape.base64[i] === 1) kept += (shape.end[i] as number) - (shape.start[i] as number);
   return kept * 2 > body.length ? shape : undefined;
 }
 
@@ -444,42 +464,75 @@ function isUpperHex(c: number | undefined): boolean {
 }
 
 
-/** One line as base64 sees it: where its trimmed text lies, and whether it is wholly base64. */
-interface LineClass {
-  readonly start: number;
-  readonly end: number;
-  readonly line: number;
-  readonly base64: boolean;
-}
-
 /**
- * Classifies every line without building strings (mail can be tens of MB):
- * a line is base64 when, trimmed, it is at least 4 alphabet symbols and at
- * most two '=' at its end.
+ * Every non-blank line of some bytes as base64 sees it, classified without
+ * building strings (mail can be tens of MB), kept in typed arrays (a 25 MB
+ * mail has ~330,000 lines): where its trimmed text lies, its line number,
+ * and whether it is wholly base64, i.e. trimmed, at least 4 alphabet symbols
+ * and at most two '=' at its end.
  */
-function classifyLines(data: Uint8Array): { lines: LineClass[]; foreign: number } {
-  const lines: LineClass[] = [];
-  let foreign = 0;
-  let pos = 0;
-  let n = 0;
-  while (pos < data.length) {
-    let eol = data.indexOf(0x0a, pos);
-    if (eol < 0) eol = data.length;
-    let s = pos, e = eol;
-    while (s < e && isSpace(data[s] as number)) s++;
-    while (e > s && isSpace(data[e - 1] as number)) e--;
-    if (e > s) {
-      let pads = 0;
-      while (pads < 2 && e - pads > s && data[e - pads - 1] === 0x3d) pads++;
-      let ok = e - pads - s >= 4;
-      for (let i = s; ok && i < e - pads; i++) ok = isBase64Char(data[i] as number);
-      if (!ok) foreign++;
-      lines.push({ start: s, end: e, line: n, base64: ok });
+class LineTable {
+  readonly count: number;
+  readonly start: Int32Array;
+  readonly end: Int32Array;
+  readonly line: Int32Array;
+  readonly base64: Uint8Array;
+  /** Non-blank lines that are not wholly base64. */
+  readonly foreign: number;
+
+  constructor(readonly data: Uint8Array) {
+    let lines = 0;
+    for (let at = data.indexOf(0x0a); at >= 0; at = data.indexOf(0x0a, at + 1)) lines++;
+    const max = lines + 1;
+    this.start = new Int32Array(max);
+    this.end = new Int32Array(max);
+    this.line = new Int32Array(max);
+    this.base64 = new Uint8Array(max);
+    let count = 0, foreign = 0, pos = 0, n = 0;
+    while (pos < data.length) {
+      let eol = data.indexOf(0x0a, pos);
+      if (eol < 0) eol = data.length;
+      let s = pos, e = eol;
+      while (s < e && isSpace(data[s] as number)) s++;
+      while (e > s && isSpace(data[e - 1] as number)) e--;
+      if (e > s) {
+        let pads = 0;
+        while (pads < 2 && e - pads > s && data[e - pads - 1] === 0x3d) pads++;
+        let ok = e - pads - s >= 4;
+        for (let i = s; ok && i < e - pads; i++) ok = isBase64Char(data[i] as number);
+        if (!ok) foreign++;
+        this.start[count] = s;
+        this.end[count] = e;
+        this.line[count] = n;
+        this.base64[count] = ok ? 1 : 0;
+        count++;
+      }
+      n++;
+      pos = eol + 1;
     }
-    n++;
-    pos = eol + 1;
+    this.count = count;
+    this.foreign = foreign;
   }
-  return { lines, foreign };
+
+  /**
+   * Whether the bytes [from, to) hold a foreign line, answered from this
+   * table when they lie on whole lines (start a line, end where one ends),
+   * so a part's body is not classified a second time; undefined otherwise.
+   */
+  foreignWithin(from: number, to: number): boolean | undefined {
+    const d = this.data;
+    const startsLine = from === 0 || d[from - 1] === 0x0a;
+    const endsLine = to === d.length || d[to] === 0x0a || (d[to] === 0x0d && (to + 1 === d.length || d[to + 1] === 0x0a));
+    if (!startsLine || !endsLine) return undefined;
+    let lo = 0, hi = this.count;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.start[mid] as number) < from) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < this.count && (this.start[i] as number) < to; i++) if (this.base64[i] === 0) return true;
+    return false;
+  }
 }
 
 function isSpace(c: number): boolean {
@@ -487,20 +540,23 @@ function isSpace(c: number): boolean {
 }
 
 /** Only the lines that are wholly base64, joined: a reading that skips injected junk lines. */
-function base64Lines(body: Uint8Array, lines: readonly LineClass[] = classifyLines(body).lines): Uint8Array {
-  const keep = lines.filter((l) => l.base64);
-  const out = new Uint8Array(keep.reduce((a, l) => a + l.end - l.start, 0));
+function base64Lines(body: Uint8Array, lines: LineTable = new LineTable(body)): Uint8Array {
+  let size = 0;
+  for (let i = 0; i < lines.count; i++) if (lines.base64[i] === 1) size += (lines.end[i] as number) - (lines.start[i] as number);
+  const out = new Uint8Array(size);
   let at = 0;
-  for (const l of keep) {
-    out.set(body.subarray(l.start, l.end), at);
-    at += l.end - l.start;
+  for (let i = 0; i < lines.count; i++) {
+    if (lines.base64[i] === 0) continue;
+    const piece = body.subarray(lines.start[i], lines.end[i]);
+    out.set(piece, at);
+    at += piece.length;
   }
   return out;
 }
 
-/** True when some non-blank line is not wholly base64 (junk a broken or hostile mailer put in). */
-function hasForeignLines(body: Uint8Array): boolean {
-  return classifyLines(body).foreign > 0;
+/** True when some non-blank line of a leaf's body is not wholly base64 (junk a broken or hostile mailer put in). */
+function hasForeignLines(leaf: Leaf, message: LineTable): boolean {
+  return (leaf.at === undefined ? undefined : message.foreignWithin(leaf.at, leaf.at + leaf.body.length)) ?? new LineTable(leaf.body).foreign > 0;
 }
 
 /** Records the blocks inside a text part, so the raw scan does not hand them on a second time. */
@@ -665,35 +721,40 @@ function trimEol(data: Uint8Array, start: number, end: number): number {
  * whose span ("start:end" of its first and last symbol) `done` accepts is
  * not decoded: undefined stands in its place.
  */
-function* rawScan(data: Uint8Array, cap: number, maxBlocks: number, done: (span: string) => boolean): Generator<Reading | undefined> {
-  let run: LineClass[] = [];
+function* rawScan(lines: LineTable, cap: number, maxBlocks: number, done: (span: string) => boolean): Generator<Reading | undefined> {
+  const { data, start, end } = lines;
+  // The run is the table's lines [first, last); they are consecutive lines of the message.
+  let first = 0, last = 0;
   const flush = function* (): Generator<Reading | undefined> {
-    const symbols = run.reduce((a, l) => a + l.end - l.start, 0);
-    const first = run[0];
-    const last = run[run.length - 1];
-    if (first && last && symbols >= 64 && (run.length >= 2 || symbols >= 76)) {
-      if (done(`${first.start}:${last.end}`)) {
-        run = [];
+    let symbols = 0;
+    for (let i = first; i < last; i++) symbols += (end[i] as number) - (start[i] as number);
+    const count = last - first;
+    if (count > 0 && symbols >= 64 && (count >= 2 || symbols >= 76)) {
+      if (done(`${start[first]}:${end[last - 1]}`)) {
+        first = last;
         yield undefined;
         return;
       }
-      const r = decodeAll((d) => new Base64Decoder(d), run.map((l) => data.subarray(l.start, l.end)), cap);
-      yield { name: `base64 line ${first.line + 1}`, data: r.data, capped: r.capped, text: false };
+      const pieces: Uint8Array[] = [];
+      for (let i = first; i < last; i++) pieces.push(data.subarray(start[i], end[i]));
+      const r = decodeAll((d) => new Base64Decoder(d), pieces, cap);
+      yield { name: `base64 line ${(lines.line[first] as number) + 1}`, data: r.data, capped: r.capped, text: false };
     }
-    run = [];
+    first = last;
   };
-  for (const l of classifyLines(data).lines) {
-    const prev = run[run.length - 1];
+  for (let i = 0; i < lines.count; i++) {
+    const long = lines.base64[i] === 1 && (end[i] as number) - (start[i] as number) >= 16;
     // A run is consecutive base64 lines of 16 or more symbols; a padded line ends it.
-    if (prev && (l.line !== prev.line + 1 || !l.base64 || l.end - l.start < 16)) yield* flush();
-    if (l.base64 && l.end - l.start >= 16) {
-      run.push(l);
-      if (data[l.end - 1] === 0x3d) yield* flush();
+    if (last > first && (lines.line[i] !== (lines.line[last - 1] as number) + 1 || !long)) yield* flush();
+    if (long) {
+      if (last === first) first = i;
+      last = i + 1;
+      if (data[(end[i] as number) - 1] === 0x3d) yield* flush();
     }
   }
   yield* flush();
   for (const kind of TEXT_BLOCK_KINDS) {
-    for (const b of findTextBlocks(kind, data, cap, maxBlocks)) {
+    for (const b of findTextBlocks(kind, lines.data, cap, maxBlocks)) {
       yield { name: `${kind} ${b.name}`, data: b.data, capped: b.capped, text: false };
     }
   }
