@@ -159,6 +159,8 @@ export const CONFIG_TABLE = section('The portcullis config file.', {
     keepaliveInterval: duration(10 * S, { min: S, max: 10 * MIN }, 'While a held file is received and scanned, tell the client at most this often: a "150-" progress line (downloads), a "226-" continuation line of the pending reply (uploads, with a NOOP to the server).'),
     dataTimeout: duration(30 * S, { min: S, max: H }, 'Longest wait for a data connection (client or server side) or for data on one; then 425/426.'),
     upstreamTimeout: duration(60 * S, { min: S, max: H }, 'Longest wait for the server to connect or answer a command.'),
+    proxyProtocolFrom: list(CIDR, [], 'With proxyProtocol: the load balancers that may send the PROXY header; a control connection from any other address is closed. Empty: any peer (then keep the port reachable from the load balancer only).'),
+    proxyProtocolTimeout: duration(10 * S, { min: S, max: 5 * MIN }, 'With proxyProtocol: a control connection whose PROXY header has not arrived this long after connecting is closed. Data connections carry no header: they must come from (passive) or go to (PORT/EPRT) the address the header named.'),
     ...sessionLimits('FTP', 100, 10, 15 * MIN),
   }),
   engine: section('The built-in signature engine.', {

@@ -45,6 +45,9 @@ export interface AccessRules {
   readonly denyDestinations: CidrSet;
   readonly hasAllowClients: boolean;
   readonly hasAllowDestinations: boolean;
+  /** ftp.proxyProtocolFrom: the balancers that may send a PROXY header (empty: any peer). */
+  readonly proxyFrom: CidrSet;
+  readonly hasProxyFrom: boolean;
 }
 
 const compiled = new WeakMap<FtpConfig, AccessRules>();
@@ -59,6 +62,8 @@ export function accessRules(config: FtpConfig): AccessRules {
       denyDestinations: CidrSet.parse(config.denyDestinations),
       hasAllowClients: config.allowClients.length > 0,
       hasAllowDestinations: config.allowDestinations.length > 0,
+      proxyFrom: CidrSet.parse(config.proxyProtocolFrom),
+      hasProxyFrom: config.proxyProtocolFrom.length > 0,
     };
     compiled.set(config, r);
   }
@@ -69,6 +74,11 @@ export function clientAllowed(rules: AccessRules, address: string): boolean {
   const a = normaliseAddress(address);
   if (rules.denyClients.contains(a)) return false;
   return !rules.hasAllowClients || rules.allowClients.contains(a);
+}
+
+/** May this peer send a PROXY header (ftp.proxyProtocolFrom)? A header from anyone else would let them name any client address. */
+export function proxyHeaderAllowed(rules: AccessRules, peer: string): boolean {
+  return !rules.hasProxyFrom || rules.proxyFrom.contains(normaliseAddress(peer));
 }
 
 function isLocalAddress(address: string): boolean {

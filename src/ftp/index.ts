@@ -4,7 +4,20 @@
  * (limits, snapshot lease) and becomes one FtpSession; see session.ts for
  * the protocol. Entry file; import from here.
  *
- * Reads untrusted bytes: through the sessions.
+ * With ftp.proxyProtocol each control connection starts with a PROXY v1/v2
+ * header (HAProxy's proxy-protocol.txt, parsed by smtp/proxy-header.ts),
+ * read before anything is said; the address in it is the client for the
+ * session: access lists, per-client limits, logs, direction, and the data
+ * connections, which must come from that address (passive) or go to it
+ * (PORT/EPRT). The balancer passes the control port only: the client's data
+ * connections reach the passive ports directly (announce them with
+ * ftp.passiveAddress), and a balancer that forwards them too, from its own
+ * address, is refused as a hijack. A v1 UNKNOWN or v2 LOCAL header (a health
+ * check) leaves the socket's peer as the client. Only peers in
+ * ftp.proxyProtocolFrom may send the header (empty: any peer); others are
+ * closed without a word, as is a connection without a valid header.
+ *
+ * Reads untrusted bytes: the PROXY header, and through the sessions.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -16,6 +29,42 @@ import { logSession } from '../log.js';
 import { renderReply } from '../policy/replies.js';
 import { formatReply } from './codec.js';
 import { FtpSession } from './session.js';
+import { ProxyHeaderReader, type ProxiedClient } from '../smtp/proxy-header.js';
+import { accessRules, proxyHeaderAllowed } from './access.js';
+
+/** The client a PROXY header named (none: a health check, the peer is the client), or why there is no valid header. */
+type HeaderOutcome = { readonly ok: true; readonly client: ProxiedClient | undefined } | { readonly ok: false; readonly reason: string };
+
+/** Reads the PROXY header that starts `socket`; the bytes after it are put back for the session. */
+function readProxyHeader(socket: Socket, timeoutMs: number): Promise<HeaderOutcome> {
+  const reader = new ProxyHeaderReader();
+  return new Promise((resolve) => {
+    let finished = false;
+    const finish = (outcome: HeaderOutcome, rest?: Buffer): void => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      socket.off('readable', onReadable);
+      socket.off('end', onEnd);
+      socket.off('close', onEnd);
+      if (rest !== undefined && rest.length > 0) socket.unshift(rest);
+      resolve(outcome);
+    };
+    const onReadable = (): void => {
+      let chunk: Buffer | null;
+      while (!finished && (chunk = socket.read() as Buffer | null) !== null) {
+        const r = reader.push(chunk);
+        if (r.kind === 'error') finish({ ok: false, reason: r.reason });
+        else if (r.kind === 'done') finish({ ok: true, client: r.client }, r.rest);
+      }
+    };
+    const onEnd = (): void => finish({ ok: false, reason: 'the peer closed the connection before the PROXY header' });
+    const timer = setTimeout(() => finish({ ok: false, reason: `no PROXY header within ${timeoutMs} ms` }), timeoutMs);
+    socket.on('readable', onReadable);
+    socket.on('end', onEnd);
+    socket.on('close', onEnd);
+  });
+}
 
 export { FtpSession, MAX_COMMAND_LINE, type SessionContext } from './session.js';
 export { CommandReader, ReplyReader, formatReply, splitCommand, type ServerReply } from './codec.js';
@@ -38,13 +87,14 @@ export class FtpListener implements ProtocolListener {
   }
 
   async start(ctx: ListenerContext): Promise<void> {
-    // Behind a load balancer the data connections would need the PROXY header too, and this proxy reads none: refuse rather than trust the balancer's address.
-    if (this.#proxyProtocol) throw new PortcullisError('PC_ERR_CONFIG', 'Cannot start the FTP proxy: ftp.proxyProtocol is true, and the FTP proxy does not read PROXY protocol headers');
     const hp = splitHostPort(this.#listen);
     if (hp === undefined) throw new PortcullisError('PC_ERR_CONFIG', `Cannot listen on ftp.listen ${JSON.stringify(this.#listen)}: expected "host:port"`);
     const tracker = new SessionTracker('ftp', ctx);
     this.#tracker = tracker;
-    const server = createServer((socket) => this.#accept(ctx, tracker, socket));
+    const server = createServer((socket) => {
+      if (this.#proxyProtocol) void this.#acceptProxied(ctx, tracker, socket);
+      else this.#accept(ctx, tracker, socket);
+    });
     server.on('error', (err) => ctx.log.error({ err, protocol: 'ftp' }, 'listener error'));
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => reject(new PortcullisError('PC_ERR_CONFIG', `Cannot listen on ftp.listen ${this.#listen}: ${err.message}`, { cause: err }));
@@ -59,24 +109,42 @@ export class FtpListener implements ProtocolListener {
     this.#server = server;
   }
 
-  #accept(ctx: ListenerContext, tracker: SessionTracker, socket: Socket): void {
+  async #acceptProxied(ctx: ListenerContext, tracker: SessionTracker, socket: Socket): Promise<void> {
     socket.on('error', () => socket.destroy());
     const current = ctx.snapshots.current().config;
     const cfg = current.ftp === false ? undefined : current.ftp;
-    const admission = tracker.admit(socket.remoteAddress ?? '?', socket, cfg);
+    const peer = socket.remoteAddress ?? '';
+    const header: HeaderOutcome = cfg !== undefined && !proxyHeaderAllowed(accessRules(cfg), peer)
+      ? { ok: false, reason: 'the peer is not in ftp.proxyProtocolFrom' }
+      : await readProxyHeader(socket, cfg?.proxyProtocolTimeout ?? 10_000);
+    if (!header.ok) {
+      // Nothing is said: the peer is a balancer that broke the protocol, not a client to answer.
+      ctx.log.warn({ protocol: 'ftp', peer: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`, reason: header.reason }, 'connection closed: no valid PROXY header');
+      socket.destroy();
+      return;
+    }
+    this.#accept(ctx, tracker, socket, header.client);
+  }
+
+  #accept(ctx: ListenerContext, tracker: SessionTracker, socket: Socket, proxied?: ProxiedClient): void {
+    socket.on('error', () => socket.destroy());
+    const current = ctx.snapshots.current().config;
+    const cfg = current.ftp === false ? undefined : current.ftp;
+    const admission = tracker.admit(proxied?.address ?? socket.remoteAddress ?? '?', socket, cfg);
     if (!admission.ok) {
       const r = renderReply(admission.reason).ftp;
       socket.end(formatReply(r.code, r.text));
       return;
     }
     const tracked = admission.session;
-    const client = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    const client = proxied !== undefined ? `${proxied.address}:${proxied.port}` : `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
     const session = new FtpSession(socket, {
       tracked,
       inspect: ctx.inspect,
       log: ctx.log,
       selfPort: this.#address?.port ?? 0,
       spoolDir: join(tracked.snapshot.config.data, 'spool', 'ftp'),
+      client: proxied,
     });
     this.#sessions.set(socket, session);
     void session.closed().then(() => {

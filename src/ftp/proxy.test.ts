@@ -843,7 +843,121 @@ describe('ftp proxy: actions and lifecycle', () => {
     await rm(h.dataDir, { recursive: true, force: true });
   });
 
-  it('refuses to start with ftp.proxyProtocol (PC_ERR_CONFIG)', async () => {
-    await assert.rejects(harness({ ftp: { proxyProtocol: true } }), /ftp\.proxyProtocol/);
+});
+
+describe('ftp proxy: PROXY protocol on the control connection (ftp.proxyProtocol)', () => {
+  /** A data connection to the proxy's passive port from `localAddress`; resolves with the socket and whether the proxy closed it at once. */
+  async function dataFrom(c: TestClient, localAddress: string): Promise<{ socket: Socket; refused: Promise<boolean> }> {
+    const r = await c.command('EPSV');
+    const port = Number(/\(\|\|\|(\d+)\|\)/.exec(r.text)?.[1]);
+    const socket = await new Promise<Socket>((resolve, reject) => {
+      const s = connect({ host: '127.0.0.1', port, localAddress }, () => resolve(s));
+      s.once('error', reject);
+    });
+    socket.on('error', () => undefined);
+    const refused = new Promise<boolean>((resolve) => {
+      socket.once('close', () => resolve(true));
+      setTimeout(() => resolve(false), 300).unref();
+    });
+    return { socket, refused };
+  }
+
+  it('v1 header naming 127.0.0.2: passive data from the balancer (127.0.0.1) is refused, from 127.0.0.2 taken; the download arrives', async () => {
+    const h = await harness({ ftp: { proxyProtocol: true } });
+    try {
+      const content = randomBytes(100_000);
+      h.fake.files.set('via-lb.bin', content);
+      const c = await h.client();
+      c.raw('PROXY TCP4 127.0.0.2 127.0.0.1 40000 2121\r\n');
+      await c.login();
+      const foreign = await dataFrom(c, '127.0.0.1');
+      assert.equal(await foreign.refused, true, 'the balancer\'s address is not the client');
+      await h.logs.waitFor((l) => l['msg'] === 'ftp data connection from a foreign address refused' && l['expected'] === '127.0.0.2');
+      const real = await dataFrom(c, '127.0.0.2');
+      const got = readAll(real.socket);
+      c.send('RETR via-lb.bin');
+      assert.equal((await c.must()).code, 150);
+      assert.equal((await c.must(10_000)).code, 226);
+      assert.deepEqual(await got, content);
+      const line = await h.logs.waitFor((l) => l['event'] === 'transfer' && l['name'] === 'via-lb.bin');
+      assert.match(String(line['client']), /^127\.0\.0\.2:40000$/);
+    } finally { await h.done(); }
+  });
+
+  it('PORT/EPRT must name the header\'s address, not the balancer\'s', async () => {
+    const h = await harness({ ftp: { proxyProtocol: true } });
+    try {
+      const c = await h.client();
+      c.raw('PROXY TCP4 127.0.0.2 127.0.0.1 40000 2121\r\n');
+      await c.login();
+      assert.equal((await c.command('EPRT |1|127.0.0.1|40001|')).code, 501);
+      assert.equal((await c.command('EPRT |1|127.0.0.2|40001|')).code, 200);
+    } finally { await h.done(); }
+  });
+
+  it('the access lists judge the header\'s address', async () => {
+    const h = await harness({ ftp: { proxyProtocol: true, denyClients: ['127.0.0.2/32'] } });
+    try {
+      const refused = await h.client();
+      refused.raw('PROXY TCP4 127.0.0.2 127.0.0.1 40000 2121\r\n');
+      assert.equal((await refused.must()).code, 421);
+      const allowed = await h.client();
+      allowed.raw('PROXY TCP4 127.0.0.3 127.0.0.1 40000 2121\r\n');
+      assert.equal((await allowed.must()).code, 220);
+    } finally { await h.done(); }
+  });
+
+  it('a header split across segments with a command after it in the same segment: the command is kept', async () => {
+    const h = await harness({ ftp: { proxyProtocol: true } });
+    try {
+      const c = await h.client();
+      c.raw('PROXY TCP4 127.0.0.2 127.0.');
+      await new Promise((r) => setTimeout(r, 50));
+      c.raw('0.1 40000 2121\r\nNOOP\r\n');
+      assert.equal((await c.must()).code, 220);
+      assert.equal((await c.must()).code, 200);
+    } finally { await h.done(); }
+  });
+
+  it('v1 UNKNOWN (a health check): the connection\'s peer is the client', async () => {
+    const h = await harness({ ftp: { proxyProtocol: true } });
+    try {
+      const c = await h.client();
+      c.raw('PROXY UNKNOWN\r\n');
+      await c.login();
+      const data = await dataFrom(c, '127.0.0.1');
+      assert.equal(await data.refused, false);
+      data.socket.destroy();
+    } finally { await h.done(); }
+  });
+
+  const broken: [string, string | undefined][] = [
+    ['a plain command instead of a header', 'USER anonymous\r\n'],
+    ['a v1 header naming UDP', 'PROXY UDP4 127.0.0.2 127.0.0.1 1 2\r\n'],
+    ['nothing within proxyProtocolTimeout', undefined],
+  ];
+  for (const [name, first] of broken) {
+    it(`${name}: closed without a reply, and logged`, async () => {
+      const h = await harness({ ftp: { proxyProtocol: true, proxyProtocolTimeout: '1s' } });
+      try {
+        const c = await h.client();
+        if (first !== undefined) c.raw(first);
+        assert.equal(await c.reply(5000), undefined);
+        await h.logs.waitFor((l) => l['msg'] === 'connection closed: no valid PROXY header' && l['protocol'] === 'ftp');
+      } finally { await h.done(); }
+    });
+  }
+
+  it('a peer outside ftp.proxyProtocolFrom may not name a client: closed without a reply, one inside goes on', async () => {
+    const h = await harness({ ftp: { proxyProtocol: true, proxyProtocolFrom: ['127.0.0.5/32'] } });
+    try {
+      const outside = await h.client();
+      outside.raw('PROXY TCP4 127.0.0.2 127.0.0.1 40000 2121\r\n');
+      assert.equal(await outside.reply(5000), undefined);
+      await h.logs.waitFor((l) => /proxyProtocolFrom/.test(String(l['reason'])));
+      const inside = await h.client('127.0.0.5');
+      inside.raw('PROXY TCP4 127.0.0.2 127.0.0.1 40000 2121\r\n');
+      assert.equal((await inside.must()).code, 220);
+    } finally { await h.done(); }
   });
 });

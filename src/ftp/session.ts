@@ -127,6 +127,13 @@ export interface SessionContext {
   readonly selfPort: number;
   /** Folder for spool files. */
   readonly spoolDir: string;
+  /**
+   * Who the client is when a PROXY header said so (ftp.proxyProtocol); none:
+   * the control connection's peer. Access lists, direction, logs, and the
+   * data connections' checks (PORT/EPRT targets, passive connections
+   * admitted) all use it.
+   */
+  readonly client?: { readonly address: string; readonly port: number } | undefined;
 }
 
 /** Bytes of a latin1 command argument read as UTF-8, for display and findings. */
@@ -226,6 +233,10 @@ export class FtpSession {
     });
   }
 
+  /** The client's address: the PROXY header's, or the control connection's peer. */
+  get #clientAddress(): string { return this.#ctx.client?.address ?? this.#socket.remoteAddress ?? ''; }
+  get #clientPeer(): string { return `${this.#clientAddress}:${this.#ctx.client?.port ?? this.#socket.remotePort ?? 0}`; }
+
   get end(): string { return this.#end; }
   get server(): string { return this.#server; }
   get transfers(): number { return this.#transfers; }
@@ -234,8 +245,7 @@ export class FtpSession {
 
   /** Says hello: our greeting in gateway mode, the server's in fixed mode. */
   async start(): Promise<void> {
-    const client = this.#socket.remoteAddress ?? '';
-    if (!clientAllowed(accessRules(this.#config), client)) {
+    if (!clientAllowed(accessRules(this.#config), this.#clientAddress)) {
       this.#end = 'refused';
       this.#write(this.#ftp('clientRefused'));
       this.#socket.end();
@@ -486,7 +496,7 @@ export class FtpSession {
 
   async passive(extended: boolean, arg: string): Promise<void> {
     const local = this.#socket.localAddress ?? '';
-    const peer = this.#socket.remoteAddress ?? '';
+    const peer = this.#clientAddress;
     const a = arg.trim().toUpperCase();
     if (extended && a === 'ALL') { this.#write(this.#ftp('portOk', { command: 'EPSV ALL' })); return; }
     const v6 = isIP(normaliseAddress(local)) === 6;
@@ -511,12 +521,14 @@ export class FtpSession {
   async active(verb: 'PORT' | 'EPRT', arg: string): Promise<void> {
     const hp = verb === 'PORT' ? parsePort(arg) : parseEprt(arg);
     if (hp === undefined) { this.#write(verb === 'EPRT' && /^\s*\|[^12]\|/.test(arg) ? this.#ftp('protocolNotSupported') : this.#ftp('badArgument')); return; }
-    if (!sameHost(hp.host, this.#socket.remoteAddress) || hp.port < 1024) {
+    if (!sameHost(hp.host, this.#clientAddress) || hp.port < 1024) {
       this.#ctx.log.warn({ sessionId: this.#ctx.tracked.id, verb, target: `${hp.host}:${hp.port}` }, 'ftp bounce attempt refused');
       this.#write(this.#ftp('badDataAddress'));
       return;
     }
-    this.#setClientData(new ActiveEndpoint({ host: hp.host, port: hp.port, localAddress: this.#socket.localAddress, timeoutMs: this.#config.dataTimeout }));
+    // From the control connection's own address, so the client sees the source it expects; behind a PROXY header that address faces the balancer, not the client.
+    const localAddress = this.#ctx.client === undefined ? this.#socket.localAddress : undefined;
+    this.#setClientData(new ActiveEndpoint({ host: hp.host, port: hp.port, localAddress, timeoutMs: this.#config.dataTimeout }));
     this.#write(this.#ftp('portOk', { command: verb }));
   }
 
@@ -748,7 +760,7 @@ export class FtpSession {
 
   #direction(command: FtpTransferCommand): 'inbound' | 'outbound' {
     return this.#ctx.tracked.snapshot.policy.ftpDirection({
-      command, client: this.#socket.remoteAddress ?? '', server: this.#upstream?.remoteAddress ?? '',
+      command, client: this.#clientAddress, server: this.#upstream?.remoteAddress ?? '',
     });
   }
 
@@ -760,7 +772,7 @@ export class FtpSession {
       direction: this.#direction(command),
       name,
       target: { name, path: spool.path, size: spool.size },
-      peers: { client: `${this.#socket.remoteAddress ?? ''}:${this.#socket.remotePort ?? 0}`, server: this.#server },
+      peers: { client: this.#clientPeer, server: this.#server },
       sessionId: this.#ctx.tracked.id,
       snapshot: this.#ctx.tracked.snapshot,
       signal: t.abort.signal,
@@ -895,7 +907,7 @@ export class FtpSession {
     this.#bytes += size;
     return this.#ctx.inspect({
       protocol: 'ftp', direction: this.#direction(command), name, target: { name, path: spool.path, size },
-      peers: { client: `${this.#socket.remoteAddress ?? ''}:${this.#socket.remotePort ?? 0}`, server: this.#server },
+      peers: { client: this.#clientPeer, server: this.#server },
       sessionId: this.#ctx.tracked.id, snapshot: this.#ctx.tracked.snapshot,
     });
   }
