@@ -294,6 +294,23 @@ describe('XFORWARD/XCLIENT from clients', () => {
     }
   });
 
+  test('trustedProxyClients follows a reload: a new session from a newly trusted address is offered XFORWARD and may use it', async () => {
+    const rig = await startProxy();
+    try {
+      const before = await rig.open();
+      assert.ok(!before.ehlo.lines.some((l) => l.startsWith('XFORWARD')));
+      assert.equal((await before.c.cmd('XFORWARD ADDR=203.0.113.9'))?.code, 550);
+      before.c.close();
+      await rig.reload({ trustedProxyClients: ['127.0.0.0/8'] });
+      const after = await rig.open();
+      assert.ok(after.ehlo.lines.some((l) => l.startsWith('XFORWARD')));
+      assert.equal((await after.c.cmd('XFORWARD ADDR=203.0.113.9'))?.code, 250);
+      after.c.close();
+    } finally {
+      await rig.close();
+    }
+  });
+
   test('a trusted front with XCLIENT: new greeting, and the forwarded client is the session\'s client', async () => {
     const rig = await startProxy({ trustedProxyClients: ['127.0.0.1'] });
     try {

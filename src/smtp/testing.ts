@@ -142,6 +142,8 @@ export interface ProxyRig {
   readonly dataDir: string;
   /** Opens a session and says EHLO; returns the client and the EHLO reply. */
   open(): Promise<{ c: RawSmtp; ehlo: Reply }>;
+  /** Reloads the gateway with these smtp keys changed (new sessions see them). */
+  reload(smtp: Record<string, unknown>): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -149,7 +151,9 @@ export async function startProxy(smtp: Record<string, unknown> = {}, hopOptions:
   const hop = await startNextHop(hopOptions);
   const dir = await tempDir('pc-smtp-');
   const log = captureLog('info');
-  const config = testConfig(dir.path, { ftp: false, smtp: { listen: '127.0.0.1:0', nextHop: `127.0.0.1:${hop.port}`, hostname: 'proxy.test', ...smtp }, ...overrides });
+  const configWith = (more: Record<string, unknown>) =>
+    testConfig(dir.path, { ftp: false, smtp: { listen: '127.0.0.1:0', nextHop: `127.0.0.1:${hop.port}`, hostname: 'proxy.test', ...smtp, ...more }, ...overrides });
+  let config = configWith({});
   const gateway = await Gateway.start({ readConfig: async () => config, log: log.log, admin: false, noPrivilegeDrop: true, listeners: { smtp: createListener } });
   const port = Number(/:(\d+)$/.exec(gateway.addresses().smtp ?? '')?.[1]);
   return {
@@ -161,6 +165,10 @@ export async function startProxy(smtp: Record<string, unknown> = {}, hopOptions:
       const ehlo = await c.cmd('EHLO client.test');
       if (ehlo === undefined) throw new Error('closed at EHLO');
       return { c, ehlo };
+    },
+    async reload(more) {
+      config = configWith(more);
+      await gateway.reload();
     },
     async close() {
       await gateway.stop();
