@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { Base64Decoder } from './base64.js';
+import { Base64Decoder, decodeCleanBase64 } from './base64.js';
 import { BinHexFinder } from './binhex.js';
 import { LineSplitter } from './lines.js';
 import { QuotedPrintableDecoder } from './qp.js';
@@ -52,6 +52,29 @@ describe('stream decoders give the same bytes however the input is cut', () => {
       }
     });
   }
+});
+
+test('native decoding of clean base64 gives what the streaming decoder gives', () => {
+  // Clean: symbols, white space (line breaks, spaces and tabs at line ends, blank lines), padding only at the end.
+  const next = rng(2024);
+  const space = [' ', '\t', '\r\n', '\n', '\r\n\r\n', ' \r\n\t'];
+  for (let round = 0; round < 400; round++) {
+    const data = payload(round + 1, Math.floor(next() * 300));
+    let text = b64(data);
+    if (next() < 0.3) text = text.replace(/=+$/, '');
+    if (next() < 0.2) text = text.slice(0, Math.max(0, text.length - 1 - Math.floor(next() * 3)));
+    const width = 4 + Math.floor(next() * 80);
+    const lines = text.match(new RegExp(`.{1,${width}}`, 'g')) ?? [];
+    const input = ascii(lines.map((l) => `${next() < 0.1 ? ' ' : ''}${l}`).join(space[Math.floor(next() * space.length)] as string) + (next() < 0.5 ? '\r\n' : ''));
+    const want = decodeAll((d) => new Base64Decoder(d), input, 1 << 20).data;
+    assert.equal(Buffer.from(decodeCleanBase64(input)).toString('hex'), Buffer.from(want).toString('hex'), `round ${round}: ${JSON.stringify(Buffer.from(input).toString('latin1'))}`);
+  }
+});
+
+test('native decoding is not for padding inside: there it differs (so callers must check)', () => {
+  const glued = ascii(`${b64(ascii('ab'))}\r\n${b64(ascii('cde'))}`);
+  assert.equal(Buffer.from(decodeAll((d) => new Base64Decoder(d), glued, 1 << 20).data).toString('latin1'), 'abcde');
+  assert.notEqual(Buffer.from(decodeCleanBase64(glued)).toString('latin1'), 'abcde');
 });
 
 interface BlockCase {
