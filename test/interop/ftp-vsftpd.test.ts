@@ -24,6 +24,8 @@ describe('FTP proxy between vsftpd and real clients', () => {
   let gateway: RunningProxy;
   /** In front of vsftpd with a scanner that takes SLOW_SCAN_S per file and the shortest keepaliveInterval (1 s). */
   let slow: RunningProxy;
+  /** In front of vsftpd behind a (pretend) load balancer: every control connection starts with a PROXY header. */
+  let balanced: RunningProxy;
   const clean = randomBytes(3 * 1024 * 1024 + 17);
   const big = randomBytes(BIG_MB * 1024 * 1024);
 
@@ -40,12 +42,14 @@ describe('FTP proxy between vsftpd and real clients', () => {
     proxy = await startProxy(join(dir, 'proxy'), { upstream: vsftpd.address, keepaliveInterval: '1s', dataTimeout: '10s' }, common);
     gateway = await startProxy(join(dir, 'gateway'), {}, common);
     const slowScanner = ['/bin/sh', '-c', `sleep ${SLOW_SCAN_S}; if grep -q STANDARD-ANTIVIRUS-TEST "$1"; then echo "$1: Eicar-Test-Signature FOUND"; exit 1; fi`, 'sh', '{}'];
+    balanced = await startProxy(join(dir, 'balanced'), { upstream: vsftpd.address, proxyProtocol: true, proxyProtocolFrom: ['127.0.0.1/32'] }, common);
     slow = await startProxy(join(dir, 'slow'), { upstream: vsftpd.address, keepaliveInterval: '1s', dataTimeout: '10s' }, { ...common, scanners: [{ command: slowScanner }] });
   });
   after(async () => {
     await proxy?.stop();
     await gateway?.stop();
     await slow?.stop();
+    await balanced?.stop();
     await vsftpd?.stop();
     await rm(dir, { recursive: true, force: true });
   });
@@ -340,6 +344,39 @@ describe('FTP proxy between vsftpd and real clients', () => {
     assert.ok(keepaliveLines(r.stderr) >= SLOW_SCAN_S - 2, r.stderr);
     assert.match(r.stderr, /^< 550 Transfer refused: Eicar-Test-Signature/m);
     assert.equal(existsSync(uploaded('slow-eicar.com')), false);
+  });
+
+  // curl --haproxy-protocol is client and balancer at once: it sends the header on its data connections
+  // too. The proxy reads the header on the control connection only (docs/ARCHITECTURE.md), so curl is
+  // used where the client's data bytes are not read (download, listing); the upload below comes from a
+  // client behind the header, its data connection without one, as through a balancer.
+  it('curl --haproxy-protocol: a download and a listing work, the transfer log names the header\'s client; without the header: closed', async () => {
+    const out = join(dir, 'haproxy.bin');
+    const d = await run('curl', ['-sS', '--haproxy-protocol', '-o', out, `ftp://${balanced.address}/pub/clean.bin`]);
+    assert.equal(d.code, 0, d.stderr);
+    assert.deepEqual(await readFile(out), clean);
+    const line = await balanced.logs.waitFor((l) => l['event'] === 'transfer' && l['name'] === 'clean.bin');
+    assert.match(String(line['client']), /^127\.0\.0\.1:\d+$/);
+    const list = await run('curl', ['-sS', '--haproxy-protocol', `ftp://${balanced.address}/pub/`]);
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, /clean\.bin/);
+    const plain = await run('curl', ['-sS', '--max-time', '20', `ftp://${balanced.address}/pub/`]);
+    assert.notEqual(plain.code, 0);
+    await balanced.logs.waitFor((l) => l['msg'] === 'connection closed: no valid PROXY header');
+  });
+
+  it('behind a PROXY header: an upload whose data connection comes from the header\'s address reaches vsftpd byte-identical', async () => {
+    const c = await TestClient.open(balanced.address);
+    try {
+      c.raw('PROXY TCP4 127.0.0.1 127.0.0.1 40123 21\r\n');
+      await c.login();
+      const data = await c.epsv();
+      c.send('STOR /upload/behind-lb.bin');
+      assert.equal((await c.must()).code, 150);
+      await writeAll(data, clean);
+      assert.equal((await c.must(20_000)).code, 226);
+      assert.deepEqual(await readFile(uploaded('behind-lb.bin')), clean);
+    } finally { c.close(); }
   });
 
   it('gateway mode: curl names vsftpd as USER anonymous@127.0.0.1:port', async () => {
