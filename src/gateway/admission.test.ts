@@ -146,7 +146,8 @@ describe('inspect under the scan memory budget', () => {
     const snapshot = { generation: 1, config, policy: compilePolicy(config), scanner } as unknown as Snapshot;
     const snapshots: SnapshotSource = { current: () => snapshot, acquire: () => ({ snapshot, release: () => undefined }) };
     const inspect = createInspect({ snapshots, log: captureLog().log });
-    const target = (mb: number): ScanTarget => ({ name: 'm.eml', data: new Uint8Array(mb * MiB) });
+    // Text: a type the scanner opens, so it is read whole and charged its size.
+    const target = (mb: number): ScanTarget => ({ name: 'm.txt', data: new Uint8Array(mb * MiB).fill(0x61) });
     return { running, gates, inspect, target };
   }
 
@@ -180,14 +181,19 @@ describe('inspect under the scan memory budget', () => {
     assert.equal((await a).decision.action, 'pass');
   });
 
-  const costs: readonly { name: string; target: ScanTarget; cost: number }[] = [
-    { name: 'an object in memory costs its size', target: { name: 'x', data: new Uint8Array(5000) }, cost: 5000 },
-    { name: 'a spooled file within MaxFileSize costs its size', target: { name: 'x', path: '/nonexistent', size: 10 * MiB }, cost: 10 * MiB },
-    { name: 'a file above MaxFileSize is streamed: one read buffer', target: { name: 'x', path: '/nonexistent', size: 200 * MiB }, cost: MiB },
+  const container = { container: true };
+  const plain = { container: false };
+  const costs: readonly { name: string; target: ScanTarget; type: { container: boolean }; banned: boolean; cost: number }[] = [
+    { name: 'a container in memory costs its size', target: { name: 'x', data: new Uint8Array(5000) }, type: container, banned: false, cost: 5000 },
+    { name: 'a spooled container within MaxFileSize costs its size', target: { name: 'x', path: '/nonexistent', size: 10 * MiB }, type: container, banned: false, cost: 10 * MiB },
+    { name: 'a container above MaxFileSize is streamed: one read buffer', target: { name: 'x', path: '/nonexistent', size: 200 * MiB }, type: container, banned: false, cost: MiB },
+    { name: 'a type with nothing inside is streamed', target: { name: 'x', path: '/nonexistent', size: 10 * MiB }, type: plain, banned: false, cost: MiB },
+    { name: 'a small streamed one costs no more than its size', target: { name: 'x', path: '/nonexistent', size: 1000 }, type: plain, banned: false, cost: 1000 },
+    { name: 'banned rules open every object within MaxFileSize', target: { name: 'x', path: '/nonexistent', size: 10 * MiB }, type: plain, banned: true, cost: 10 * MiB },
   ];
   for (const c of costs) {
     it(`scanCost: ${c.name}`, () => {
-      assert.equal(scanCost(c.target, { MaxFileSize: 100 * MiB }), c.cost);
+      assert.equal(scanCost(c.target, c.type, { MaxFileSize: 100 * MiB }, c.banned), c.cost);
     });
   }
 });

@@ -181,22 +181,27 @@ async function objectFacts(target: ScanTarget, rootType: FileType, snapshot: Sna
   return facts;
 }
 
-/** What an object above MaxFileSize costs: it is streamed through a read buffer, never held whole. */
+/** What a streamed object costs: a read buffer, it is never held whole. */
 const STREAMED_COST = 1024 * 1024;
 
-/** Bytes an object is charged against the scan memory budget. */
-export function scanCost(target: ScanTarget, limits: Pick<Limits, 'MaxFileSize'>): number {
+/**
+ * Bytes an object is charged against the scan memory budget: its size when
+ * it is read whole and opened (a container within MaxFileSize, or any object
+ * when banned rules look inside it), else one read buffer (the builtin
+ * scanner streams other types and anything above MaxFileSize).
+ */
+export function scanCost(target: ScanTarget, type: Pick<FileType, 'container'>, limits: Pick<Limits, 'MaxFileSize'>, bannedRules: boolean): number {
   const size = targetSize(target);
-  return size > limits.MaxFileSize ? STREAMED_COST : size;
+  if (size > limits.MaxFileSize || (!type.container && !bannedRules)) return Math.min(size, STREAMED_COST);
+  return size;
 }
 
 /**
  * Waits for the object's turn in the byte budget, for at most MaxScanTime;
  * a longer wait (or the caller's abort) is a failure report, not an error.
  */
-async function admit(admission: ScanAdmission, target: ScanTarget, snapshot: Snapshot, signal: AbortSignal | undefined, started: number): Promise<(() => void) | ScanReport> {
+async function admit(admission: ScanAdmission, cost: number, snapshot: Snapshot, signal: AbortSignal | undefined, started: number): Promise<(() => void) | ScanReport> {
   const limits = snapshot.config.limits;
-  const cost = scanCost(target, limits);
   const timeout = AbortSignal.timeout(limits.MaxScanTime);
   try {
     return await admission.admit(cost, signal === undefined ? timeout : AbortSignal.any([signal, timeout]));
@@ -250,8 +255,9 @@ async function run(deps: InspectDeps, req: InspectRequest, snapshot: Snapshot, s
   }
   const choice = policy.chooseScan(req.name, type);
   const opens = unreadable === undefined && (choice.scan || policy.hasBannedRules);
-  const admitted = opens ? await admit(admission, req.target, snapshot, signal, started) : undefined;
-  const big = admitted !== undefined && scanCost(req.target, snapshot.config.limits) >= COLLECT_AFTER_BYTES;
+  const cost = scanCost(req.target, type, snapshot.config.limits, policy.hasBannedRules);
+  const admitted = opens ? await admit(admission, cost, snapshot, signal, started) : undefined;
+  const big = admitted !== undefined && cost >= COLLECT_AFTER_BYTES;
   let report: ScanReport;
   if (typeof admitted === 'object') {
     report = admitted;
