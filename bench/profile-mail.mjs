@@ -12,7 +12,7 @@
 // instead), DB (signature folder). `node --cpu-prof bench/profile-mail.mjs`
 // for a CPU profile. Needs `npx tsc -p .` first (it imports dist/).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -82,7 +82,6 @@ export async function run() {
       rows[stage] = { median: +pct(times, 0.5).toFixed(3), p99: +pct(times, 0.99).toFixed(3), mean: +(times.reduce((a, b) => a + b, 0) / N).toFixed(3) };
       log(`${stage.padEnd(8)} median ${rows[stage].median} ms  p99 ${rows[stage].p99} ms  mean ${rows[stage].mean} ms`);
     }
-    writeFileSync(join(dir, 'result.json'), JSON.stringify(rows));
     process.stdout.write(`${JSON.stringify(rows)}\n`);
     db.close();
   } finally {

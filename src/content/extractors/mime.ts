@@ -182,7 +182,7 @@ async function* extractMime(data: Uint8Array, ctx: ExtractContext): AsyncGenerat
   let f = 0;
   for (const r of rawScan(lines, childBudget(ctx), maxParts, (span) => base64Spans.has(span))) {
     if (r === undefined) {
-      // A run that is exactly a body already decoded whole: its bytes are a repeat, so it is not decoded again.
+      // A run that is exactly a body already decoded whole: a repeat, not decoded again (still counted, so later fallbacks keep their names).
       f++;
       continue;
     }
