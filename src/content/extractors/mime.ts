@@ -679,8 +679,8 @@ function splitEntity(data: Uint8Array, root: boolean): Entity {
  * line that looks like a delimiter ("--" and a token) is taken as the boundary.
  */
 function splitMultipart(body: Uint8Array, declared: readonly string[]): Uint8Array[] {
-  // Every delimiter, declared or guessed, starts with "--": only those lines are made text.
-  const lines = lineOffsets(body).filter(([s, e]) => e - s >= 2 && body[s] === 0x2d && body[s + 1] === 0x2d);
+  // Every delimiter, declared or guessed, starts with "--": only those lines are kept and made text.
+  const lines = dashLines(body);
   const text = (i: number): string => {
     const [s, e] = lines[i] as [number, number];
     return latin1Text(body.subarray(s, Math.min(e, s + 1024))).replace(/[ \t\r\n]+$/, '');
@@ -716,14 +716,14 @@ function splitMultipart(body: Uint8Array, declared: readonly string[]): Uint8Arr
   return parts;
 }
 
-/** [start, end) of each line, end past its LF. */
-function lineOffsets(data: Uint8Array): [number, number][] {
+/** [start, end) of each line that starts with "--", end past its LF (the others are never kept: a big mail has ~330,000). */
+function dashLines(data: Uint8Array): [number, number][] {
   const out: [number, number][] = [];
   let pos = 0;
   while (pos < data.length) {
     let eol = data.indexOf(0x0a, pos);
     eol = eol < 0 ? data.length : eol + 1;
-    out.push([pos, eol]);
+    if (eol - pos >= 2 && data[pos] === 0x2d && data[pos + 1] === 0x2d) out.push([pos, eol]);
     pos = eol;
   }
   return out;
