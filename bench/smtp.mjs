@@ -14,7 +14,9 @@
 // SMTP_RUNS (2), SMTP_CONCS ("4,20"; "" runs the 20 × BIG_MB part alone,
 // without clamsmtp, throughput or latency), SKIP_CLAMSMTP=1, BIG_MB (25),
 // BIG_RUNS (1: fresh processes for the big part, each one's peak reported),
-// BIG_SESSIONS (20: sessions, one big message each, all at once).
+// BIG_SESSIONS (20: sessions, one big message each, all at once),
+// BIG_MODE (plain: smtp-source's text body; mime: a base64 attachment),
+// SCAN_MEMORY (engine.scanMemory of portcullis, e.g. 4G to A/B the byte budget).
 // Results: a table on stdout and bench/out/smtp-<timestamp>.json.
 import { spawn } from 'node:child_process';
 import { closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,6 +33,7 @@ const BIG_ONLY = CONCS.length === 0;
 const BIG_MB = Number(process.env.BIG_MB ?? 25);
 const BIG_RUNS = Math.max(1, Number(process.env.BIG_RUNS ?? 1));
 const BIG_SESSIONS = Math.max(1, Number(process.env.BIG_SESSIONS ?? 20));
+const BIG_MODE = process.env.BIG_MODE ?? 'plain';
 
 const pct = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -134,6 +137,7 @@ async function startPortcullis(port, sinkPort) {
     '  maxSessionsPerClient: 2000',
     'engine:',
     `  databases: [${DB}]`,
+    ...(process.env.SCAN_MEMORY ? [`  scanMemory: ${process.env.SCAN_MEMORY}`] : []),
     '',
   ].join('\n'));
   const logFd = openSync(join(dir, `portcullis-${port}.log`), 'w');
@@ -194,10 +198,10 @@ export async function run() {
     for (let i = 0; i < BIG_RUNS; i++) {
       const bigPort = await freePort();
       const fresh = await startPortcullis(bigPort, sinkPort);
-      log(`big: ${BIG_SESSIONS} sessions × ${BIG_MB} MB through a fresh portcullis`);
+      log(`big: ${BIG_SESSIONS} sessions × ${BIG_MB} MB (${BIG_MODE}) through a fresh portcullis`);
       try {
         const before = rss(fresh.pid);
-        const big = await load(bigPort, BIG_SESSIONS, BIG_SESSIONS, 'plain', BIG_MB * 1_000_000);
+        const big = await load(bigPort, BIG_SESSIONS, BIG_SESSIONS, BIG_MODE, BIG_MB * 1_000_000);
         results.bigRuns.push({ ...big, hwmBeforeKb: before.hwm, hwmAfterKb: rss(fresh.pid).hwm });
         log(`big run ${i + 1}: rc=${big.rc} ${big.secs} s, peak RSS ${(rss(fresh.pid).hwm / 1024).toFixed(0)} MB (before: ${(before.hwm / 1024).toFixed(0)} MB)`);
       } finally {
