@@ -88,6 +88,20 @@ describe('ByteBudget', () => {
     assert.equal(in2, true);
   });
 
+  it('tryAcquire takes room that is free now, and never passes one that waits', async () => {
+    const budget = new ByteBudget(100);
+    const a = budget.tryAcquire(60);
+    assert.notEqual(a, undefined);
+    assert.equal(budget.tryAcquire(60), undefined, 'does not fit');
+    assert.equal(budget.inFlight, 60);
+    void budget.acquire(60);
+    await settle();
+    assert.equal(budget.tryAcquire(10), undefined, 'fits, but one is waiting');
+    a?.();
+    await settle();
+    assert.equal(budget.inFlight, 60, 'the waiting one got in');
+  });
+
   it('refuses a capacity below one byte with PC_ERR_CONFIG', () => {
     assert.throws(() => new ByteBudget(0), { code: 'PC_ERR_CONFIG' });
   });

@@ -64,11 +64,18 @@ export class ByteBudget {
     return this.#waiters.length;
   }
 
+  /** Takes `bytes` when they fit now and no one waits before them; else undefined (nothing taken). */
+  tryAcquire(bytes: number): (() => void) | undefined {
+    const need = this.#need(bytes);
+    return this.#waiters.length === 0 && this.#fits(need) ? this.#take(need) : undefined;
+  }
+
   /** Waits until `bytes` fit (in turn), takes them and returns their release (safe to call twice). */
   async acquire(bytes: number, signal?: AbortSignal): Promise<() => void> {
     signal?.throwIfAborted();
-    const need = Math.min(Math.max(0, Math.ceil(bytes)), this.#capacity);
-    if (this.#waiters.length === 0 && this.#fits(need)) return this.#take(need);
+    const now = this.tryAcquire(bytes);
+    if (now !== undefined) return now;
+    const need = this.#need(bytes);
     return new Promise((resolve, reject) => {
       const onAbort = (): void => {
         const i = this.#waiters.indexOf(waiter);
@@ -88,6 +95,10 @@ export class ByteBudget {
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#waiters.push(waiter);
     });
+  }
+
+  #need(bytes: number): number {
+    return Math.min(Math.max(0, Math.ceil(bytes)), this.#capacity);
   }
 
   #fits(need: number): boolean {
@@ -146,9 +157,17 @@ export class ScanAdmission {
     return this.#big.waiting + this.#small.waiting;
   }
 
+  /** Admits an object of `bytes` when there is room now; else undefined (then `admit` waits). */
+  tryAdmit(bytes: number): (() => void) | undefined {
+    return this.#lane(bytes).tryAcquire(bytes);
+  }
+
   /** Waits for room for an object of `bytes` and returns the release. */
   admit(bytes: number, signal?: AbortSignal): Promise<() => void> {
-    const lane = bytes <= this.#big.capacity / SMALL_SHARE ? this.#small : this.#big;
-    return lane.acquire(bytes, signal);
+    return this.#lane(bytes).acquire(bytes, signal);
+  }
+
+  #lane(bytes: number): ByteBudget {
+    return bytes <= this.#big.capacity / SMALL_SHARE ? this.#small : this.#big;
   }
 }

@@ -201,6 +201,9 @@ export function scanCost(target: ScanTarget, type: Pick<FileType, 'container'>, 
  * a longer wait (or the caller's abort) is a failure report, not an error.
  */
 async function admit(admission: ScanAdmission, cost: number, snapshot: Snapshot, signal: AbortSignal | undefined, started: number): Promise<(() => void) | ScanReport> {
+  // Most objects get in at once: no timer or combined signal for them (thousands a second at full load).
+  const now = admission.tryAdmit(cost);
+  if (now !== undefined) return now;
   const limits = snapshot.config.limits;
   const timeout = AbortSignal.timeout(limits.MaxScanTime);
   try {
