@@ -162,8 +162,29 @@ describe('inspect under the scan memory budget', () => {
     const inspect = createInspect({ snapshots, log: captureLog().log });
     // Text: a type the scanner opens, so it is read whole and charged its size.
     const target = (mb: number): ScanTarget => ({ name: 'm.txt', data: new Uint8Array(mb * MiB).fill(0x61) });
-    return { running, gates, inspect, target };
+    const snapshotWith = (bytes: number): Snapshot => {
+      const c = testConfig('/tmp/unused', { engine: { scanMemory: bytes }, limits: { MaxScanTime: maxScanTime } });
+      return { generation: 2, config: c, policy: compilePolicy(c), scanner } as unknown as Snapshot;
+    };
+    return { running, gates, inspect, target, snapshotWith };
   }
+
+  it('a reload that raises engine.scanMemory lets two big ones run together', async () => {
+    const { running, gates, inspect, target, snapshotWith } = setup(4 * MiB, 60_000);
+    const a = inspect({ protocol: 'smtp', direction: 'inbound', name: 'a', target: target(3) });
+    const b = inspect({ protocol: 'smtp', direction: 'inbound', name: 'b', target: target(3) });
+    await settle();
+    assert.equal(running.now, 1);
+    const bigger = snapshotWith(64 * MiB);
+    const c = inspect({ protocol: 'smtp', direction: 'inbound', name: 'c', target: target(3), snapshot: bigger });
+    await settle();
+    assert.equal(running.now, 3, 'the waiting one and the new one both got in');
+    while (gates.length > 0 || running.now > 0) {
+      gates.shift()?.();
+      await settle();
+    }
+    assert.deepEqual((await Promise.all([a, b, c])).map((r) => r.decision.action), ['pass', 'pass', 'pass']);
+  });
 
   it('two messages bigger than half the budget are scanned one after the other; a small one runs beside them', async () => {
     const { running, gates, inspect, target } = setup(4 * MiB, 60_000);
