@@ -156,7 +156,7 @@ async function* extractMime(data: Uint8Array, ctx: ExtractContext): AsyncGenerat
     return d.readings;
   };
 
-  const first = await libraryReading(data);
+  const first = await libraryReading(data, 'sync', lines);
   const broken = first.failed;
   let n = 0;
   for (const leaf of first.leaves) {
@@ -196,41 +196,161 @@ async function* extractMime(data: Uint8Array, ctx: ExtractContext): AsyncGenerat
 export interface LibraryReading {
   readonly leaves: Leaf[];
   readonly failed: boolean;
-  /** How mailsplit was driven: in one synchronous pass, or (its fallback) as a stream. */
-  readonly driver: 'sync' | 'stream';
+  /** How mailsplit was driven: in one synchronous pass over the skeleton or the message, or (the fallback) as a stream. */
+  readonly driver: 'skeleton' | 'sync' | 'stream';
 }
+
+/** Where a body given as mailsplit's pieces lies in the message; undefined when that cannot be said. */
+type Placer = (pieces: readonly Buffer[]) => { body: Uint8Array; at?: number } | undefined;
 
 /** Turns mailsplit's items (a node, then its body pieces) into leaves. */
 class LeafCollector {
   readonly leaves: Leaf[] = [];
+  /**
+   * [start, end) pairs, in the bytes mailsplit read, of every body item: lines
+   * it read as a part's body. Not its data items: one of those can span the
+   * header lines of a part that a delimiter cut short.
+   */
+  readonly bodyLines: number[] = [];
+  /** Set when the placer could not place a body. */
+  unplaced = false;
   #node: SplitterNode | undefined;
   #body: Buffer[] = [];
 
-  constructor(readonly data: Uint8Array) {}
+  constructor(readonly input: Uint8Array, readonly place: Placer) {}
 
   take(item: SplitterItem): void {
     if (item.type === 'node') {
       this.end();
       this.#node = item;
-    } else if (item.type === 'body') {
-      this.#body.push(item.value);
+      return;
     }
+    if (item.type !== 'body') return;
+    this.#body.push(item.value);
+    const at = item.value.byteOffset - this.input.byteOffset;
+    if (item.value.buffer === this.input.buffer) this.bodyLines.push(at, at + item.value.byteLength);
   }
 
   /** Closes the current node's leaf (multipart nodes hold no leaf of their own). */
   end(): void {
     const nd = this.#node;
     if (nd && !nd.multipart) {
+      const placed = this.place(this.#body);
+      if (placed === undefined) this.unplaced = true;
       this.leaves.push({
         contentType: (nd.contentType || 'text/plain').toLowerCase(),
         filename: typeof nd.filename === 'string' ? nd.filename : '',
         encodings: nd.headers.get('Content-Transfer-Encoding').map((h) => cleanEncoding(h.replace(/^[^:]*:/, ''))),
-        ...joinBody(this.data, this.#body),
+        ...(placed ?? { body: new Uint8Array(0) }),
       });
     }
     this.#node = undefined;
     this.#body = [];
   }
+}
+
+/**
+ * The message with every long base64 line (16 or more symbols, no leading
+ * space) cut to its first symbol, line break kept: what mailsplit is shown
+ * first, because it looks at every byte in a slow loop and such lines are
+ * most of a mail. mailsplit's reading of a line depends on its content only
+ * when the line is a delimiter (these start with a symbol, never "--") or a
+ * header line; so when mailsplit read every cut line as part of a body
+ * (`fits`), it went through the same states as on the message, and each
+ * body maps back to the message's bytes (`place`). Otherwise (base64 among
+ * headers, or in a preamble or epilogue) the message itself is read.
+ */
+class Skeleton {
+  readonly bytes: Uint8Array;
+  /** Per cut line, in order: where its symbol is in `bytes`, where its text starts and ends in the message. */
+  readonly #at: Int32Array;
+  readonly #start: Int32Array;
+  readonly #end: Int32Array;
+  readonly #count: number;
+
+  private constructor(readonly data: Uint8Array, lines: LineTable, cuts: Int32Array, removed: number) {
+    this.#count = cuts.length;
+    this.#at = new Int32Array(cuts.length);
+    this.#start = new Int32Array(cuts.length);
+    this.#end = new Int32Array(cuts.length);
+    this.bytes = new Uint8Array(data.length - removed);
+    let from = 0, to = 0;
+    cuts.forEach((line, k) => {
+      const start = lines.start[line] as number, end = lines.end[line] as number;
+      this.bytes.set(data.subarray(from, start + 1), to);
+      to += start + 1 - from;
+      this.#at[k] = to - 1;
+      this.#start[k] = start;
+      this.#end[k] = end;
+      from = end;
+    });
+    this.bytes.set(data.subarray(from), to);
+  }
+
+  /** The skeleton, when cutting saves enough to be worth a second copy of the rest. */
+  static of(data: Uint8Array, lines: LineTable): Skeleton | undefined {
+    const cuts: number[] = [];
+    let removed = 0;
+    for (let i = 0; i < lines.count; i++) {
+      const start = lines.start[i] as number, len = (lines.end[i] as number) - start;
+      if (lines.base64[i] === 1 && len >= 16 && (start === 0 || data[start - 1] === 0x0a)) {
+        cuts.push(i);
+        removed += len - 1;
+      }
+    }
+    return removed >= 4096 ? new Skeleton(data, lines, Int32Array.from(cuts), removed) : undefined;
+  }
+
+  /** True when every cut line lies inside what mailsplit read as body (`bodyLines`: ascending [start, end) pairs). */
+  fits(bodyLines: readonly number[]): boolean {
+    let r = 0;
+    for (let k = 0; k < this.#count; k++) {
+      const p = this.#at[k] as number;
+      while (r < bodyLines.length && (bodyLines[r + 1] as number) <= p) r += 2;
+      if (r >= bodyLines.length || (bodyLines[r] as number) > p) return false;
+    }
+    return true;
+  }
+
+  /** A body of pieces of the skeleton, as the same bytes of the message. */
+  place(pieces: readonly Buffer[]): { body: Uint8Array; at?: number } | undefined {
+    const run = contiguous(this.bytes, pieces);
+    if (run === undefined) return undefined;
+    if (run.start === run.end) return { body: new Uint8Array(0) };
+    const start = this.#toMessage(run.start, false), end = this.#toMessage(run.end, true);
+    if (start === undefined || end === undefined) return undefined;
+    return { body: this.data.subarray(start, end), at: start };
+  }
+
+  /** A place in the skeleton as the same place in the message (a body never starts inside a cut line's text). */
+  #toMessage(x: number, isEnd: boolean): number | undefined {
+    let lo = 0, hi = this.#count;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.#at[mid] as number) <= x) lo = mid + 1;
+      else hi = mid;
+    }
+    const k = lo - 1;
+    if (k < 0) return x;
+    const at = this.#at[k] as number, start = this.#start[k] as number, end = this.#end[k] as number;
+    if (x === at) return start;
+    if (x === at + 1) return isEnd ? end : undefined;
+    return x - at - 1 + end;
+  }
+}
+
+/** Where consecutive pieces of `input` lie in it, or undefined when they are not such pieces. */
+function contiguous(input: Uint8Array, pieces: readonly Buffer[]): { start: number; end: number } | undefined {
+  const first = pieces[0];
+  if (first === undefined) return { start: 0, end: 0 };
+  let end = first.byteOffset;
+  for (const p of pieces) {
+    if (p.buffer !== input.buffer || p.byteOffset !== end) return undefined;
+    end += p.byteLength;
+  }
+  const start = first.byteOffset - input.byteOffset;
+  end -= input.byteOffset;
+  return start >= 0 && end <= input.byteLength ? { start, end } : undefined;
 }
 
 /**
@@ -240,14 +360,24 @@ class LeafCollector {
  * here in one synchronous pass over the one chunk: its _transform and
  * _flush are called directly, its push is taken over, and setImmediate is
  * a plain queue, drained at once, while (and only while) the pass runs;
- * no other code can run in that time. Should a mailsplit version defer work
- * some other way (the pass then does not finish), the mail is read again
- * through the ordinary stream. `driver` is there for the test that holds
- * the two ways equal.
+ * no other code can run in that time. The pass is made over the Skeleton
+ * first, and over the message when the skeleton does not fit. Should a
+ * mailsplit version defer work some other way (the pass then does not
+ * finish), the mail is read again through the ordinary stream. `driver` is
+ * there for the test that holds the ways equal.
  */
-export async function libraryReading(data: Uint8Array, driver: 'sync' | 'stream' = 'sync'): Promise<LibraryReading> {
+export async function libraryReading(data: Uint8Array, driver: 'sync' | 'stream' = 'sync', lines?: LineTable): Promise<LibraryReading> {
   const libs = await mailLibs();
-  return (driver === 'sync' ? splitSync(libs, data) : undefined) ?? await splitStream(libs, data);
+  if (driver === 'sync') {
+    const skeleton = Skeleton.of(data, lines ?? new LineTable(data));
+    if (skeleton !== undefined) {
+      const r = splitSync(libs, new LeafCollector(skeleton.bytes, (p) => skeleton.place(p)));
+      if (r !== undefined && !r.failed && !r.out.unplaced && skeleton.fits(r.out.bodyLines)) return { leaves: r.out.leaves, failed: false, driver: 'skeleton' };
+    }
+    const r = splitSync(libs, new LeafCollector(data, (p) => joinBody(data, p)));
+    if (r !== undefined) return { leaves: r.out.leaves, failed: r.failed, driver: 'sync' };
+  }
+  return splitStream(libs, data);
 }
 
 function newSplitter({ Splitter }: MailLibs): InstanceType<MailLibs['Splitter']> {
@@ -267,10 +397,9 @@ interface Steps {
   push(item: SplitterItem | null): boolean;
 }
 
-/** The synchronous pass (see libraryReading); undefined when it could not finish. */
-function splitSync(libs: MailLibs, data: Uint8Array): LibraryReading | undefined {
+/** The synchronous pass (see libraryReading) over `out.input`; undefined when it could not finish. */
+function splitSync(libs: MailLibs, out: LeafCollector): { out: LeafCollector; failed: boolean } | undefined {
   const splitter = newSplitter(libs) as unknown as Steps;
-  const out = new LeafCollector(data);
   splitter.push = (item) => {
     if (item !== null) out.take(item);
     return true;
@@ -287,25 +416,25 @@ function splitSync(libs: MailLibs, data: Uint8Array): LibraryReading | undefined
     queue.push(() => fn(...args));
   }) as unknown as typeof setImmediate;
   try {
-    let state = step((done) => splitter._transform(asBuffer(data), 'buffer', done));
+    let state = step((done) => splitter._transform(asBuffer(out.input), 'buffer', done));
     if (state === 'done') state = step((done) => splitter._flush(done));
     if (state === 'stuck') return undefined;
     // As with the stream: a failure leaves the part being read unfinished, and it is not handed on.
-    if (state === 'failed') return { leaves: out.leaves, failed: true, driver: 'sync' };
+    if (state === 'failed') return { out, failed: true };
   } catch {
-    return { leaves: out.leaves, failed: true, driver: 'sync' };
+    return { out, failed: true };
   } finally {
     globalThis.setImmediate = realSetImmediate;
   }
   out.end();
-  return { leaves: out.leaves, failed: false, driver: 'sync' };
+  return { out, failed: false };
 }
 
 /** mailsplit as the stream it is (the fallback of splitSync). */
 async function splitStream(libs: MailLibs, data: Uint8Array): Promise<LibraryReading> {
   const splitter = newSplitter(libs);
   Readable.from([asBuffer(data)]).pipe(splitter);
-  const out = new LeafCollector(data);
+  const out = new LeafCollector(data, (p) => joinBody(data, p));
   try {
     for await (const item of splitter as AsyncIterable<SplitterItem>) out.take(item);
   } catch {
@@ -321,16 +450,9 @@ async function splitStream(libs: MailLibs, data: Uint8Array): Promise<LibraryRea
  * the message at a known place and nothing is copied; else a copy.
  */
 function joinBody(data: Uint8Array, pieces: readonly Buffer[]): { body: Uint8Array; at?: number } {
-  const first = pieces[0];
-  if (first === undefined) return { body: new Uint8Array(0) };
-  let end = first.byteOffset;
-  for (const p of pieces) {
-    if (p.buffer !== data.buffer || p.byteOffset !== end) return { body: Buffer.concat(pieces) };
-    end += p.byteLength;
-  }
-  const at = first.byteOffset - data.byteOffset;
-  if (at < 0 || end - data.byteOffset > data.byteLength) return { body: Buffer.concat(pieces) };
-  return { body: data.subarray(at, end - data.byteOffset), at };
+  const run = contiguous(data, pieces);
+  if (run === undefined) return { body: Buffer.concat(pieces) };
+  return run.start === run.end ? { body: new Uint8Array(0) } : { body: data.subarray(run.start, run.end), at: run.start };
 }
 
 /** Where a view of the message starts in it ({} for bytes that are not such a view). */
