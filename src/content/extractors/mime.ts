@@ -21,8 +21,9 @@
  *     part the walker will look into already holds.
  *
  * Work the later readings skip, because it could only repeat bytes already
- * handed on (a typical 100 KB mail walks in ~1 ms instead of ~5); each rule
- * is exact, so it never changes what is found, only what is recomputed:
+ * handed on (with the cheaper ways below, a typical 100 KB mail walks in
+ * ~0.7 ms instead of ~4.5); each rule is exact, so it never changes what is
+ * found, only what is recomputed:
  *  - a part of reading 2 whose body is the same bytes of the message (same
  *    place, same length) with the same encodings as a part of reading 1 is
  *    not decoded again: decodeLeaf's bytes depend on nothing else. Only when
@@ -36,8 +37,10 @@
  *  is under a spent byte budget: the truncated repeat and its limit report
  *  are no longer produced, so what budget is left goes to the next reading.
  * Cheaper ways to the same bytes: mailsplit runs in one synchronous pass
- * (libraryReading), the message's lines are classified once (LineTable) and a
- * part body on whole lines is answered from that table, and a base64 body
+ * (libraryReading) over a Skeleton of the mail (long base64 lines cut to one
+ * symbol; kept only when mailsplit read every cut line as body, else the
+ * whole mail is read); the message's lines are classified once (LineTable)
+ * and a part body on whole lines is answered from that table; a base64 body
  * with no foreign line and padding only at its end (nothing that can make
  * decoders differ) is decoded natively (decodeCleanBase64).
  * message/rfc822 parts are handed on whole; the walker recurses into them.
