@@ -278,16 +278,26 @@ class Skeleton {
     this.#end = new Int32Array(cuts.length);
     this.bytes = new Uint8Array(data.length - removed);
     let from = 0, to = 0;
-    cuts.forEach((line, k) => {
+    for (let k = 0; k < cuts.length; k++) {
+      const line = cuts[k] as number;
       const start = lines.start[line] as number, end = lines.end[line] as number;
-      this.bytes.set(data.subarray(from, start + 1), to);
-      to += start + 1 - from;
+      to = this.#copy(from, start + 1, to);
       this.#at[k] = to - 1;
       this.#start[k] = start;
       this.#end[k] = end;
       from = end;
-    });
-    this.bytes.set(data.subarray(from), to);
+    }
+    this.#copy(from, data.length, to);
+  }
+
+  /** Copies data[from, to) to bytes[at…]; returns where it ended. Most pieces are a symbol and a line break, too short for set(). */
+  #copy(from: number, to: number, at: number): number {
+    if (to - from > 32) {
+      this.bytes.set(this.data.subarray(from, to), at);
+      return at + to - from;
+    }
+    for (let i = from; i < to; i++) this.bytes[at++] = this.data[i] as number;
+    return at;
   }
 
   /** The skeleton, when cutting saves enough to be worth a second copy of the rest. */
