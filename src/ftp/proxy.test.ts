@@ -406,6 +406,27 @@ describe('ftp proxy: transfers', () => {
     return replies;
   }
 
+  for (const kind of ['scanned (held)', 'skipped (streamed)']) {
+    it(`${kind} download whose client writes on the data connection and half-closes it (curl --haproxy-protocol writes its header there): the file arrives whole`, async () => {
+      const name = kind.startsWith('scanned') ? 'chatty.bin' : 'chatty.txt';
+      // Small enough to sit in the socket buffers: the client reads only after the 226, when the proxy has closed.
+      const content = kind.startsWith('scanned') ? randomBytes(50_000) : Buffer.from('words of a text file\n'.repeat(10_000));
+      h.fake.files.set(name, content);
+      const c = await h.session();
+      const data = await c.epsv();
+      data.pause();
+      data.end('PROXY TCP4 127.0.0.1 127.0.0.1 1 2\r\n');
+      c.send(`RETR ${name}`);
+      let r = await c.must(10_000);
+      while (r.code < 200) r = await c.must(10_000);
+      assert.equal(r.code, 226, r.text);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const got = readAll(data);
+      data.resume();
+      assert.ok((await got).equals(content), 'closed with a FIN, not a reset that drops the unread tail');
+    });
+  }
+
   it('LIST passes through byte-exact', async () => {
     h.fake.files.set('list-me.txt', Buffer.from('abc'));
     const c = await h.session();

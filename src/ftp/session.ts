@@ -535,10 +535,18 @@ export class FtpSession {
   /**
    * The client's data socket for the current transfer; the one place a later
    * TLS layer wraps it. `upload`: its bytes are read through ChunkReader only,
-   * into one reused buffer.
+   * into one reused buffer. Otherwise whatever the client sends on it (curl
+   * --haproxy-protocol sends its header there too) is read and dropped: left
+   * unread, it would make the close a reset, and the client could lose the
+   * end of the file. Half-open, so a client that shuts its sending side does
+   * not end ours before the file is through.
    */
   async #openClientData(t: Transfer, e: DataEndpoint, upload = false): Promise<Socket> {
     const s = await e.open();
+    if (!upload) {
+      s.allowHalfOpen = true;
+      s.resume();
+    }
     return t.track(upload ? readIntoReusedBuffer(s) : s, this.#config.dataTimeout);
   }
 
