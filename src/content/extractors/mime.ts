@@ -639,9 +639,16 @@ class LineTable {
   readonly foreign: number;
 
   constructor(readonly data: Uint8Array) {
-    let lines = 0;
-    for (let at = data.indexOf(0x0a); at >= 0; at = data.indexOf(0x0a, at + 1)) lines++;
-    const max = lines + 1;
+    // Sized to the non-blank lines (a first pass counts them): a mail of blank lines costs nothing.
+    let max = 0;
+    for (let pos = 0; pos < data.length;) {
+      let eol = data.indexOf(0x0a, pos);
+      if (eol < 0) eol = data.length;
+      let s = pos;
+      while (s < eol && isSpace(data[s] as number)) s++;
+      if (s < eol) max++;
+      pos = eol + 1;
+    }
     this.start = new Int32Array(max);
     this.end = new Int32Array(max);
     this.line = new Int32Array(max);
