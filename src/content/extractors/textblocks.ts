@@ -15,23 +15,41 @@ export type TextBlockKind = 'uuencode' | 'yenc' | 'binhex';
 
 interface Finder {
   readonly make: (s: BlockSink) => StreamDecoder;
-  /** Literal strings a native search looks for, then `marker` confirms at that place. */
+  /**
+   * Literal strings a native search looks for; `marker` then confirms the
+   * marker, which starts `back` bytes before the needle. A short needle
+   * whose first byte is rare in mail and binaries is searched with memchr
+   * and is many times faster than a long one (100 KB: " with " ~1 µs,
+   * "onverted with " ~25-40 µs).
+   */
   readonly needles: readonly string[];
-  readonly marker: RegExp;
+  readonly back: number;
+  readonly marker: (head: string) => boolean;
   readonly lineStart: boolean;
 }
 
+const UUENCODE_MARKER = /^begin(-base64)?[ \t]+[0-7]{1,4}[ \t]/;
+const BINHEX_MARKER = /^converted with binhex/i;
+
 const FINDERS: Readonly<Record<TextBlockKind, Finder>> = {
-  uuencode: { make: (s) => new UudecodeFinder(s), needles: ['begin'], marker: /^begin(-base64)?[ \t]+[0-7]{1,4}[ \t]/, lineStart: true },
-  yenc: { make: (s) => new YencFinder(s), needles: ['=ybegin '], marker: /^=ybegin /, lineStart: true },
-  // "(This file must be converted with BinHex 4.0)": any case, so the search is for the case-stable part.
-  binhex: { make: (s) => new BinHexFinder(s), needles: ['onverted with ', 'ONVERTED WITH '], marker: /^converted with binhex/i, lineStart: false },
+  uuencode: { make: (s) => new UudecodeFinder(s), needles: ['begin'], back: 0, marker: (h) => UUENCODE_MARKER.test(h), lineStart: true },
+  yenc: { make: (s) => new YencFinder(s), needles: ['=ybegin'], back: 0, marker: (h) => h.startsWith('=ybegin '), lineStart: true },
+  // "(This file must be converted with BinHex 4.0)": any case, so the marker is taken in its case-stable forms.
+  binhex: {
+    make: (s) => new BinHexFinder(s), needles: [' with ', ' WITH '], back: 'onverted'.length,
+    marker: (h) => (h.startsWith('onverted with ') || h.startsWith('ONVERTED WITH ')) && BINHEX_MARKER.test(`c${h}`),
+    lineStart: false,
+  },
 };
 
 /** True when the bytes hold the start marker of this encoding (a cheap "maybe"). */
 export function hasTextBlock(kind: TextBlockKind, data: Uint8Array): boolean {
   const f = FINDERS[kind];
-  return hasMarker(data, f.needles, (at, head) => (!f.lineStart || atLineStart(data, at)) && f.marker.test(kind === 'binhex' ? `c${head}` : head));
+  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return hasMarker(data, f.needles, (needleAt) => {
+    const at = needleAt - f.back;
+    return at >= 0 && (!f.lineStart || atLineStart(data, at)) && f.marker(buf.toString('latin1', at, Math.min(buf.length, at + 64)));
+  }, 0);
 }
 
 export function findTextBlocks(kind: TextBlockKind, data: Uint8Array, maxBytes: number, maxBlocks: number): CollectedBlock[] {
