@@ -251,6 +251,22 @@ describe('FTP proxy between vsftpd and real clients', () => {
     assert.equal(line['scanned'], false);
   });
 
+  it('skipped (streamed) upload that vsftpd refuses (553, /pub is not writable): the client gets the 553, the session goes on', async () => {
+    const c = await TestClient.open(proxy.address);
+    try {
+      await c.login();
+      const data = await c.epsv();
+      data.on('error', () => undefined);
+      c.send('STOR /pub/refused.txt');
+      assert.equal((await c.must()).code, 150);
+      data.write(text(1));
+      const r = await c.must(10_000);
+      assert.equal(r.code, 553, r.text);
+      assert.equal(existsSync(join(vsftpd.root, 'pub', 'refused.txt')), false);
+      assert.equal((await c.command('NOOP')).code, 200);
+    } finally { c.close(); }
+  });
+
   const cutOff: [string, 'vanish' | 'abor', 'STOR' | 'STOU'][] = [
     ['a client vanishing mid skipped (streamed) STOR: the partial file is removed from vsftpd with DELE', 'vanish', 'STOR'],
     ['ABOR mid skipped (streamed) STOR: 426 then 226, the partial file is removed from vsftpd', 'abor', 'STOR'],
