@@ -43,6 +43,12 @@ function hopError(message: string, cause?: unknown): PortcullisError {
   return new PortcullisError('PC_ERR_NEXT_HOP', message, cause !== undefined ? { cause } : undefined);
 }
 
+/** Bytes of message queued on the corked socket before a flush is forced (see #put). */
+const CORK_LIMIT = 256 * 1024;
+
+const closedByPeer = (): Error => hopError('Cannot talk to the next hop: it closed the connection');
+const closedByUs = (): Error => hopError('Cannot talk to the next hop: the session is closed');
+
 export class NextHopClient {
   readonly #opts: NextHopOptions;
   #socket: Socket;
@@ -51,6 +57,8 @@ export class NextHopClient {
   #failure: Error | undefined;
   #keywords = new Map<string, string>();
   #tls = false;
+  /** Whether the socket's reply timeout is set (see #arm). */
+  #armed = false;
 
   private constructor(socket: Socket, opts: NextHopOptions) {
     this.#socket = socket;
@@ -63,7 +71,7 @@ export class NextHopClient {
     const socket = netConnect({ host: opts.host, port: opts.port });
     socket.setNoDelay(true);
     const client = new NextHopClient(socket, opts);
-    const timer = setTimeout(() => client.#fail(hopError(`Cannot connect to the next hop ${opts.host}:${opts.port}: no greeting within ${opts.connectTimeout} ms`)), opts.connectTimeout);
+    const timer = setTimeout(() => client.#fail(() => hopError(`Cannot connect to the next hop ${opts.host}:${opts.port}: no greeting within ${opts.connectTimeout} ms`)), opts.connectTimeout);
     try {
       const greeting = await client.#next();
       if (greeting.code !== 220) throw Object.assign(hopError(`Cannot use the next hop: it greeted with ${greeting.code}`), { reply: greeting });
@@ -83,7 +91,8 @@ export class NextHopClient {
     socket.on('data', (chunk: Buffer) => {
       for (const ev of this.#parser.push(chunk)) {
         if (ev.kind === 'error') {
-          this.#fail(hopError(`Cannot understand the next hop: ${ev.message}`));
+          const message = ev.message;
+          this.#fail(() => hopError(`Cannot understand the next hop: ${message}`));
           return;
         }
         const w = this.#waiters.shift();
@@ -95,18 +104,26 @@ export class NextHopClient {
       }
       this.#arm();
     });
-    socket.on('error', (err) => this.#fail(hopError(`Cannot talk to the next hop: ${err.message}`, err)));
-    socket.on('close', () => this.#fail(hopError('Cannot talk to the next hop: it closed the connection')));
-    socket.on('timeout', () => this.#fail(hopError(`Cannot talk to the next hop: no reply within ${this.#opts.replyTimeout} ms`)));
+    socket.on('error', (err) => this.#fail(() => hopError(`Cannot talk to the next hop: ${err.message}`, err)));
+    socket.on('close', () => this.#fail(closedByPeer));
+    socket.on('timeout', () => this.#fail(() => hopError(`Cannot talk to the next hop: no reply within ${this.#opts.replyTimeout} ms`)));
   }
 
-  /** The socket timeout runs only while a reply is awaited. */
+  /**
+   * The socket timeout runs only while a reply is awaited. Changed only when
+   * that flips: Node already restarts a running timeout on every read and
+   * write, and re-arming it per reply cost a timer unenroll/enroll each.
+   */
   #arm(): void {
-    this.#socket.setTimeout(this.#waiters.length > 0 ? this.#opts.replyTimeout : 0);
+    const want = this.#waiters.length > 0;
+    if (want === this.#armed) return;
+    this.#armed = want;
+    this.#socket.setTimeout(want ? this.#opts.replyTimeout : 0);
   }
 
-  #fail(err: Error): void {
-    if (this.#failure === undefined) this.#failure = err;
+  /** Fails every waiting call and drops the connection; the error is built only for the first failure (an Error's stack costs, and every session ends here twice: close(), then the socket's 'close'). */
+  #fail(err: () => Error): void {
+    if (this.#failure === undefined) this.#failure = err();
     const w = this.#waiters;
     this.#waiters = [];
     for (const x of w) x.reject(this.#failure);
@@ -142,6 +159,7 @@ export class NextHopClient {
     plain.removeAllListeners('close');
     plain.removeAllListeners('timeout');
     plain.setTimeout(0);
+    this.#armed = false;
     const secure = tlsConnect({ socket: plain, ...(isIP(this.#opts.host) === 0 ? { servername: this.#opts.host } : {}), rejectUnauthorized: false });
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(hopError('Cannot start TLS with the next hop: handshake timed out')), this.#opts.connectTimeout);
@@ -181,7 +199,11 @@ export class NextHopClient {
   async #write(data: string | Buffer): Promise<void> {
     if (this.#failure !== undefined) throw this.#failure;
     if (this.#socket.write(data)) return;
-    await new Promise<void>((resolve, reject) => {
+    await this.#drained();
+  }
+
+  #drained(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
       const done = (): void => {
         this.#socket.off('drain', done);
         this.#socket.off('close', done);
@@ -238,27 +260,64 @@ export class NextHopClient {
     const stuffer = new DotStuffer();
     const final = this.#next();
     final.catch(() => undefined);
-    for await (const chunk of message) {
-      for (const piece of stuffer.push(chunk)) await this.#write(piece);
+    // Corked, the status headers, the body's pieces and the terminator leave in one writev
+    // instead of a write syscall each; #put uncorks whenever the socket asks us to wait.
+    const socket = this.#socket;
+    socket.cork();
+    try {
+      if (Symbol.iterator in message) {
+        for (const chunk of message) await this.#putAll(stuffer.push(chunk));
+      } else {
+        for await (const chunk of message) await this.#putAll(stuffer.push(chunk));
+      }
+      await this.#put(stuffer.end());
+    } finally {
+      socket.uncork();
     }
-    await this.#write(stuffer.end());
     return final;
+  }
+
+  async #putAll(pieces: readonly Buffer[]): Promise<void> {
+    for (const p of pieces) await this.#put(p);
+  }
+
+  /**
+   * A write inside a corked run. The pieces are views of buffers the caller
+   * already holds, so up to CORK_LIMIT of them are queued (past the socket's
+   * 16 KiB highWaterMark: a 100 KB message still leaves in one writev); past
+   * that the queue is flushed and its drain awaited, which keeps memory
+   * bounded for a message streamed from disk.
+   */
+  async #put(data: Buffer): Promise<void> {
+    if (this.#failure !== undefined) throw this.#failure;
+    const socket = this.#socket;
+    socket.write(data);
+    if (socket.writableLength < CORK_LIMIT) return;
+    socket.uncork();
+    try {
+      if (socket.writableNeedDrain) await this.#drained();
+    } finally {
+      socket.cork();
+    }
   }
 
   /** Says QUIT (without waiting long for the answer) and closes. */
   async quit(): Promise<void> {
     if (this.#failure !== undefined) return;
+    let timer: NodeJS.Timeout | undefined;
     try {
       const r = this.command('QUIT');
-      await Promise.race([r, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+      await Promise.race([r, new Promise((resolve) => { timer = setTimeout(resolve, 1000).unref(); })]);
     } catch {
       // The next hop may close before it answers QUIT; that is fine.
     } finally {
+      // Cleared, not left to run out: at hundreds of sessions a second they would pile up.
+      clearTimeout(timer);
       this.close();
     }
   }
 
   close(): void {
-    this.#fail(hopError('Cannot talk to the next hop: the session is closed'));
+    this.#fail(closedByUs);
   }
 }

@@ -373,9 +373,13 @@ export class ProxySession {
   /** Sends the message to the next hop with the status headers; the next hop's reply (or the policy's text when it said yes to a message with findings). */
   async #deliver(spool: Spool, status: string, names: string[], positiveText: Reply | undefined, cfg: SmtpConfig): Promise<DataOutcome> {
     const headers = statusHeaders({ host: this.#d.hostname, status, findings: names });
+    const what = status === 'Clean' ? 'delivered' : 'delivered-with-findings';
+    const tag = names.length > 0 ? cfg.subjectTag : undefined;
+    // The common case, a message held in memory and sent as it came: the spool's one buffer as it is, without a stream around it.
+    if (tag === undefined && !spool.onDisk) return this.#send([headers, spool.bytes()], positiveText, what);
     let body: AsyncIterable<Buffer> = spool.stream();
-    if (names.length > 0 && cfg.subjectTag !== undefined) body = tagSubject(body, cfg.subjectTag, cfg.maxHeaderSize);
-    return this.#send(concatSources(headers, body), positiveText, status === 'Clean' ? 'delivered' : 'delivered-with-findings');
+    if (tag !== undefined) body = tagSubject(body, tag, cfg.maxHeaderSize);
+    return this.#send(concatSources(headers, body), positiveText, what);
   }
 
   async #deliverRebuilt(spool: Spool, action: 'strip' | 'replace', parts: Map<number, string[]>, names: string[], positive: Reply, cfg: SmtpConfig): Promise<DataOutcome> {
@@ -433,7 +437,7 @@ export class ProxySession {
     }
   }
 
-  async #send(message: AsyncIterable<Buffer>, positiveText: Reply | undefined, what: string): Promise<DataOutcome> {
+  async #send(message: AsyncIterable<Buffer> | readonly Buffer[], positiveText: Reply | undefined, what: string): Promise<DataOutcome> {
     const hop = await this.#liveHop();
     if (hop === undefined) return { reply: smtpReply('nextHopFailed'), what: 'next-hop-lost' };
     try {
