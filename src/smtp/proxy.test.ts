@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { eicar, startProxy, type ProxyRig } from './testing.js';
+import { NextHopClient } from './client.js';
+import { eicar, startNextHop, startProxy, type ProxyRig } from './testing.js';
 
 const CLEAN = [
   'From: Alice <alice@example.net>',
@@ -551,4 +552,55 @@ describe('smtp proxy: DKIM survives a clean pass-through', () => {
       await rig.close();
     }
   });
+});
+
+describe('next hop client: the message leaves corked', () => {
+  // Far above the corked queue (256 KiB), so the flush-and-drain path runs many times; lines of
+  // dots and chunk edges right before a dot, so the stuffing must hold across pieces.
+  const lines: string[] = ['Subject: big', ''];
+  for (let i = 0; lines.join('\r\n').length < 3_000_000; i++) lines.push(i % 7 === 0 ? `.line ${i}` : i % 11 === 0 ? '.' : `line ${i} ${'x'.repeat(i % 200)}`);
+  const message = Buffer.from(`${lines.join('\r\n')}\r\n`, 'latin1');
+  const cut = (): Buffer[] => {
+    const out: Buffer[] = [];
+    for (let at = 0, n = 1; at < message.length; n = (n * 7 + 3) % 70_000 + 1) {
+      // Every few pieces end right after LF, so the next one starts with a dot.
+      const end = Math.min(message.length, at + n);
+      const lf = message.indexOf(0x0a, end);
+      const stop = n % 3 === 0 && lf >= 0 ? lf + 1 : end;
+      out.push(message.subarray(at, stop));
+      at = stop;
+    }
+    return out;
+  };
+  const cases: { name: string; source: () => Iterable<Uint8Array> | AsyncIterable<Uint8Array> }[] = [
+    { name: 'one buffer', source: () => [message] },
+    { name: 'many pieces (array)', source: cut },
+    {
+      name: 'many pieces from a slow async source',
+      source: () => (async function* () {
+        for (const [i, c] of cut().entries()) {
+          if (i % 16 === 0) await new Promise((r) => setTimeout(r, 1));
+          yield c;
+        }
+      })(),
+    },
+  ];
+  for (const c of cases) {
+    test(`${c.name}: byte for byte at the next hop, one final reply`, async () => {
+      const hop = await startNextHop();
+      const client = await NextHopClient.connect({ host: '127.0.0.1', port: hop.port, heloName: 'test', connectTimeout: 5000, replyTimeout: 10_000, tls: 'off' });
+      try {
+        assert.equal((await client.command('MAIL FROM:<a@example.net>')).code, 250);
+        assert.equal((await client.command('RCPT TO:<b@example.org>')).code, 250);
+        const r = await client.data(c.source());
+        assert.equal(r.code, 250);
+        assert.equal(hop.messages.length, 1);
+        assert.ok((hop.messages[0]?.data as Buffer).equals(message), 'the next hop got the message unchanged');
+        assert.equal((await client.command('NOOP')).code, 250, 'the session goes on after the message');
+      } finally {
+        await client.quit();
+        await hop.close();
+      }
+    });
+  }
 });
