@@ -159,14 +159,15 @@ describe('inspect under the scan memory budget', () => {
     const config = testConfig('/tmp/unused', { engine: { scanMemory: scanMemory }, limits: { MaxScanTime: maxScanTime } });
     const snapshot = { generation: 1, config, policy: compilePolicy(config), scanner } as unknown as Snapshot;
     const snapshots: SnapshotSource = { current: () => snapshot, acquire: () => ({ snapshot, release: () => undefined }) };
-    const inspect = createInspect({ snapshots, log: captureLog().log });
+    const logs = captureLog();
+    const inspect = createInspect({ snapshots, log: logs.log });
     // Text: a type the scanner opens, so it is read whole and charged its size.
     const target = (mb: number): ScanTarget => ({ name: 'm.txt', data: new Uint8Array(mb * MiB).fill(0x61) });
     const snapshotWith = (bytes: number): Snapshot => {
       const c = testConfig('/tmp/unused', { engine: { scanMemory: bytes }, limits: { MaxScanTime: maxScanTime } });
       return { generation: 2, config: c, policy: compilePolicy(c), scanner } as unknown as Snapshot;
     };
-    return { running, gates, inspect, target, snapshotWith };
+    return { running, gates, inspect, target, snapshotWith, logs };
   }
 
   it('a reload that raises engine.scanMemory lets two big ones run together', async () => {
@@ -187,7 +188,7 @@ describe('inspect under the scan memory budget', () => {
   });
 
   it('two messages bigger than half the budget are scanned one after the other; a small one runs beside them', async () => {
-    const { running, gates, inspect, target } = setup(4 * MiB, 60_000);
+    const { running, gates, inspect, target, logs } = setup(4 * MiB, 60_000);
     const a = inspect({ protocol: 'smtp', direction: 'inbound', name: 'a', target: target(3) });
     const b = inspect({ protocol: 'smtp', direction: 'inbound', name: 'b', target: target(3) });
     await settle();
@@ -202,6 +203,8 @@ describe('inspect under the scan memory budget', () => {
     const results = await Promise.all([a, b, small]);
     assert.deepEqual(results.map((r) => r.decision.action), ['pass', 'pass', 'pass']);
     assert.equal(running.most, 2);
+    const waited = logs.lines.filter((l) => typeof l['msg'] === 'string' && l['msg'].startsWith('inspection waited for scan memory'));
+    assert.deepEqual(waited.map((l) => [l['object'], l['bytes']]), [['b', 3 * MiB]], 'only the one that waited is logged');
   });
 
   it('a wait longer than MaxScanTime is a scanner timeout: tempfail, never a pass', async () => {

@@ -200,14 +200,19 @@ export function scanCost(target: ScanTarget, type: Pick<FileType, 'container'>, 
  * Waits for the object's turn in the byte budget, for at most MaxScanTime;
  * a longer wait (or the caller's abort) is a failure report, not an error.
  */
-async function admit(admission: ScanAdmission, cost: number, snapshot: Snapshot, signal: AbortSignal | undefined, started: number): Promise<(() => void) | ScanReport> {
+async function admit(deps: InspectDeps, req: InspectRequest, admission: ScanAdmission, cost: number, snapshot: Snapshot, started: number): Promise<(() => void) | ScanReport> {
+  const signal = req.signal;
   // Most objects get in at once: no timer or combined signal for them (thousands a second at full load).
   const now = admission.tryAdmit(cost);
   if (now !== undefined) return now;
   const limits = snapshot.config.limits;
   const timeout = AbortSignal.timeout(limits.MaxScanTime);
   try {
-    return await admission.admit(cost, signal === undefined ? timeout : AbortSignal.any([signal, timeout]));
+    const waiting = performance.now();
+    const release = await admission.admit(cost, signal === undefined ? timeout : AbortSignal.any([signal, timeout]));
+    // Why a message took long to answer, for whoever reads the log: it waited its turn for memory.
+    deps.log.info({ object: req.name, sessionId: req.sessionId, bytes: cost, waitedMs: Math.round(performance.now() - waiting) }, 'inspection waited for scan memory (engine.scanMemory)');
+    return release;
   } catch (err) {
     if (signal?.aborted === true) return failure('gateway', signal.reason, started);
     const mb = (n: number): string => (n / (1024 * 1024)).toFixed(1);
@@ -259,7 +264,7 @@ async function run(deps: InspectDeps, req: InspectRequest, snapshot: Snapshot, s
   const choice = policy.chooseScan(req.name, type);
   const opens = unreadable === undefined && (choice.scan || policy.hasBannedRules);
   const cost = scanCost(req.target, type, snapshot.config.limits, policy.hasBannedRules);
-  const admitted = opens ? await admit(admission, cost, snapshot, signal, started) : undefined;
+  const admitted = opens ? await admit(deps, req, admission, cost, snapshot, started) : undefined;
   const big = admitted !== undefined && cost >= COLLECT_AFTER_BYTES;
   let report: ScanReport;
   if (typeof admitted === 'object') {
