@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { compilePolicy } from '../policy/index.js';
 import type { ScanReport, Scanner, ScanTarget } from '../scanners/types.js';
 import { ByteBudget, ScanAdmission } from './admission.js';
-import { createInspect, scanCost } from './inspect.js';
+import { createInspect, scanCost, type WholeReaders } from './inspect.js';
 import type { Snapshot, SnapshotSource } from './snapshot.js';
 import { captureLog, testConfig } from './testing.js';
 
@@ -221,17 +221,19 @@ describe('inspect under the scan memory budget', () => {
 
   const container = { container: true };
   const plain = { container: false };
-  const costs: readonly { name: string; target: ScanTarget; type: { container: boolean }; banned: boolean; cost: number }[] = [
-    { name: 'a container in memory costs its size', target: { name: 'x', data: new Uint8Array(5000) }, type: container, banned: false, cost: 5000 },
-    { name: 'a spooled container within MaxFileSize costs its size', target: { name: 'x', path: '/nonexistent', size: 10 * MiB }, type: container, banned: false, cost: 10 * MiB },
-    { name: 'a container above MaxFileSize is streamed: one read buffer', target: { name: 'x', path: '/nonexistent', size: 200 * MiB }, type: container, banned: false, cost: MiB },
-    { name: 'a type with nothing inside is streamed', target: { name: 'x', path: '/nonexistent', size: 10 * MiB }, type: plain, banned: false, cost: MiB },
-    { name: 'a small streamed one costs no more than its size', target: { name: 'x', path: '/nonexistent', size: 1000 }, type: plain, banned: false, cost: 1000 },
-    { name: 'banned rules open every object within MaxFileSize', target: { name: 'x', path: '/nonexistent', size: 10 * MiB }, type: plain, banned: true, cost: 10 * MiB },
+  const builtin = { builtin: true, banned: false };
+  const costs: readonly { name: string; target: ScanTarget; type: { container: boolean }; readers: WholeReaders; cost: number }[] = [
+    { name: 'a container in memory costs its size', target: { name: 'x', data: new Uint8Array(5000) }, type: container, readers: builtin, cost: 5000 },
+    { name: 'a spooled container within MaxFileSize costs its size', target: { name: 'x', path: '/nonexistent', size: 10 * MiB }, type: container, readers: builtin, cost: 10 * MiB },
+    { name: 'a container above MaxFileSize is streamed: one read buffer', target: { name: 'x', path: '/nonexistent', size: 200 * MiB }, type: container, readers: builtin, cost: MiB },
+    { name: 'a type with nothing inside is streamed', target: { name: 'x', path: '/nonexistent', size: 10 * MiB }, type: plain, readers: builtin, cost: MiB },
+    { name: 'a small streamed one costs no more than its size', target: { name: 'x', path: '/nonexistent', size: 1000 }, type: plain, readers: builtin, cost: 1000 },
+    { name: 'banned rules open every object within MaxFileSize', target: { name: 'x', path: '/nonexistent', size: 10 * MiB }, type: plain, readers: { builtin: false, banned: true }, cost: 10 * MiB },
+    { name: 'clamd or a command alone read a container as a stream', target: { name: 'x', path: '/nonexistent', size: 10 * MiB }, type: container, readers: { builtin: false, banned: false }, cost: MiB },
   ];
   for (const c of costs) {
     it(`scanCost: ${c.name}`, () => {
-      assert.equal(scanCost(c.target, c.type, { MaxFileSize: 100 * MiB }, c.banned), c.cost);
+      assert.equal(scanCost(c.target, c.type, { MaxFileSize: 100 * MiB }, c.readers), c.cost);
     });
   }
 });

@@ -184,16 +184,22 @@ async function objectFacts(target: ScanTarget, rootType: FileType, snapshot: Sna
 /** What a streamed object costs: a read buffer, it is never held whole. */
 const STREAMED_COST = 1024 * 1024;
 
+/** Who reads an object whole in this process: the builtin scanner (containers only), the banned rules (everything). */
+export interface WholeReaders {
+  readonly builtin: boolean;
+  readonly banned: boolean;
+}
+
 /**
  * Bytes an object is charged against the scan memory budget: its size when
- * it is read whole and opened (a container within MaxFileSize, or any object
- * when banned rules look inside it), else one read buffer (the builtin
- * scanner streams other types and anything above MaxFileSize).
+ * it is read whole and opened here (within MaxFileSize: a container the
+ * builtin scanner walks, or any object banned rules look inside), else one
+ * read buffer (streamed to the engine, clamd or a command).
  */
-export function scanCost(target: ScanTarget, type: Pick<FileType, 'container'>, limits: Pick<Limits, 'MaxFileSize'>, bannedRules: boolean): number {
+export function scanCost(target: ScanTarget, type: Pick<FileType, 'container'>, limits: Pick<Limits, 'MaxFileSize'>, readers: WholeReaders): number {
   const size = targetSize(target);
-  if (size > limits.MaxFileSize || (!type.container && !bannedRules)) return Math.min(size, STREAMED_COST);
-  return size;
+  const whole = size <= limits.MaxFileSize && (readers.banned || (readers.builtin && type.container));
+  return whole ? size : Math.min(size, STREAMED_COST);
 }
 
 /**
@@ -263,15 +269,14 @@ async function run(deps: InspectDeps, req: InspectRequest, snapshot: Snapshot, s
   }
   const choice = policy.chooseScan(req.name, type);
   const opens = unreadable === undefined && (choice.scan || policy.hasBannedRules);
-  const cost = scanCost(req.target, type, snapshot.config.limits, policy.hasBannedRules);
+  const readers = { builtin: snapshot.config.scanners.some((s) => s.kind === 'builtin'), banned: policy.hasBannedRules };
+  const cost = scanCost(req.target, type, snapshot.config.limits, readers);
   const admitted = opens ? await admit(deps, req, admission, cost, snapshot, started) : undefined;
   const big = admitted !== undefined && cost >= COLLECT_AFTER_BYTES;
   let report: ScanReport;
   if (typeof admitted === 'object') {
     report = admitted;
   } else {
-    // What receiving the object left behind (socket chunks, copies) is freed first, so the scan reuses that memory instead of adding to it.
-    if (big) collectGarbage();
     try {
       report = unreadable ?? (choice.scan
         ? await guardedScan(snapshot, req.target, signal, started)
