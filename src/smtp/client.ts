@@ -12,7 +12,10 @@
  *   offers PIPELINING (RFC 2920) and collects the replies in order.
  * - `data()` sends DATA, waits for 354, streams the message through the
  *   dot-stuffing state machine with backpressure, and returns the final
- *   reply.
+ *   reply. The message is written corked: a write on loopback costs about
+ *   as much as scanning a few KB (the peer's receive path runs in it), so
+ *   headers, body pieces and the final dot leave in one writev, with at most
+ *   CORK_LIMIT bytes queued before a flush.
  * Every wait has a timeout; a closed, silent or confused next hop fails the
  * waiting call with PC_ERR_NEXT_HOP and the connection is dropped.
  *
