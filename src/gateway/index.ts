@@ -9,6 +9,7 @@ export {
   newSessionId, SessionTracker, type Admission, type BoundAddress, type DrainResult, type ListenerContext, type ProtocolListener,
   type SessionLimits, type SessionMetrics, type TrackedSession,
 } from './listeners.js';
-export { createInspect, type Inspect, type InspectDecision, type InspectDeps, type InspectRequest, type InspectResult } from './inspect.js';
+export { createInspect, scanCost, type Inspect, type InspectDecision, type InspectDeps, type InspectRequest, type InspectResult, type WholeReaders } from './inspect.js';
+export { ByteBudget, ScanAdmission } from './admission.js';
 export { PlaceholderListener } from './placeholder.js';
 export { dropPrivileges, type DropOptions, type DropResult } from './privileges.js';
