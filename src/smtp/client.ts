@@ -57,6 +57,8 @@ export class NextHopClient {
   #socket: Socket;
   #parser = new ReplyParser();
   #waiters: Waiter[] = [];
+  /** Set by the first failure; its Error is built only when someone is told (see #error). */
+  #failed: (() => Error) | undefined;
   #failure: Error | undefined;
   #keywords = new Map<string, string>();
   #tls = false;
@@ -124,17 +126,29 @@ export class NextHopClient {
     this.#socket.setTimeout(want ? this.#opts.replyTimeout : 0);
   }
 
-  /** Fails every waiting call and drops the connection; the error is built only for the first failure (an Error's stack costs, and every session ends here twice: close(), then the socket's 'close'). */
+  /**
+   * Fails every waiting call and drops the connection. Only the first
+   * failure counts, and its Error is built only when a call is told about
+   * it: an Error's stack costs, and every session ends here twice (close(),
+   * then the socket's 'close') with nobody waiting.
+   */
   #fail(err: () => Error): void {
-    if (this.#failure === undefined) this.#failure = err();
+    this.#failed ??= err;
     const w = this.#waiters;
-    this.#waiters = [];
-    for (const x of w) x.reject(this.#failure);
+    if (w.length > 0) {
+      this.#waiters = [];
+      const e = this.#error();
+      for (const x of w) x.reject(e);
+    }
     this.#socket.destroy();
   }
 
+  #error(): Error {
+    return (this.#failure ??= (this.#failed as () => Error)());
+  }
+
   #next(): Promise<Reply> {
-    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    if (this.#failed !== undefined) return Promise.reject(this.#error());
     const p = new Promise<Reply>((resolve, reject) => this.#waiters.push({ resolve, reject }));
     this.#arm();
     return p;
@@ -196,11 +210,11 @@ export class NextHopClient {
   }
 
   get usable(): boolean {
-    return this.#failure === undefined;
+    return this.#failed === undefined;
   }
 
   async #write(data: string | Buffer): Promise<void> {
-    if (this.#failure !== undefined) throw this.#failure;
+    if (this.#failed !== undefined) throw this.#error();
     if (this.#socket.write(data)) return;
     await this.#drained();
   }
@@ -210,7 +224,7 @@ export class NextHopClient {
       const done = (): void => {
         this.#socket.off('drain', done);
         this.#socket.off('close', done);
-        if (this.#failure !== undefined) reject(this.#failure);
+        if (this.#failed !== undefined) reject(this.#error());
         else resolve();
       };
       this.#socket.on('drain', done);
@@ -292,7 +306,7 @@ export class NextHopClient {
    * bounded for a message streamed from disk.
    */
   async #put(data: Buffer): Promise<void> {
-    if (this.#failure !== undefined) throw this.#failure;
+    if (this.#failed !== undefined) throw this.#error();
     const socket = this.#socket;
     socket.write(data);
     if (socket.writableLength < CORK_LIMIT) return;
@@ -306,7 +320,7 @@ export class NextHopClient {
 
   /** Says QUIT (without waiting long for the answer) and closes. */
   async quit(): Promise<void> {
-    if (this.#failure !== undefined) return;
+    if (this.#failed !== undefined) return;
     let timer: NodeJS.Timeout | undefined;
     try {
       const r = this.command('QUIT');
