@@ -16,7 +16,8 @@
 // BIG_RUNS (1: fresh processes for the big part, each one's peak reported),
 // BIG_SESSIONS (20: sessions, one big message each, all at once),
 // BIG_MODE (plain: smtp-source's text body; mime: a base64 attachment),
-// SCAN_MEMORY (engine.scanMemory of portcullis, e.g. 4G to A/B the byte budget).
+// SCAN_MEMORY (engine.scanMemory of portcullis, e.g. 4G to A/B the byte budget),
+// PC_NODE_ARGS (extra node flags for every portcullis process, e.g. V8 heap flags).
 // Results: a table on stdout and bench/out/smtp-<timestamp>.json.
 import { spawn } from 'node:child_process';
 import { closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -141,7 +142,8 @@ async function startPortcullis(port, sinkPort) {
     '',
   ].join('\n'));
   const logFd = openSync(join(dir, `portcullis-${port}.log`), 'w');
-  const child = spawn(process.execPath, [MAIN, 'start', '--config', cfg], { stdio: ['ignore', logFd, logFd] });
+  const nodeArgs = (process.env.PC_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const child = spawn(process.execPath, [...nodeArgs, MAIN, 'start', '--config', cfg], { stdio: ['ignore', logFd, logFd] });
   closeSync(logFd);
   const t0 = performance.now();
   await waitPort(port, 120_000);
