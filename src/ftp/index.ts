@@ -5,7 +5,7 @@
  * the protocol. Entry file; import from here.
  *
  * With ftp.proxyProtocol each control connection starts with a PROXY v1/v2
- * header (HAProxy's proxy-protocol.txt, parsed by smtp/proxy-header.ts),
+ * header (HAProxy's proxy-protocol.txt, parsed by gateway/proxy-header.ts),
  * read before anything is said; the address in it is the client for the
  * session: access lists, per-client limits, logs, direction, and the data
  * connections, which must come from that address (passive) or go to it
@@ -29,7 +29,7 @@ import { logSession } from '../log.js';
 import { renderReply } from '../policy/replies.js';
 import { formatReply } from './codec.js';
 import { FtpSession } from './session.js';
-import { ProxyHeaderReader, type ProxiedClient } from '../smtp/proxy-header.js';
+import { ProxyHeaderReader, type ProxiedClient } from '../gateway/proxy-header.js';
 import { accessRules, proxyHeaderAllowed } from './access.js';
 
 /** The client a PROXY header named (none: a health check, the peer is the client), or why there is no valid header. */

@@ -10,7 +10,7 @@ import { createServer, isIP, SocketAddress, type AddressInfo } from 'node:net';
 import { corrupt, randomBytes, rng } from '../content/decoders/testkit.js';
 import { describe, test } from 'node:test';
 import { identityMethod, xclientCommands, xforwardCommands, type ForwardFacts } from './params.js';
-import { ProxyHeaderReader, type ProxyHeaderResult } from './proxy-header.js';
+import { ProxyHeaderReader, type ProxyHeaderResult } from '../gateway/proxy-header.js';
 import { clientIdentity, type ClientFacts } from './session.js';
 import { eicar, RawSmtp, startProxy, type ProxyRig } from './testing.js';
 

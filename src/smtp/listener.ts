@@ -42,7 +42,7 @@ import { logSession } from '../log.js';
 import { renderReply, type Outcome } from '../policy/replies.js';
 import { CidrSet } from '../policy/cidr.js';
 import { Semaphore } from '../scanners/report.js';
-import { ProxyHeaderReader } from './proxy-header.js';
+import { ProxyHeaderReader } from '../gateway/proxy-header.js';
 import { replyText, type Reply } from './reply.js';
 import { smtpReply } from './replies.js';
 import { redeliver } from './release.js';
