@@ -282,7 +282,7 @@ describe('replies', () => {
     });
   }
   const mapping: [Action, string, Outcome][] = [
-    ['pass', 'clean', 'clean'], ['pass', 'virus', 'passed'], ['block', 'virus', 'blocked.virus'], ['block', 'limits', 'blocked.limits'],
+    ['pass', 'clean', 'clean'], ['pass', 'virus', 'passed'], ['pass', 'scannerFailure', 'passedUnscanned'], ['block', 'virus', 'blocked.virus'], ['block', 'limits', 'blocked.limits'],
     ['quarantine', 'virus', 'quarantined'], ['tempfail', 'scannerFailure', 'tempfail'], ['strip', 'virus', 'stripped'], ['replace', 'virus', 'replaced'],
   ];
   for (const [a, c, o] of mapping) it(`${a}/${c} → ${o}`, () => assert.equal(outcomeFor(a, c as never), o));

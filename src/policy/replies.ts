@@ -14,7 +14,7 @@ import type { ActionClass } from '../config/table.js';
 import type { Action, DecisionClass } from './types.js';
 
 export type Outcome =
-  | 'clean' | 'passed' | 'stripped' | 'replaced' | 'quarantined' | 'tempfail'
+  | 'clean' | 'passed' | 'passedUnscanned' | 'stripped' | 'replaced' | 'quarantined' | 'tempfail'
   | `blocked.${ActionClass}`
   | 'unavailable' | 'shuttingDown' | 'tooManySessions' | 'tooManyFromClient' | 'tooBig' | 'idleTimeout' | 'closing';
 
@@ -30,6 +30,10 @@ export const REPLIES: Readonly<Record<Outcome, ReplyRow>> = {
   passed: {
     smtp: { code: 250, enhanced: '2.0.0', text: 'Ok: delivered by policy despite: {findings}' },
     ftp: { code: 226, text: 'Transfer complete: passed by policy despite: {findings}' },
+  },
+  passedUnscanned: {
+    smtp: { code: 250, enhanced: '2.0.0', text: 'Ok: delivered unscanned by policy: could not be scanned ({reason})' },
+    ftp: { code: 226, text: 'Transfer complete: passed unscanned by policy: could not be scanned ({reason})' },
   },
   stripped: {
     smtp: { code: 250, enhanced: '2.0.0', text: 'Ok: delivered with infected parts removed: {findings}' },
@@ -103,7 +107,8 @@ export const REPLIES: Readonly<Record<Outcome, ReplyRow>> = {
 
 export function outcomeFor(action: Action, cls: DecisionClass): Outcome {
   switch (action) {
-    case 'pass': return cls === 'clean' ? 'clean' : 'passed';
+    // A scanner failure names nothing found: saying "despite" it would read as a finding.
+    case 'pass': return cls === 'clean' ? 'clean' : cls === 'scannerFailure' ? 'passedUnscanned' : 'passed';
     case 'block': return cls === 'clean' ? 'blocked.virus' : `blocked.${cls}`;
     case 'quarantine': return 'quarantined';
     case 'strip': return 'stripped';

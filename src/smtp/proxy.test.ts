@@ -311,7 +311,7 @@ describe('smtp proxy: each action on EICAR in a zip', () => {
 });
 
 describe('smtp proxy: fail-open by choice', () => {
-  test('scannerFailure: pass delivers, and the header says the message was not scanned', async () => {
+  test('scannerFailure: pass delivers, and the header and the reply say the message was not scanned', async () => {
     const rig = await startProxy({}, {}, {
       scanners: [{ command: ['/bin/sh', '-c', 'exit 7', '{}'] }],
       policy: { actions: { smtp: { inbound: { scannerFailure: 'pass' }, outbound: { scannerFailure: 'pass' } } } },
@@ -319,6 +319,8 @@ describe('smtp proxy: fail-open by choice', () => {
     try {
       const r = await send(rig, CLEAN);
       assert.equal(r?.code, 250);
+      assert.match(r?.lines.join(' ') ?? '', /delivered unscanned by policy: could not be scanned \(/);
+      assert.doesNotMatch(r?.lines.join(' ') ?? '', /despite/);
       const got = rig.hop.messages.at(-1)?.data.toString('latin1') ?? '';
       assert.match(got, /^X-Virus-Scanned: portcullis on proxy\.test\r\nX-Virus-Status: Unscanned \(scanner failure\)\r\n/);
       assert.ok(got.endsWith(CLEAN));

@@ -35,6 +35,8 @@ export async function freePort(): Promise<number> {
 export interface RunningClamd {
   readonly tcp: string;
   readonly socket: string;
+  /** Sends clamd a signal (fault runs: SIGSTOP to hang it, SIGKILL to kill it mid-scan). */
+  signal(signal: NodeJS.Signals): void;
   stop(): Promise<void>;
 }
 
@@ -55,8 +57,14 @@ export async function startClamd(dir: string, dbDir: string, extraConfig: Record
   child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    // SIGKILL when it may be stopped (a SIGTERM would wait for a SIGCONT that never comes).
+    if (child.exitCode === null && child.signalCode === null) child.kill(stopped ? 'SIGKILL' : 'SIGTERM');
     await exited;
+  };
+  let stopped = false;
+  const signal = (sig: NodeJS.Signals): void => {
+    if (sig === 'SIGSTOP') stopped = true;
+    if (child.exitCode === null && child.signalCode === null) child.kill(sig);
   };
   const probe = new ClamdScanner({ address: socket });
   const deadline = Date.now() + 60_000;
@@ -73,7 +81,7 @@ export async function startClamd(dir: string, dbDir: string, extraConfig: Record
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  return { tcp: `127.0.0.1:${port}`, socket, stop };
+  return { tcp: `127.0.0.1:${port}`, socket, signal, stop };
 }
 
 export interface RunResult {

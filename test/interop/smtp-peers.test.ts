@@ -3,18 +3,20 @@
  * case), Postfix's smtp-sink as the next hop (dumping mail where content
  * matters), smtp-source for load, portcullis as a real child process. Fault
  * runs: the next hop closes at the end of DATA, the next hop refuses
- * recipients, portcullis is SIGKILLed mid-DATA. Each asserts that nothing is
+ * recipients, portcullis is SIGKILLed mid-DATA, clamd is killed mid-scan. Each asserts that nothing is
  * lost (the client never got 250 for what the next hop does not hold) and
  * nothing passes unscanned. Client identity: curl with a PROXY v1 header
  * (and without one), XCLIENT to smtp-sink when it offers no XFORWARD.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { startClamd, writeEicarDb } from './clamav-helpers.js';
 import { EICAR, newDumps, startPortcullis, startSink, swaks, uuencode, zipOf, type Portcullis, type Sink } from './smtp-helpers.js';
 
 let dir: string;
@@ -27,6 +29,33 @@ after(async () => { await rm(dir, { recursive: true, force: true }); });
 
 /** The message part of an smtp-sink dump (after its envelope lines). */
 const eicarText = EICAR.toString('latin1');
+
+/** A hand-driven SMTP client: every reply line kept, waits by pattern. */
+function rawClient(port: number) {
+  const replies: string[] = [];
+  const s = connect({ host: '127.0.0.1', port });
+  s.setEncoding('latin1');
+  s.on('data', (d: string) => replies.push(...d.split('\r\n').filter((l) => l !== '')));
+  s.on('error', () => undefined);
+  const closed = new Promise<void>((resolve) => s.on('close', () => resolve()));
+  /** Reply lines after the 354 that opened DATA. */
+  const afterData = (): string[] => {
+    const at = replies.findIndex((l) => l.startsWith('354'));
+    return at < 0 ? [] : replies.slice(at + 1);
+  };
+  return {
+    replies, closed, afterData,
+    write: (text: string) => s.write(text),
+    /** Waits for a line matching `re` (with `afterDataOnly`, only among the lines after 354). */
+    waitFor: async (re: RegExp, afterDataOnly?: 1): Promise<void> => {
+      const until = Date.now() + 30_000;
+      while (!(afterDataOnly === 1 ? afterData() : replies).some((l) => re.test(l))) {
+        if (Date.now() > until) throw new Error(`no ${re} in ${replies.join('|')}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+  };
+}
 
 describe('swaks → portcullis → smtp-sink', () => {
   let sink: Sink;
@@ -204,30 +233,50 @@ describe('fault runs', () => {
     const sink = await startSink(dir, { dump: true });
     const pc = await startPortcullis(dir, sink.port);
     try {
-      const replies: string[] = [];
-      const s = connect({ host: '127.0.0.1', port: pc.port });
-      s.setEncoding('latin1');
-      s.on('data', (d: string) => replies.push(...d.split('\r\n').filter((l) => l !== '')));
-      const closed = new Promise<void>((resolve) => s.on('close', () => resolve()));
-      s.on('error', () => undefined);
-      const waitFor = async (re: RegExp): Promise<void> => {
-        const until = Date.now() + 30_000;
-        while (!replies.some((l) => re.test(l))) {
-          if (Date.now() > until) throw new Error(`no ${re} in ${replies.join('|')}`);
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      };
-      await waitFor(/^220 /);
-      s.write('EHLO client.test\r\nMAIL FROM:<alice@example.net>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n');
-      await waitFor(/^354 /);
-      s.write(`Subject: half\r\n\r\n${'x'.repeat(1000)}\r\n`);
+      const c = rawClient(pc.port);
+      await c.waitFor(/^220 /);
+      c.write('EHLO client.test\r\nMAIL FROM:<alice@example.net>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n');
+      await c.waitFor(/^354 /);
+      c.write(`Subject: half\r\n\r\n${'x'.repeat(1000)}\r\n`);
       await new Promise((r) => setTimeout(r, 100));
       await pc.stop('SIGKILL');
-      await closed;
-      assert.ok(!replies.some((l) => /^250 .*(queued|Ok)/i.test(l) && replies.indexOf(l) > replies.findIndex((x) => x.startsWith('354'))), replies.join('|'));
+      await c.closed;
+      assert.equal(c.afterData().filter((l) => /^250 /.test(l)).length, 0, c.replies.join('|'));
       assert.equal((await sink.settledDumps()).size, 0);
     } finally {
       await sink.stop();
+    }
+  });
+
+  test('clamd killed mid-scan: the client gets 451 4.7.1, the next hop holds nothing, and the next mail is not passed unscanned', async () => {
+    const cdir = join(dir, 'clamd-kill');
+    await writeEicarDb(join(cdir, 'db'));
+    const clamd = await startClamd(cdir, join(cdir, 'db'));
+    const sink = await startSink(dir, { dump: true });
+    const pc = await startPortcullis(dir, sink.port, `scanners:\n  - clamd: ${clamd.socket}\n`);
+    try {
+      // Hung first, so portcullis is surely inside its INSTREAM (a few MB fill the socket) when clamd dies.
+      clamd.signal('SIGSTOP');
+      const c = rawClient(pc.port);
+      await c.waitFor(/^220 /);
+      c.write('EHLO client.test\r\nMAIL FROM:<alice@example.net>\r\nRCPT TO:<bob@example.org>\r\nDATA\r\n');
+      await c.waitFor(/^354 /);
+      const body = randomBytes(3 * 1024 * 1024).toString('base64').replace(/.{76}/g, '$&\r\n');
+      c.write(`Subject: big\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n${body}\r\n.\r\n`);
+      await new Promise((r) => setTimeout(r, 500));
+      assert.deepEqual(c.afterData(), [], 'no verdict while clamd hangs');
+      clamd.signal('SIGKILL');
+      await c.waitFor(/^\d{3} /, 1);
+      assert.match(c.afterData()[0] ?? '', /^451 4\.7\.1 /, c.replies.join('|'));
+      c.write('QUIT\r\n');
+      // clamd is gone now: the next mail is refused for the time being, not passed.
+      const r = swaks(pc.port, ['--to', 'bob@example.org']);
+      assert.match(r.dataReply ?? '', /^451 4\.7\.1/, r.transcript);
+      assert.equal((await sink.settledDumps()).size, 0);
+    } finally {
+      await pc.stop();
+      await sink.stop();
+      await clamd.stop();
     }
   });
 });
