@@ -118,7 +118,7 @@ export const CONFIG_TABLE = section('The portcullis config file.', {
     maxMessageSize: size(50 * MB, { min: 1024, max: 4 * GB }, 'Largest message accepted (announced as SIZE); larger ones are refused with 552 5.3.4.'),
     ...sessionLimits('SMTP', 200, 20, 5 * MIN),
     spoolMemory: size(MB, { min: 0, max: 64 * MB }, 'A message is kept in memory up to this size while it arrives; a larger one spills to a 0600 file in <data>/spool.'),
-    maxConcurrentScans: int(2, { min: 1, max: 256 }, 'Most messages inspected at once; the others wait (bounds memory and CPU under many large messages).'),
+    maxConcurrentScans: int(2, { min: 1, max: 256 }, 'Most messages scanned at once; the others wait (bounds CPU and scanner connections). A message waiting for engine.scanMemory holds no slot, so small mail flows past big mail.'),
     maxRecipients: int(1000, { min: 1, max: 100_000 }, 'Most RCPT TO per message; more get 452 4.5.3.'),
     maxErrors: int(20, { min: 1, max: 1000 }, 'Error replies (4xx/5xx) in one session before it is closed with 421 (like Postfix smtpd_hard_error_limit).'),
     maxLineLength: size(32 * 1024, { min: 1000, max: 16 * MB }, 'Longest line (without CRLF) in a message; a longer one refuses the message with 552 5.3.4.'),

@@ -3,6 +3,7 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { compilePolicy } from '../policy/index.js';
+import { Semaphore } from '../scanners/report.js';
 import type { ScanReport, Scanner, ScanTarget } from '../scanners/types.js';
 import { ByteBudget, ScanAdmission } from './admission.js';
 import { createInspect, scanCost, type WholeReaders } from './inspect.js';
@@ -167,11 +168,18 @@ describe('inspect under the scan memory budget', () => {
       const c = testConfig('/tmp/unused', { engine: { scanMemory: bytes }, limits: { MaxScanTime: maxScanTime } });
       return { generation: 2, config: c, policy: compilePolicy(c), scanner } as unknown as Snapshot;
     };
-    return { running, gates, inspect, target, snapshotWith, logs };
+    /** Lets every scan finish, one after the other, including those let in meanwhile. */
+    const finishAll = async (): Promise<void> => {
+      while (gates.length > 0 || running.now > 0) {
+        gates.shift()?.();
+        await settle();
+      }
+    };
+    return { running, gates, inspect, target, snapshotWith, logs, finishAll };
   }
 
   it('a reload that raises engine.scanMemory lets two big ones run together', async () => {
-    const { running, gates, inspect, target, snapshotWith } = setup(4 * MiB, 60_000);
+    const { running, inspect, target, snapshotWith, finishAll } = setup(4 * MiB, 60_000);
     const a = inspect({ protocol: 'smtp', direction: 'inbound', name: 'a', target: target(3) });
     const b = inspect({ protocol: 'smtp', direction: 'inbound', name: 'b', target: target(3) });
     await settle();
@@ -180,15 +188,12 @@ describe('inspect under the scan memory budget', () => {
     const c = inspect({ protocol: 'smtp', direction: 'inbound', name: 'c', target: target(3), snapshot: bigger });
     await settle();
     assert.equal(running.now, 3, 'the waiting one and the new one both got in');
-    while (gates.length > 0 || running.now > 0) {
-      gates.shift()?.();
-      await settle();
-    }
+    await finishAll();
     assert.deepEqual((await Promise.all([a, b, c])).map((r) => r.decision.action), ['pass', 'pass', 'pass']);
   });
 
   it('two messages bigger than half the budget are scanned one after the other; a small one runs beside them', async () => {
-    const { running, gates, inspect, target, logs } = setup(4 * MiB, 60_000);
+    const { running, inspect, target, logs, finishAll } = setup(4 * MiB, 60_000);
     const a = inspect({ protocol: 'smtp', direction: 'inbound', name: 'a', target: target(3) });
     const b = inspect({ protocol: 'smtp', direction: 'inbound', name: 'b', target: target(3) });
     await settle();
@@ -196,15 +201,49 @@ describe('inspect under the scan memory budget', () => {
     const small = inspect({ protocol: 'smtp', direction: 'inbound', name: 'c', target: { name: 'c', data: new Uint8Array(1024) } });
     await settle();
     assert.equal(running.now, 2, 'the small one is not held up');
-    while (gates.length > 0 || running.now > 0) {
-      gates.shift()?.();
-      await settle();
-    }
+    await finishAll();
     const results = await Promise.all([a, b, small]);
     assert.deepEqual(results.map((r) => r.decision.action), ['pass', 'pass', 'pass']);
     assert.equal(running.most, 2);
     const waited = logs.lines.filter((l) => typeof l['msg'] === 'string' && l['msg'].startsWith('inspection waited for scan memory'));
     assert.deepEqual(waited.map((l) => [l['object'], l['bytes']]), [['b', 3 * MiB]], 'only the one that waited is logged');
+  });
+
+  it('a big message waiting for scan memory holds no gate slot: with one slot, a small one gets it and the big ones follow in turn', async () => {
+    const { running, gates, inspect, target, finishAll } = setup(4 * MiB, 60_000);
+    const gate = new Semaphore(1);
+    const a = inspect({ protocol: 'smtp', direction: 'inbound', name: 'a', target: target(3), gate });
+    await settle();
+    const b = inspect({ protocol: 'smtp', direction: 'inbound', name: 'b', target: target(3), gate });
+    const small = inspect({ protocol: 'smtp', direction: 'inbound', name: 'c', target: { name: 'c', data: new Uint8Array(1024) }, gate });
+    await settle();
+    assert.equal(running.now, 1, 'one slot: only a runs');
+    gates.shift()?.();
+    await settle();
+    assert.equal(running.now, 1, 'a is done; the small one has the slot while b waits for memory or the slot');
+    await finishAll();
+    assert.deepEqual((await Promise.all([a, b, small])).map((r) => r.decision.action), ['pass', 'pass', 'pass']);
+    assert.equal(running.most, 1, 'the gate held: never two scans at once');
+  });
+
+  it('an abort while waiting for the gate is a scanner failure (tempfail) and gives back the memory it was admitted', async () => {
+    const { running, gates, inspect, target } = setup(4 * MiB, 60_000);
+    const gate = new Semaphore(1);
+    const a = inspect({ protocol: 'smtp', direction: 'inbound', name: 'a', target: { name: 'a', data: new Uint8Array(1024) }, gate });
+    await settle();
+    const ac = new AbortController();
+    const b = inspect({ protocol: 'smtp', direction: 'inbound', name: 'b', target: target(3), gate, signal: ac.signal });
+    await settle();
+    ac.abort();
+    const rb = await b;
+    assert.deepEqual([rb.report.verdict, rb.decision.action], ['error', 'tempfail']);
+    // The 3 MiB it was admitted are free again: another 3 MiB object is let in at once (it waits only for the gate).
+    gates.shift()?.();
+    const c = inspect({ protocol: 'smtp', direction: 'inbound', name: 'c', target: target(3), gate });
+    await settle();
+    assert.equal(running.now, 1, 'c runs: b gave its memory back');
+    gates.shift()?.();
+    assert.deepEqual([(await a).decision.action, (await c).decision.action], ['pass', 'pass']);
   });
 
   it('a wait longer than MaxScanTime is a scanner timeout: tempfail, never a pass', async () => {

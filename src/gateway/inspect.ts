@@ -58,6 +58,13 @@ export interface InspectRequest {
   /** The session's snapshot; default the current one. */
   readonly snapshot?: Snapshot;
   readonly signal?: AbortSignal;
+  /**
+   * A cap on scans at once that the caller shares between its sessions
+   * (smtp.maxConcurrentScans). Taken only once the byte budget has admitted
+   * the object: one that waits for scan memory holds no slot, so small
+   * objects keep flowing past a queue of big ones.
+   */
+  readonly gate?: { acquire(signal?: AbortSignal): Promise<() => void> };
 }
 
 export interface InspectDecision {
@@ -277,13 +284,23 @@ async function run(deps: InspectDeps, req: InspectRequest, snapshot: Snapshot, s
   if (typeof admitted === 'object') {
     report = admitted;
   } else {
+    let leaveGate: (() => void) | undefined;
+    let gateFailed: ScanReport | undefined;
+    if (admitted !== undefined && req.gate !== undefined) {
+      try {
+        leaveGate = await req.gate.acquire(signal);
+      } catch (err) {
+        gateFailed = failure('gateway', err, started);
+      }
+    }
     try {
-      report = unreadable ?? (choice.scan
+      report = gateFailed ?? unreadable ?? (choice.scan
         ? await guardedScan(snapshot, req.target, signal, started)
         : { verdict: 'clean', findings: [], errors: [], bytesScanned: 0, durationMs: 0 });
       // Banned names and types are checked even when a scanner failed: a banned file is refused for certain, which beats "try again".
-      if (policy.hasBannedRules && unreadable === undefined) report = await withBanned(report, req, type, snapshot, started);
+      if (policy.hasBannedRules && unreadable === undefined && gateFailed === undefined) report = await withBanned(report, req, type, snapshot, started);
     } finally {
+      leaveGate?.();
       // The object's buffers are garbage now; collected before the next big one is let in, they are not stacked on its own.
       if (big) collectGarbage();
       admitted?.();

@@ -329,18 +329,16 @@ export class ProxySession {
     this.bytes += spool.size;
 
     let result: InspectResult;
-    const release = await this.#d.scanGate.acquire();
     try {
+      // The gate is taken inside, after the byte budget: a big message waiting for memory holds no scan slot.
       result = await this.#d.ctx.inspect({
         protocol: 'smtp', direction, name, target: spool.target(name),
         peers: { client: `${client.remoteAddress}:${client.remotePort}`, server: this.#d.config.nextHop },
-        envelope: { from, rcpts }, sessionId: this.id, snapshot,
+        envelope: { from, rcpts }, sessionId: this.id, snapshot, gate: this.#d.scanGate,
       });
     } catch (err) {
       this.#d.ctx.log.error({ sessionId: this.id, err }, 'inspection failed');
       return { reply: toReply(renderReply('tempfail', { reason: 'inspection failed' }).smtp), what: 'tempfail' };
-    } finally {
-      release();
     }
 
     const d = result.decision;
