@@ -29,42 +29,8 @@ import { logSession } from '../log.js';
 import { renderReply } from '../policy/replies.js';
 import { formatReply } from './codec.js';
 import { FtpSession } from './session.js';
-import { ProxyHeaderReader, type ProxiedClient } from '../gateway/proxy-header.js';
+import { readProxyHeader, type ProxiedClient, type ProxyHeaderOutcome } from '../gateway/proxy-header.js';
 import { accessRules, proxyHeaderAllowed } from './access.js';
-
-/** The client a PROXY header named (none: a health check, the peer is the client), or why there is no valid header. */
-type HeaderOutcome = { readonly ok: true; readonly client: ProxiedClient | undefined } | { readonly ok: false; readonly reason: string };
-
-/** Reads the PROXY header that starts `socket`; the bytes after it are put back for the session. */
-function readProxyHeader(socket: Socket, timeoutMs: number): Promise<HeaderOutcome> {
-  const reader = new ProxyHeaderReader();
-  return new Promise((resolve) => {
-    let finished = false;
-    const finish = (outcome: HeaderOutcome, rest?: Buffer): void => {
-      if (finished) return;
-      finished = true;
-      clearTimeout(timer);
-      socket.off('readable', onReadable);
-      socket.off('end', onEnd);
-      socket.off('close', onEnd);
-      if (rest !== undefined && rest.length > 0) socket.unshift(rest);
-      resolve(outcome);
-    };
-    const onReadable = (): void => {
-      let chunk: Buffer | null;
-      while (!finished && (chunk = socket.read() as Buffer | null) !== null) {
-        const r = reader.push(chunk);
-        if (r.kind === 'error') finish({ ok: false, reason: r.reason });
-        else if (r.kind === 'done') finish({ ok: true, client: r.client }, r.rest);
-      }
-    };
-    const onEnd = (): void => finish({ ok: false, reason: 'the peer closed the connection before the PROXY header' });
-    const timer = setTimeout(() => finish({ ok: false, reason: `no PROXY header within ${timeoutMs} ms` }), timeoutMs);
-    socket.on('readable', onReadable);
-    socket.on('end', onEnd);
-    socket.on('close', onEnd);
-  });
-}
 
 export { FtpSession, MAX_COMMAND_LINE, type SessionContext } from './session.js';
 export { CommandReader, ReplyReader, formatReply, splitCommand, type ServerReply } from './codec.js';
@@ -114,7 +80,7 @@ export class FtpListener implements ProtocolListener {
     const current = ctx.snapshots.current().config;
     const cfg = current.ftp === false ? undefined : current.ftp;
     const peer = socket.remoteAddress ?? '';
-    const header: HeaderOutcome = cfg !== undefined && !proxyHeaderAllowed(accessRules(cfg), peer)
+    const header: ProxyHeaderOutcome = cfg !== undefined && !proxyHeaderAllowed(accessRules(cfg), peer)
       ? { ok: false, reason: 'the peer is not in ftp.proxyProtocolFrom' }
       : await readProxyHeader(socket, cfg?.proxyProtocolTimeout ?? 10_000);
     if (!header.ok) {

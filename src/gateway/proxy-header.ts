@@ -13,7 +13,7 @@
  * Reads untrusted bytes: whatever the peer sends first. Nothing is trusted
  * beyond the syntax; the listener decides whether the peer may send it.
  */
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv4, isIPv6, type Socket } from 'node:net';
 
 export interface ProxiedClient {
   readonly address: string;
@@ -115,4 +115,48 @@ export class ProxyHeaderReader {
     const r = parseV1(b.toString('latin1', 0, nl - 1));
     return 'kind' in r ? r : { kind: 'done', version: 1, client: r.client, rest: b.subarray(nl + 1) };
   }
+}
+
+/** What reading a connection's PROXY header came to. */
+export type ProxyHeaderOutcome =
+  | { readonly ok: true; readonly version: 1 | 2; readonly client: ProxiedClient | undefined }
+  | { readonly ok: false; readonly reason: string };
+
+/**
+ * Reads the PROXY header off a fresh connection, before any protocol code
+ * sees it: bytes after the header are put back for the protocol to read. A
+ * malformed header, the peer closing or failing first, or no header within
+ * `timeoutMs` is `ok: false` with the reason; the caller closes and logs.
+ */
+export function readProxyHeader(socket: Socket, timeoutMs: number): Promise<ProxyHeaderOutcome> {
+  const reader = new ProxyHeaderReader();
+  return new Promise((resolve) => {
+    let finished = false;
+    const finish = (outcome: ProxyHeaderOutcome, rest?: Buffer): void => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(timer);
+      socket.off('readable', onReadable);
+      socket.off('end', onEnd);
+      socket.off('close', onEnd);
+      socket.off('error', onError);
+      if (rest !== undefined && rest.length > 0) socket.unshift(rest);
+      resolve(outcome);
+    };
+    const onReadable = (): void => {
+      let chunk: Buffer | null;
+      while (!finished && (chunk = socket.read() as Buffer | null) !== null) {
+        const r = reader.push(chunk);
+        if (r.kind === 'error') finish({ ok: false, reason: r.reason });
+        else if (r.kind === 'done') finish({ ok: true, version: r.version, client: r.client }, r.rest);
+      }
+    };
+    const onEnd = (): void => finish({ ok: false, reason: 'the peer closed the connection before the PROXY header' });
+    const onError = (err: Error): void => finish({ ok: false, reason: `socket error before the PROXY header: ${err.message}` });
+    const timer = setTimeout(() => finish({ ok: false, reason: `no PROXY header within ${timeoutMs} ms` }), timeoutMs);
+    socket.on('readable', onReadable);
+    socket.on('end', onEnd);
+    socket.on('close', onEnd);
+    socket.on('error', onError);
+  });
 }

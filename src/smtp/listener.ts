@@ -42,7 +42,7 @@ import { logSession } from '../log.js';
 import { renderReply, type Outcome } from '../policy/replies.js';
 import { CidrSet } from '../policy/cidr.js';
 import { Semaphore } from '../scanners/report.js';
-import { ProxyHeaderReader } from '../gateway/proxy-header.js';
+import { readProxyHeader, type ProxyHeaderOutcome } from '../gateway/proxy-header.js';
 import { replyText, type Reply } from './reply.js';
 import { smtpReply } from './replies.js';
 import { redeliver } from './release.js';
@@ -226,46 +226,22 @@ export class SmtpListener implements ProtocolListener {
     const id = connectionId();
     const cfg = this.#current(ctx);
     const peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
-    const reader = new ProxyHeaderReader();
-    let finished = false;
-    const cleanup = (): void => {
-      finished = true;
-      clearTimeout(timer);
-      socket.off('readable', onReadable);
-      socket.off('end', onEnd);
-      socket.off('close', onEnd);
-      socket.off('error', onError);
-    };
-    const fail = (reason: string): void => {
-      if (finished) return;
-      cleanup();
-      ctx.log.warn({ protocol: 'smtp', peer, reason }, 'connection closed: no valid PROXY header');
-      socket.on('error', () => undefined);
-      socket.destroy();
-      // smtp-server only drops the socket on an error here; the log line above is what is left of it.
-      cb(new Error(`Cannot start an SMTP session: ${reason}`));
-    };
-    const onReadable = (): void => {
-      let chunk: Buffer | null;
-      while (!finished && (chunk = socket.read() as Buffer | null) !== null) {
-        const r = reader.push(chunk);
-        if (r.kind === 'more') continue;
-        if (r.kind === 'error') return fail(r.reason);
-        cleanup();
-        if (r.rest.length > 0) socket.unshift(r.rest);
-        ctx.log.debug({ protocol: 'smtp', peer, client: r.client, version: r.version }, 'PROXY header');
-        cb(null, { id, ...(r.client !== undefined ? { remoteAddress: r.client.address, remotePort: r.client.port } : {}) });
-      }
-    };
-    const onEnd = (): void => fail('the peer closed the connection before the PROXY header');
-    const onError = (err: Error): void => fail(`socket error before the PROXY header: ${err.message}`);
-    const timer = setTimeout(() => fail(`no PROXY header within ${cfg.proxyProtocolTimeout} ms`), cfg.proxyProtocolTimeout);
-    socket.on('readable', onReadable);
-    socket.on('end', onEnd);
-    socket.on('close', onEnd);
-    socket.on('error', onError);
     const from = cidrs(cfg.proxyProtocolFrom);
-    if (from.blocks.length > 0 && !from.contains(socket.remoteAddress)) fail('the peer is not in smtp.proxyProtocolFrom');
+    const header: Promise<ProxyHeaderOutcome> = from.blocks.length > 0 && !from.contains(socket.remoteAddress)
+      ? Promise.resolve({ ok: false, reason: 'the peer is not in smtp.proxyProtocolFrom' })
+      : readProxyHeader(socket, cfg.proxyProtocolTimeout);
+    void header.then((h) => {
+      if (!h.ok) {
+        ctx.log.warn({ protocol: 'smtp', peer, reason: h.reason }, 'connection closed: no valid PROXY header');
+        socket.on('error', () => undefined);
+        socket.destroy();
+        // smtp-server only drops the socket on an error here; the log line above is what is left of it.
+        cb(new Error(`Cannot start an SMTP session: ${h.reason}`));
+        return;
+      }
+      ctx.log.debug({ protocol: 'smtp', peer, client: h.client, version: h.version }, 'PROXY header');
+      cb(null, { id, ...(h.client !== undefined ? { remoteAddress: h.client.address, remotePort: h.client.port } : {}) });
+    });
   }
 
   #hook(connection: Connection, ctx: ListenerContext): void {
