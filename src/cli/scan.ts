@@ -23,8 +23,8 @@
 import { lstat, readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { setFlagsFromString } from 'node:v8';
 import { PortcullisError } from '../errors.js';
+import { keepYoungGenerationSmall } from '../gateway/memory.js';
 import { createScanner, loadDatabase, parseScannerSpec, type LoadedDatabase, type ScannerSpec } from '../scanners/index.js';
 import type { ScanReport, Scanner } from '../scanners/types.js';
 
@@ -126,20 +126,6 @@ export async function run(args: string[]): Promise<number> {
     (values.json === true ? process.stderr : process.stdout).write(summary.join('\n'));
   }
   return totals.errors > 0 ? 2 : totals.infected > 0 ? 1 : 0;
-}
-
-/**
- * Keeps V8's young generation at its starting size for this process. Loading
- * a big database allocates fast enough that V8 grows it to 16 MiB semi-spaces,
- * which stay committed for the scan; and short-lived read and unpack buffers
- * (external memory) are freed only when a young or full GC runs, so a bigger
- * young generation also lets more of them pile up. Measured on the benchmark
- * corpus (1.1 M signatures): peak RSS 233-270 -> 207-215 MB, time unchanged.
- * The flag is read whenever V8 would grow the space, so setting it at run
- * time takes effect; node flags cannot be given to the `portcullis` binary.
- */
-function keepYoungGenerationSmall(): void {
-  setFlagsFromString('--semi-space-growth-factor=1');
 }
 
 interface SummaryFacts {

@@ -45,7 +45,16 @@ export function collectGarbage(): boolean {
   return true;
 }
 
-/** Once per process, before the database is compiled: a young generation that stays small. */
+/**
+ * Once per process, before the database is compiled: a young generation
+ * that stays small. Loading a big database allocates fast enough that V8
+ * grows it to 16 MiB semi-spaces, which stay committed; and short-lived
+ * buffers (external memory) are freed only when a GC runs, so a bigger young
+ * generation lets more of them pile up. Measured with `portcullis scan` on
+ * the benchmark corpus (1.1 M signatures): peak RSS 233-270 -> 207-215 MB,
+ * time unchanged. V8 reads the flag whenever it would grow the space, so
+ * setting it at run time takes effect. Used by `start` and `scan`.
+ */
 export function keepYoungGenerationSmall(): void {
   setFlagsFromString('--semi-space-growth-factor=1');
 }
