@@ -29,7 +29,7 @@ import { logSession } from '../log.js';
 import { renderReply } from '../policy/replies.js';
 import { formatReply } from './codec.js';
 import { FtpSession } from './session.js';
-import { readProxyHeader, type ProxiedClient, type ProxyHeaderOutcome } from '../gateway/proxy-header.js';
+import { ProxyHeaderWaits, type ProxiedClient, type ProxyHeaderOutcome } from '../gateway/proxy-header.js';
 import { accessRules, proxyHeaderAllowed } from './access.js';
 
 export { FtpSession, MAX_COMMAND_LINE, type SessionContext } from './session.js';
@@ -44,6 +44,8 @@ export class FtpListener implements ProtocolListener {
   #tracker: SessionTracker | undefined;
   #address: BoundAddress | undefined;
   readonly #sessions = new Map<Socket, FtpSession>();
+  /** Connections whose PROXY header has not come yet; at most ftp.maxSessions. */
+  readonly #headerWaits = new ProxyHeaderWaits();
 
   readonly #proxyProtocol: boolean;
 
@@ -82,7 +84,7 @@ export class FtpListener implements ProtocolListener {
     const peer = socket.remoteAddress ?? '';
     const header: ProxyHeaderOutcome = cfg !== undefined && !proxyHeaderAllowed(accessRules(cfg), peer)
       ? { ok: false, reason: 'the peer is not in ftp.proxyProtocolFrom' }
-      : await readProxyHeader(socket, cfg?.proxyProtocolTimeout ?? 10_000);
+      : await this.#headerWaits.read(socket, cfg?.proxyProtocolTimeout ?? 10_000, cfg?.maxSessions ?? 100);
     if (!header.ok) {
       // Nothing is said: the peer is a balancer that broke the protocol, not a client to answer.
       ctx.log.warn({ protocol: 'ftp', peer: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`, reason: header.reason }, 'connection closed: no valid PROXY header');

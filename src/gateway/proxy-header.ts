@@ -160,3 +160,24 @@ export function readProxyHeader(socket: Socket, timeoutMs: number): Promise<Prox
     socket.on('error', onError);
   });
 }
+
+/**
+ * Connections still owing their PROXY header, capped. Past `max` a new one
+ * is refused at once: a flood of silent connections would otherwise each
+ * hold a socket for the whole timeout before any session limit counts them.
+ */
+export class ProxyHeaderWaits {
+  #waiting = 0;
+
+  get waiting(): number {
+    return this.#waiting;
+  }
+
+  read(socket: Socket, timeoutMs: number, max: number): Promise<ProxyHeaderOutcome> {
+    if (this.#waiting >= max) return Promise.resolve({ ok: false, reason: `too many connections waiting for their PROXY header (${max})` });
+    this.#waiting++;
+    return readProxyHeader(socket, timeoutMs).finally(() => {
+      this.#waiting--;
+    });
+  }
+}

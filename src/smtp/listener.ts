@@ -42,7 +42,7 @@ import { logSession } from '../log.js';
 import { renderReply, type Outcome } from '../policy/replies.js';
 import { CidrSet } from '../policy/cidr.js';
 import { Semaphore } from '../scanners/report.js';
-import { readProxyHeader, type ProxyHeaderOutcome } from '../gateway/proxy-header.js';
+import { ProxyHeaderWaits, type ProxyHeaderOutcome } from '../gateway/proxy-header.js';
 import { replyText, type Reply } from './reply.js';
 import { smtpReply } from './replies.js';
 import { redeliver } from './release.js';
@@ -105,6 +105,8 @@ export class SmtpListener implements ProtocolListener {
   #address: BoundAddress | undefined;
   readonly #sessions = new Map<string, ProxySession>();
   readonly #connections = new Map<string, Connection>();
+  /** Connections whose PROXY header has not come yet; at most smtp.maxSessions. */
+  readonly #headerWaits = new ProxyHeaderWaits();
 
   constructor(config: SmtpConfig) {
     this.#config = config;
@@ -229,7 +231,7 @@ export class SmtpListener implements ProtocolListener {
     const from = cidrs(cfg.proxyProtocolFrom);
     const header: Promise<ProxyHeaderOutcome> = from.blocks.length > 0 && !from.contains(socket.remoteAddress)
       ? Promise.resolve({ ok: false, reason: 'the peer is not in smtp.proxyProtocolFrom' })
-      : readProxyHeader(socket, cfg.proxyProtocolTimeout);
+      : this.#headerWaits.read(socket, cfg.proxyProtocolTimeout, cfg.maxSessions);
     void header.then((h) => {
       if (!h.ok) {
         ctx.log.warn({ protocol: 'smtp', peer, reason: h.reason }, 'connection closed: no valid PROXY header');
