@@ -77,6 +77,8 @@ export interface TransferLogFields {
   readonly quarantineId?: string;
   readonly eventId?: number;
   readonly durationMs: number;
+  /** The scan ran as the file arrived (Scanner.follow), so durationMs holds no scanning. */
+  readonly followed?: true;
   readonly generation: number;
   /** Scanner error codes, when a scanner failed. */
   readonly errors?: readonly string[];
@@ -97,7 +99,7 @@ export const SESSION_LOG_FIELDS = [
 ] as const satisfies readonly (keyof SessionLogFields)[];
 export const TRANSFER_LOG_FIELDS = [
   'protocol', 'sessionId', 'direction', 'client', 'server', 'name', 'size', 'scanned', 'verdict', 'findings', 'action',
-  'class', 'reply', 'quarantineId', 'eventId', 'durationMs', 'generation', 'errors',
+  'class', 'reply', 'quarantineId', 'eventId', 'durationMs', 'followed', 'generation', 'errors',
 ] as const satisfies readonly (keyof TransferLogFields)[];
 type Missing<T, L extends readonly PropertyKey[]> = Exclude<keyof T, L[number]>;
 export const LOG_FIELDS_COMPLETE: [Missing<SessionLogFields, typeof SESSION_LOG_FIELDS>, Missing<TransferLogFields, typeof TRANSFER_LOG_FIELDS>] extends [never, never] ? true : false = true;

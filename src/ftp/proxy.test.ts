@@ -91,6 +91,20 @@ function epsvPort(text: string): number {
   return Number(m[1]);
 }
 
+/** RETR over EPSV: the data received and every reply up to the final one. */
+async function retr(c: TestClient, name: string): Promise<{ data: Buffer; replies: string[] }> {
+  const data = await c.epsv();
+  const got = readAll(data);
+  c.send(`RETR ${name}`);
+  const replies: string[] = [];
+  for (;;) {
+    const r = await c.must();
+    replies.push(r.text);
+    if (r.code >= 200) break;
+  }
+  return { data: await got, replies };
+}
+
 describe('ftp proxy: control channel', () => {
   let h: Harness;
   before(async () => {
@@ -381,19 +395,6 @@ describe('ftp proxy: transfers', () => {
   });
   after(async () => h.done());
 
-  async function retr(c: TestClient, name: string): Promise<{ data: Buffer; replies: string[] }> {
-    const data = await c.epsv();
-    const got = readAll(data);
-    c.send(`RETR ${name}`);
-    const replies: string[] = [];
-    for (;;) {
-      const r = await c.must();
-      replies.push(r.text);
-      if (r.code >= 200) break;
-    }
-    return { data: await got, replies };
-  }
-
   async function stor(c: TestClient, verb: string, content: Buffer): Promise<string[]> {
     const data = await c.epsv();
     c.send(verb);
@@ -634,6 +635,41 @@ describe('ftp proxy: resumed uploads when policy says scan', () => {
       assert.equal((await c.must()).code, 550, 'the appended part is scanned on its own');
     } finally { await h.done(); }
   });
+});
+
+describe('ftp proxy: downloads scanned as they arrive', () => {
+  const big = (seed: number): Buffer => {
+    const b = Buffer.alloc(3 * 1024 * 1024);
+    for (let i = 0, x = seed; i < b.length; i++) { x = (x * 1103515245 + 12345) >>> 0; b[i] = x >>> 24; }
+    return b;
+  };
+  const cases: { name: string; announce?: (size: number) => number; infected: boolean; followed: boolean }[] = [
+    { name: 'a signature in the last bytes of a size-announced download is caught; nothing is delivered', infected: true, followed: true },
+    { name: 'a clean size-announced download arrives byte-identical', infected: false, followed: true },
+    { name: 'a server announcing the wrong size: the spooled file is scanned instead, the signature still caught', announce: (n) => n + 1000, infected: true, followed: false },
+  ];
+  for (const [i, c] of cases.entries()) {
+    it(c.name, async () => {
+      const h = await harness(c.announce !== undefined ? { fake: { announceSize: c.announce } } : {});
+      try {
+        const content = big(i + 1);
+        if (c.infected) eicar().copy(content, content.length - 100);
+        const name = `big-${i}.bin`;
+        h.fake.files.set(name, content);
+        const r = await retr(await h.session(), name);
+        const line = await h.logs.waitFor((l) => l['event'] === 'transfer' && l['name'] === name);
+        assert.equal(line['verdict'], c.infected ? 'infected' : 'clean');
+        if (c.infected) {
+          assert.equal(r.data.length, 0);
+          assert.match(r.replies.at(-1) ?? '', /^550-big-\d\.bin: Eicar-Test-Signature FOUND/);
+        } else {
+          assert.ok(r.data.equals(content));
+          assert.match(r.replies.at(-1) ?? '', /^226 /);
+        }
+        assert.equal(line['followed'] === true, c.followed, 'the transfer line says whether the scan ran as the file arrived');
+      } finally { await h.done(); }
+    });
+  }
 });
 
 describe('ftp proxy: scanner failure', () => {

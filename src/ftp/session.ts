@@ -18,8 +18,10 @@
  * server only after the clean verdict (after a NOOP that proves the server
  * still listens), and the client's 226 only after the server's (while it
  * waits, "226-" continuation lines of that reply keep it alive, and NOOPs
- * the server). REST+RETR
- * fetches and scans the whole file and sends from the offset. The files
+ * the server). A download whose size the server's 150 announces is scanned
+ * as it arrives (Scanner.follow), so the verdict is ready soon after the
+ * last byte instead of a whole scan later; it is still held until then.
+ * REST+RETR fetches and scans the whole file and sends from the offset. The files
  * not held are those the policy will not scan (their name and the true type
  * of their first 64 KiB say so, and no banned rule applies), downloads and
  * STOR/STOU uploads alike: after that head they stream through, and are
@@ -41,11 +43,12 @@ import { isIP, type Socket } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { FtpConfig } from '../config/table.js';
-import type { Inspect, InspectResult } from '../gateway/inspect.js';
+import type { Inspect, InspectRequest, InspectResult } from '../gateway/inspect.js';
 import type { TrackedSession } from '../gateway/listeners.js';
 import type { Logger } from '../log.js';
 import { renderFtp, renderReply, type FtpReply, type FtpReplyName } from '../policy/replies.js';
 import type { FtpTransferCommand } from '../policy/types.js';
+import type { FileFollower } from '../scanners/types.js';
 import { accessRules, checkDestination, clientAllowed, parseGatewayUser } from './access.js';
 import { activeCommand, formatPasv, normaliseAddress, parseEprt, parseEpsvReply, parsePasvReply, parsePort, sameHost } from './addresses.js';
 import { CommandReader, formatReply, relayText, replyText, splitCommand, type CommandEvent, type ServerReply } from './codec.js';
@@ -194,6 +197,14 @@ class Transfer {
 }
 
 class Aborted extends Error {}
+
+type Followed = NonNullable<InspectRequest['followed']>;
+
+/** The size a 150 reply announces: "150 Opening BINARY mode data connection for f (1234 bytes)." */
+function announcedSize(pre: ServerReply): number | undefined {
+  const m = /\((\d{1,15}) bytes\)/i.exec(replyText(pre));
+  return m === null ? undefined : Number(m[1]);
+}
 
 export class FtpSession {
   readonly #socket: Socket;
@@ -772,7 +783,7 @@ export class FtpSession {
     });
   }
 
-  async #inspect(t: Transfer, command: FtpTransferCommand, name: string, spool: Spool): Promise<InspectResult> {
+  async #inspect(t: Transfer, command: FtpTransferCommand, name: string, spool: Spool, followed?: Followed): Promise<InspectResult> {
     this.#transfers++;
     this.#bytes += spool.size;
     return this.#ctx.inspect({
@@ -784,7 +795,28 @@ export class FtpSession {
       sessionId: this.#ctx.tracked.id,
       snapshot: this.#ctx.tracked.snapshot,
       signal: t.abort.signal,
+      ...(followed !== undefined ? { followed } : {}),
     });
+  }
+
+  /**
+   * A scan that runs while a download arrives, when the server announced
+   * its size in the 150 reply (vsftpd, ProFTPD and most others do) and the
+   * session's scanner can follow a file of that type: the engine needs the
+   * size from the start (signatures anchored at the end, hash sizes). The
+   * file is still held whole and nothing is sent before the verdict; the
+   * scan just no longer waits for the last byte to begin. If the size
+   * turns out wrong, the follower's report is dropped and the spooled file
+   * is scanned as before.
+   */
+  #follow(name: string, head: Buffer, pre: ServerReply): Followed | undefined {
+    const size = announcedSize(pre);
+    if (size === undefined) return undefined;
+    const snapshot = this.#ctx.tracked.snapshot;
+    if (!snapshot.policy.chooseScan(name, detectType(head.subarray(0, HEAD_BYTES), name)).scan) return undefined;
+    const scanner = snapshot.scanner;
+    const follower = scanner.follow?.(name, size);
+    return follower === undefined ? undefined : { scanner, follower };
   }
 
   /** The refusal for an object that is not delivered: one line per finding, then the decision's reply. */
@@ -825,7 +857,9 @@ export class FtpSession {
       }
       await spool.append(head);
       const max = this.#config.maxTransferSize;
-      const received = spool.size > max ? 'tooBig' : ended ? 'complete' : await receive(spool, from, max);
+      const followed = ended || head.byteLength > max ? undefined : this.#follow(name, head, pre);
+      followed?.follower.write(head);
+      const received = spool.size > max ? 'tooBig' : ended ? 'complete' : await receive(spool, from, max, followed?.follower);
       const t1 = performance.now();
       this.#checkAbort(t);
       if (received === 'tooBig') {
@@ -846,7 +880,7 @@ export class FtpSession {
       }
       t.step = 'scanning';
       const t2 = performance.now();
-      const result = await this.#inspect(t, 'RETR', name, spool);
+      const result = await this.#inspect(t, 'RETR', name, spool, followed);
       const t3 = performance.now();
       this.#checkAbort(t);
       this.#stopKeepalive(t);
@@ -1198,9 +1232,9 @@ function relay(from: Socket, to: Socket, signal: AbortSignal): Promise<void> {
 }
 
 /** A data socket into the spool; a connection reset is a lost transfer (426), not an internal error. */
-async function receive(spool: Spool, from: Socket, max: number): Promise<'complete' | 'tooBig'> {
+async function receive(spool: Spool, from: Socket, max: number, follower?: FileFollower): Promise<'complete' | 'tooBig'> {
   try {
-    return await spool.receive(from, max);
+    return await spool.receive(from, max, follower === undefined ? undefined : (chunk) => follower.write(chunk));
   } catch (err) {
     if (from.errored !== err && !from.destroyed) throw err;
     throw new DataError('lost', `data connection lost: ${err instanceof Error ? err.message : String(err)}`);

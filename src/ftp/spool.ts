@@ -111,9 +111,11 @@ export class Spool {
    * about 3 MiB, each written with one writev while the next gathers, so the
    * disk's latency does not stall the network; chunks of a reused read
    * buffer are copied into a pooled staging buffer first. While two batches
-   * wait for the disk the socket stops reading.
+   * wait for the disk the socket stops reading. `tap`, when given, is shown
+   * each chunk first, in order, before anything may reuse its memory (a scan
+   * that follows the file as it arrives).
    */
-  receive(source: Socket, maxBytes: number): Promise<ReceiveResult> {
+  receive(source: Socket, maxBytes: number, tap?: (chunk: Buffer) => void): Promise<ReceiveResult> {
     const fh = this.#fh;
     if (fh === undefined) return Promise.reject(new Error('Cannot receive into the spool: it is closed'));
     this.#fh = undefined;
@@ -168,6 +170,7 @@ export class Spool {
         if (settled) return false;
         this.#size += chunk.byteLength;
         if (this.#size > maxBytes) { settle('tooBig'); return false; }
+        tap?.(chunk);
         if (!reused) {
           batch.push(chunk);
         } else if (chunk.byteLength > STAGE) {

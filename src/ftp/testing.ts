@@ -23,6 +23,8 @@ export interface FakeServerOptions {
   /** Send RETR data in chunks of this size with `chunkDelayMs` between them. */
   readonly chunkSize?: number;
   readonly chunkDelayMs?: number;
+  /** The size a RETR's 150 announces, given the true one (default: the true one). */
+  readonly announceSize?: (size: number) => number;
   /** Extra text lines of the greeting (multi-line 220). */
   readonly greetingLines?: readonly string[];
 }
@@ -115,7 +117,7 @@ export class FakeFtpServer {
     const sendFile = async (buf: Buffer): Promise<void> => {
       let s: Socket;
       try { s = await openData(); } catch { say('425 no data connection'); return; }
-      say(`150 Opening BINARY mode data connection (${buf.length} bytes)`);
+      say(`150 Opening BINARY mode data connection (${o.announceSize?.(buf.length) ?? buf.length} bytes)`);
       let stopped = false;
       transfer = { stop: () => { stopped = true; s.destroy(); } };
       const size = o.chunkSize ?? buf.length;

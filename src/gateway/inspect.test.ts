@@ -102,4 +102,24 @@ describe('inspect with stand-in stores and scanners', () => {
     assert.equal(r.report.verdict, 'clean');
     assert.equal(s.released, 0);
   });
+
+  describe('a scan made as the file arrived (followed)', () => {
+    const clean: ScanReport = { verdict: 'clean', findings: [], errors: [], bytesScanned: 7, durationMs: 1 };
+    const cases: { name: string; follower: ScanReport | undefined; sameScanner: boolean; want: string; scans: number }[] = [
+      { name: 'its report is taken in place of a scan when it stands for the file', follower: infected, sameScanner: true, want: 'infected', scans: 0 },
+      { name: 'a follower that cannot stand for the file: the file is scanned', follower: undefined, sameScanner: true, want: 'clean', scans: 1 },
+      { name: 'a follower of another scanner (a reload in between): the file is scanned', follower: infected, sameScanner: false, want: 'clean', scans: 1 },
+    ];
+    for (const c of cases) {
+      it(c.name, async () => {
+        let scans = 0;
+        const scanner = scannerOf(async () => { scans++; return clean; });
+        let ended = 0;
+        const follower = { write: () => undefined, end: () => { ended++; return c.follower; } };
+        const followed = { scanner: c.sameScanner ? scanner : scannerOf(async () => clean), follower };
+        const r = await createInspect(deps(source(scanner)))({ protocol: 'ftp', direction: 'inbound', name: 'f', target: { name: 'f', data: DATA }, followed });
+        assert.deepEqual([r.report.verdict, scans, ended], [c.want, c.scans, c.sameScanner ? 1 : 0]);
+      });
+    }
+  });
 });

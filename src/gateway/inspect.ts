@@ -36,7 +36,7 @@ import type { ObjectFact } from '../policy/banned.js';
 import type { PolicyDecision } from '../policy/actions.js';
 import type { Reply } from '../policy/replies.js';
 import type { Action, Direction, Protocol } from '../policy/types.js';
-import type { Finding, ScanReport, ScanTarget } from '../scanners/types.js';
+import type { FileFollower, Finding, ScanReport, Scanner, ScanTarget } from '../scanners/types.js';
 import type { Snapshot, SnapshotSource } from './snapshot.js';
 import type { Envelope, EventInput } from '../events/types.js';
 import type { EventStore } from '../events/store.js';
@@ -65,6 +65,14 @@ export interface InspectRequest {
    * objects keep flowing past a queue of big ones.
    */
   readonly gate?: { acquire(signal?: AbortSignal): Promise<() => void> };
+  /**
+   * A scan that already ran as the file arrived (Scanner.follow), with the
+   * scanner that made it. Its report is taken in place of scanning the
+   * file when the policy scans it and that scanner is still the
+   * snapshot's; when the follower cannot stand for the whole file, the
+   * file is scanned as usual.
+   */
+  readonly followed?: { readonly scanner: Scanner; readonly follower: FileFollower };
 }
 
 export interface InspectDecision {
@@ -167,6 +175,13 @@ async function guardedScan(snapshot: Snapshot, target: ScanTarget, signal: Abort
     clearTimeout(timer);
     signal?.removeEventListener('abort', onAbort);
   }
+}
+
+/** The report of a scan made as the file arrived, when it stands for this file and this snapshot's scanner. */
+function followedReport(req: InspectRequest, snapshot: Snapshot): ScanReport | undefined {
+  const f = req.followed;
+  if (f === undefined || f.scanner !== snapshot.scanner) return undefined;
+  return f.follower.end();
 }
 
 /** Why a scan failed, in words fit for a reply ("clamd timed out"). */
@@ -281,6 +296,7 @@ async function run(deps: InspectDeps, req: InspectRequest, snapshot: Snapshot, s
   const admitted = opens ? await admit(deps, req, admission, cost, snapshot, started) : undefined;
   const big = admitted !== undefined && cost >= COLLECT_AFTER_BYTES;
   let report: ScanReport;
+  let followed: ScanReport | undefined;
   if (typeof admitted === 'object') {
     report = admitted;
   } else {
@@ -295,7 +311,7 @@ async function run(deps: InspectDeps, req: InspectRequest, snapshot: Snapshot, s
     }
     try {
       report = gateFailed ?? unreadable ?? (choice.scan
-        ? await guardedScan(snapshot, req.target, signal, started)
+        ? (followed = followedReport(req, snapshot)) ?? await guardedScan(snapshot, req.target, signal, started)
         : { verdict: 'clean', findings: [], errors: [], bytesScanned: 0, durationMs: 0 });
       // Banned names and types are checked even when a scanner failed: a banned file is refused for certain, which beats "try again".
       if (policy.hasBannedRules && unreadable === undefined && gateFailed === undefined) report = await withBanned(report, req, type, snapshot, started);
@@ -381,6 +397,7 @@ async function run(deps: InspectDeps, req: InspectRequest, snapshot: Snapshot, s
     ...(quarantineId !== undefined ? { quarantineId } : {}),
     ...(eventId !== undefined ? { eventId } : {}),
     durationMs: Math.round(durationMs * 10) / 10,
+    ...(followed !== undefined ? { followed: true as const } : {}),
     generation: snapshot.generation,
     ...(report.errors.length > 0 ? { errors: report.errors.map((e) => e.code) } : {}),
   });

@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { gzipSync, zipSync } from 'fflate';
 import type { CompiledDatabase, EngineFinding, EngineScan, ScanOptions } from '../engine/types.js';
 import { BuiltinScanner } from './builtin.js';
+import { filler } from './testing.js';
 
 const EICAR = Buffer.from('X5O!P%@AP[4\\PZX54(P^)7CC)7}$' + 'EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*');
 
@@ -36,18 +37,6 @@ class RecordingDb implements CompiledDatabase {
     s.write(data);
     return s.end();
   }
-}
-
-function filler(n: number, seed = 1): Buffer {
-  const b = Buffer.alloc(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    b[i] = x & 0xff;
-  }
-  return b;
 }
 
 /** ELF-looking bytes (a type with no extractor) with EICAR at `at`. */

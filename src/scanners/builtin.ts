@@ -25,10 +25,10 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { detectType, walk } from '../content/index.js';
 import { DEFAULT_LIMITS, limitFinding, type Limits } from '../content/limits.js';
 import type { FileType } from '../content/types.js';
-import type { CompiledDatabase, EngineFinding, TargetType } from '../engine/types.js';
+import type { CompiledDatabase, EngineFinding, EngineScan, TargetType } from '../engine/types.js';
 import { PortcullisError } from '../errors.js';
 import { failedReport, finishedReport } from './report.js';
-import type { Finding, ScanCallOptions, ScanReport, Scanner, ScanTarget } from './types.js';
+import type { FileFollower, Finding, ScanCallOptions, ScanReport, Scanner, ScanTarget } from './types.js';
 
 export interface BuiltinOptions {
   /** The compiled database every scan uses. */
@@ -145,29 +145,158 @@ export class BuiltinScanner implements Scanner {
     file: FileHandle, target: { name: string; path: string; size: number }, buffer: Buffer, headLength: number,
     type: FileType, found: Findings, signal: AbortSignal | undefined,
   ): Promise<number> {
-    const budget = this.limits.MaxScanSize;
-    const deadline = performance.now() + this.limits.MaxScanTime;
-    const scan = this.db.scan({ size: target.size, target: type.target });
-    scan.write(buffer.subarray(0, headLength));
+    const started = performance.now();
+    const stream = new StreamScan(this, { name: target.name, size: target.size, target: type.target }, found, () => performance.now() - started);
+    stream.write(buffer.subarray(0, headLength));
     let bytes = headLength;
-    while (bytes < budget) {
+    while (stream.wantsMore) {
       signal?.throwIfAborted();
-      if (performance.now() > deadline) {
-        found.add(limitFinding('MaxScanTime'), [target.name]);
-        break;
-      }
-      const want = Math.min(buffer.byteLength, budget - bytes);
+      const want = Math.min(buffer.byteLength, this.limits.MaxScanSize - bytes);
       const { bytesRead } = await file.read(buffer, 0, want, bytes).catch((cause: unknown) => {
         throw inputError(target.path, cause);
       });
       if (bytesRead === 0) break;
-      scan.write(buffer.subarray(0, bytesRead));
+      stream.write(buffer.subarray(0, bytesRead));
       bytes += bytesRead;
     }
-    found.addEngine(scan.end(), [target.name]);
-    if (target.size > this.limits.MaxFileSize) found.add(limitFinding('MaxFileSize'), [target.name]);
-    if (bytes >= budget && target.size > budget) found.add(limitFinding('MaxScanSize'), [target.name]);
-    return bytes;
+    return stream.end();
+  }
+
+  /**
+   * Follows a file that is still arriving (see Scanner.follow): the same
+   * scan #scanFile would make of it, fed as it comes. Only for files it
+   * would stream: one of at most a chunk is read whole and walked, and a
+   * container within MaxFileSize is unpacked, so for those it declines.
+   */
+  follow(name: string, size: number): FileFollower | undefined {
+    if (!Number.isSafeInteger(size) || size <= this.#chunkSize) return undefined;
+    return new Follower(this, name, size);
+  }
+}
+
+/**
+ * One object streamed through the engine, with the limits applied as
+ * #stream always did: bytes past MaxScanSize are not scanned, time past
+ * MaxScanTime (as `elapsed` counts it) stops the scan, and each limit met
+ * is a finding, never a silent pass.
+ */
+class StreamScan {
+  readonly #scan: EngineScan;
+  readonly #budget: number;
+  readonly #maxTime: number;
+  readonly #object: { readonly name: string; readonly size: number };
+  readonly #found: Findings;
+  readonly #elapsed: () => number;
+  readonly #limits: Limits;
+  #bytes = 0;
+  #outOfTime = false;
+
+  constructor(scanner: BuiltinScanner, object: { name: string; size: number; target: TargetType }, found: Findings, elapsed: () => number) {
+    this.#scan = scanner.db.scan({ size: object.size, target: object.target });
+    this.#limits = scanner.limits;
+    this.#budget = scanner.limits.MaxScanSize;
+    this.#maxTime = scanner.limits.MaxScanTime;
+    this.#object = object;
+    this.#found = found;
+    this.#elapsed = elapsed;
+  }
+
+  get wantsMore(): boolean {
+    return this.#bytes < this.#budget && !this.#outOfTime;
+  }
+
+  /** Scans the next bytes, as far as the limits let it. */
+  write(chunk: Uint8Array): void {
+    if (!this.wantsMore) return;
+    if (this.#bytes > 0 && this.#elapsed() > this.#maxTime) {
+      this.#outOfTime = true;
+      return;
+    }
+    const part = chunk.byteLength <= this.#budget - this.#bytes ? chunk : chunk.subarray(0, this.#budget - this.#bytes);
+    this.#scan.write(part);
+    this.#bytes += part.byteLength;
+  }
+
+  /** Adds the engine's findings and the limits met; returns the bytes scanned. */
+  end(): number {
+    const { name, size } = this.#object;
+    this.#found.addEngine(this.#scan.end(), [name]);
+    if (this.#outOfTime) this.#found.add(limitFinding('MaxScanTime'), [name]);
+    if (size > this.#limits.MaxFileSize) this.#found.add(limitFinding('MaxFileSize'), [name]);
+    if (this.#bytes >= this.#budget && size > this.#budget) this.#found.add(limitFinding('MaxScanSize'), [name]);
+    return this.#bytes;
+  }
+}
+
+/**
+ * The builtin scanner's FileFollower. It gathers the head first, as
+ * #scanFile reads it, and decides from it: a container within MaxFileSize
+ * would be unpacked from the whole file, so it gives up; anything else is
+ * streamed through a StreamScan as it arrives. MaxScanTime counts the time
+ * spent scanning, not the time spent waiting for the network.
+ */
+class Follower implements FileFollower {
+  readonly #scanner: BuiltinScanner;
+  readonly #name: string;
+  readonly #size: number;
+  readonly #found: Findings;
+  #head: Buffer | undefined;
+  #headFill = 0;
+  #stream: StreamScan | undefined;
+  /** Every byte written, scanned or not (the size check at the end). */
+  #seen = 0;
+  #spentMs = 0;
+  #off = false;
+
+  constructor(scanner: BuiltinScanner, name: string, size: number) {
+    this.#scanner = scanner;
+    this.#name = name;
+    this.#size = size;
+    this.#found = new Findings(scanner.name);
+    this.#head = Buffer.allocUnsafe(HEAD_BYTES);
+  }
+
+  write(chunk: Uint8Array): void {
+    this.#seen += chunk.byteLength;
+    if (this.#off) return;
+    const started = performance.now();
+    try {
+      let rest = chunk;
+      const head = this.#head;
+      if (head !== undefined) {
+        const n = Math.min(rest.byteLength, HEAD_BYTES - this.#headFill);
+        head.set(rest.subarray(0, n), this.#headFill);
+        this.#headFill += n;
+        rest = rest.subarray(n);
+        if (this.#headFill < HEAD_BYTES) return;
+        this.#head = undefined;
+        const type = detectType(head, this.#name);
+        if (type.container && this.#size <= this.#scanner.limits.MaxFileSize) {
+          this.#off = true;
+          return;
+        }
+        this.#stream = new StreamScan(this.#scanner, { name: this.#name, size: this.#size, target: type.target }, this.#found, () => this.#spentMs);
+        this.#stream.write(head);
+      }
+      if (rest.byteLength > 0) this.#stream?.write(rest);
+    } catch {
+      // The engine does not throw on content; should it anyway, the file is scanned again from the spool.
+      this.#off = true;
+    } finally {
+      this.#spentMs += performance.now() - started;
+    }
+  }
+
+  end(): ScanReport | undefined {
+    const stream = this.#stream;
+    this.#off = true;
+    if (stream === undefined || this.#seen !== this.#size) return undefined;
+    try {
+      const bytes = stream.end();
+      return { ...finishedReport(this.#found.list, 0, bytes), durationMs: this.#spentMs };
+    } catch {
+      return undefined;
+    }
   }
 }
 

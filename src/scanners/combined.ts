@@ -7,7 +7,7 @@
  * failure because the object is known to be bad whatever the others say.
  * Reads no bytes itself.
  */
-import type { ScanCallOptions, ScanReport, Scanner, ScanTarget } from './types.js';
+import type { FileFollower, ScanCallOptions, ScanReport, Scanner, ScanTarget } from './types.js';
 
 export interface CombinedOptions {
   /** Treat a failed member as clean (its errors stay in the report). Default false: fail closed. */
@@ -38,6 +38,26 @@ export class CombinedScanner implements Scanner {
 
   async close(): Promise<void> {
     await Promise.all(this.#scanners.map((s) => s.close()));
+  }
+
+  /** Follows a file only when every member can: a report that left one out would not be this scanner's. */
+  follow(name: string, size: number): FileFollower | undefined {
+    const followers: FileFollower[] = [];
+    for (const s of this.#scanners) {
+      const f = s.follow?.(name, size);
+      if (f === undefined) return undefined;
+      followers.push(f);
+    }
+    return {
+      write: (chunk) => { for (const f of followers) f.write(chunk); },
+      end: () => {
+        const reports = followers.map((f) => f.end());
+        if (reports.some((r) => r === undefined)) return undefined;
+        const done = reports as ScanReport[];
+        // The members scanned side by side with the network: the time is the longest one's scanning, not the transfer's.
+        return { ...mergeReports(done, { failOpen: this.#failOpen, started: 0 }), durationMs: Math.max(...done.map((r) => r.durationMs)) };
+      },
+    };
   }
 }
 

@@ -39,6 +39,26 @@ export interface Scanner {
   readonly name: string;
   scan(target: ScanTarget, options?: ScanCallOptions): Promise<ScanReport>;
   close(): Promise<void>;
+  /**
+   * Starts scanning a file of `size` bytes (as its sender announced it)
+   * while it is still arriving, so that the scan runs beside the network
+   * instead of after it. Undefined when this scanner cannot (it needs the
+   * whole file, or scanning as it arrives would gain nothing for this size).
+   */
+  follow?(name: string, size: number): FileFollower | undefined;
+}
+
+/**
+ * A scan fed the bytes of a file as they arrive. Its report stands for the
+ * file only when exactly the announced bytes arrived; otherwise end() says
+ * undefined and the file is scanned as usual, so a wrong announcement costs
+ * time, never a verdict.
+ */
+export interface FileFollower {
+  /** The file's next bytes, in order; scanned before it returns (the chunk may be reused afterwards). Never throws. */
+  write(chunk: Uint8Array): void;
+  /** The report for the whole file, or undefined when this scan cannot stand for it (other size, gave up). Call once. */
+  end(): ScanReport | undefined;
 }
 
 /** Finding classes the policy maps to actions. */
