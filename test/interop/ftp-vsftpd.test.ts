@@ -37,6 +37,7 @@ describe('FTP proxy between vsftpd and real clients', () => {
     await writeFile(join(pub, 'eicar.com'), eicar());
     await writeFile(join(pub, 'eicar-head.bin'), Buffer.concat([eicar(), randomBytes(5000)]));
     await writeFile(join(pub, 'notes.txt'), 'plain words\n'.repeat(1000));
+    await writeFile(join(pub, 'eicar-tail.bin'), Buffer.concat([randomBytes(3 * 1024 * 1024), eicar()]));
     await writeFile(join(pub, `big-${BIG_MB}M.bin`), big);
     const common = { limits: { MaxFileSize: '1GB', MaxScanSize: '1GB' }, policy: { scanAll: false } };
     proxy = await startProxy(join(dir, 'proxy'), { upstream: vsftpd.address, keepaliveInterval: '1s', dataTimeout: '10s' }, common);
@@ -120,6 +121,20 @@ describe('FTP proxy between vsftpd and real clients', () => {
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /Eicar-Test-Signature FOUND/);
     assert.equal((await readFile(out)).length, 1000, 'nothing was appended');
+  });
+
+  it('vsftpd announces the size in its 150, so a scanned download is scanned as it arrives: a signature in its last bytes is caught, a clean one is byte-identical', async () => {
+    const bad = await run('curl', ['-sS', '-v', '-o', join(dir, 'eicar-tail.bin'), url('/pub/eicar-tail.bin')]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /< 550-eicar-tail\.bin: Eicar-Test-Signature FOUND/);
+    const badLine = await proxy.logs.waitFor((l) => l['event'] === 'transfer' && l['name'] === 'eicar-tail.bin');
+    assert.deepEqual([badLine['verdict'], badLine['followed']], ['infected', true]);
+    const out = join(dir, 'followed-clean.bin');
+    const good = await run('curl', ['-sS', '-o', out, url('/pub/clean.bin')]);
+    assert.equal(good.code, 0, good.stderr);
+    assert.deepEqual(await readFile(out), clean);
+    const goodLine = await proxy.logs.waitFor((l) => l['event'] === 'transfer' && l['name'] === 'clean.bin' && l['followed'] === true);
+    assert.equal(goodLine['verdict'], 'clean');
   });
 
   it(`curl: a ${BIG_MB} MB scanned download and upload finish without timing out`, async () => {
