@@ -643,10 +643,13 @@ describe('ftp proxy: downloads scanned as they arrive', () => {
     for (let i = 0, x = seed; i < b.length; i++) { x = (x * 1103515245 + 12345) >>> 0; b[i] = x >>> 24; }
     return b;
   };
-  const cases: { name: string; announce?: (size: number) => number; infected: boolean; followed: boolean }[] = [
+  const cases: { name: string; announce?: (size: number) => number | undefined; askSize?: string; infected: boolean; followed: boolean }[] = [
     { name: 'a signature in the last bytes of a size-announced download is caught; nothing is delivered', infected: true, followed: true },
     { name: 'a clean size-announced download arrives byte-identical', infected: false, followed: true },
     { name: 'a server announcing the wrong size: the spooled file is scanned instead, the signature still caught', announce: (n) => n + 1000, infected: true, followed: false },
+    { name: 'a 150 without a size, after the client asked SIZE of that file: followed by the SIZE answer', announce: () => undefined, askSize: 'same', infected: true, followed: true },
+    { name: 'a 150 without a size, SIZE asked of another file: not followed, the spooled file is scanned', announce: () => undefined, askSize: 'other', infected: true, followed: false },
+    { name: 'a 150 without a size and no SIZE asked: not followed, the spooled file is scanned', announce: () => undefined, infected: true, followed: false },
   ];
   for (const [i, c] of cases.entries()) {
     it(c.name, async () => {
@@ -656,7 +659,10 @@ describe('ftp proxy: downloads scanned as they arrive', () => {
         if (c.infected) eicar().copy(content, content.length - 100);
         const name = `big-${i}.bin`;
         h.fake.files.set(name, content);
-        const r = await retr(await h.session(), name);
+        h.fake.files.set('other.bin', Buffer.alloc(10));
+        const session = await h.session();
+        if (c.askSize !== undefined) assert.equal((await session.command(`SIZE ${c.askSize === 'same' ? name : 'other.bin'}`)).code, 213);
+        const r = await retr(session, name);
         const line = await h.logs.waitFor((l) => l['event'] === 'transfer' && l['name'] === name);
         assert.equal(line['verdict'], c.infected ? 'infected' : 'clean');
         if (c.infected) {

@@ -18,8 +18,8 @@
  * server only after the clean verdict (after a NOOP that proves the server
  * still listens), and the client's 226 only after the server's (while it
  * waits, "226-" continuation lines of that reply keep it alive, and NOOPs
- * the server). A download whose size the server's 150 announces is scanned
- * as it arrives (Scanner.follow), so the verdict is ready soon after the
+ * the server). A download of known size (the server's 150, or the client's
+ * SIZE just before) is scanned as it arrives (Scanner.follow), so the verdict is ready soon after the
  * last byte instead of a whole scan later; it is still held until then.
  * REST+RETR fetches and scans the whole file and sends from the offset. The files
  * not held are those the policy will not scan (their name and the true type
@@ -109,6 +109,7 @@ const COMMANDS: Readonly<Record<string, CommandRow>> = {
   LIST: { states: READY, handler: (s, _a, line) => s.listing(line) },
   NLST: { states: READY, handler: (s, _a, line) => s.listing(line) },
   MLSD: { states: READY, handler: (s, _a, line) => s.listing(line) },
+  SIZE: { states: CONNECTED, handler: (s, arg, line) => s.size(arg, line) },
   RETR: { states: READY, handler: (s, arg) => s.download(arg) },
   STOR: { states: READY, handler: (s, arg) => s.upload('STOR', arg) },
   APPE: { states: READY, handler: (s, arg) => s.upload('APPE', arg) },
@@ -216,6 +217,8 @@ export class FtpSession {
   #server = '';
   #clientData: DataEndpoint | undefined;
   #restOffset = 0;
+  /** The server's answer to the client's last SIZE (curl, lftp and most clients ask before RETR): the size to follow a download by when the 150 names none. */
+  #sizeHint: { readonly path: string; readonly size: number } | undefined;
   #noEpsv = false;
   #transfer: Transfer | undefined;
   readonly #queue: CommandEvent[] = [];
@@ -405,6 +408,14 @@ export class FtpSession {
   /** Relays a command and its reply unchanged. */
   async relay(line: string): Promise<void> {
     const r = await this.#up().command(line);
+    this.#write(relayText(r), 'latin1');
+  }
+
+  /** Relays SIZE and keeps the answer as a hint for a RETR of the same path (only a hint: a wrong one costs a second scan, never a verdict). */
+  async size(arg: string, line: string): Promise<void> {
+    const r = await this.#up().command(line);
+    const m = r.code === 213 ? /^(\d{1,15})\s*$/.exec(replyText(r)) : null;
+    this.#sizeHint = m === null ? undefined : { path: arg, size: Number(m[1]) };
     this.#write(relayText(r), 'latin1');
   }
 
@@ -800,17 +811,17 @@ export class FtpSession {
   }
 
   /**
-   * A scan that runs while a download arrives, when the server announced
-   * its size in the 150 reply (vsftpd, ProFTPD and most others do) and the
-   * session's scanner can follow a file of that type: the engine needs the
+   * A scan that runs while a download arrives, when its size is known (the
+   * server's 150 names it, as vsftpd and ProFTPD write it, or the client
+   * asked SIZE just before) and the session's scanner can follow a file of
+   * that type: the engine needs the
    * size from the start (signatures anchored at the end, hash sizes). The
    * file is still held whole and nothing is sent before the verdict; the
    * scan just no longer waits for the last byte to begin. If the size
    * turns out wrong, the follower's report is dropped and the spooled file
    * is scanned as before.
    */
-  #follow(name: string, head: Buffer, pre: ServerReply): Followed | undefined {
-    const size = announcedSize(pre);
+  #follow(name: string, head: Buffer, size: number | undefined): Followed | undefined {
     if (size === undefined) return undefined;
     const snapshot = this.#ctx.tracked.snapshot;
     if (!snapshot.policy.chooseScan(name, detectType(head.subarray(0, HEAD_BYTES), name)).scan) return undefined;
@@ -834,6 +845,8 @@ export class FtpSession {
   async download(arg: string): Promise<void> {
     const offset = this.#restOffset;
     this.#restOffset = 0;
+    const hint = this.#sizeHint?.path === arg ? this.#sizeHint.size : undefined;
+    this.#sizeHint = undefined;
     const t = this.#begin('RETR');
     if (t === undefined) return;
     const name = displayName(arg);
@@ -857,7 +870,7 @@ export class FtpSession {
       }
       await spool.append(head);
       const max = this.#config.maxTransferSize;
-      const followed = ended || head.byteLength > max ? undefined : this.#follow(name, head, pre);
+      const followed = ended || head.byteLength > max ? undefined : this.#follow(name, head, announcedSize(pre) ?? hint);
       followed?.follower.write(head);
       const received = spool.size > max ? 'tooBig' : ended ? 'complete' : await receive(spool, from, max, followed?.follower);
       const t1 = performance.now();

@@ -23,8 +23,8 @@ export interface FakeServerOptions {
   /** Send RETR data in chunks of this size with `chunkDelayMs` between them. */
   readonly chunkSize?: number;
   readonly chunkDelayMs?: number;
-  /** The size a RETR's 150 announces, given the true one (default: the true one). */
-  readonly announceSize?: (size: number) => number;
+  /** The size a RETR's 150 announces, given the true one (default: the true one; undefined: none, as FileZilla Server and IIS answer). */
+  readonly announceSize?: (size: number) => number | undefined;
   /** Extra text lines of the greeting (multi-line 220). */
   readonly greetingLines?: readonly string[];
 }
@@ -117,7 +117,8 @@ export class FakeFtpServer {
     const sendFile = async (buf: Buffer): Promise<void> => {
       let s: Socket;
       try { s = await openData(); } catch { say('425 no data connection'); return; }
-      say(`150 Opening BINARY mode data connection (${o.announceSize?.(buf.length) ?? buf.length} bytes)`);
+      const announced = o.announceSize === undefined ? buf.length : o.announceSize(buf.length);
+      say(announced === undefined ? '150 Opening BINARY mode data connection' : `150 Opening BINARY mode data connection (${announced} bytes)`);
       let stopped = false;
       transfer = { stop: () => { stopped = true; s.destroy(); } };
       const size = o.chunkSize ?? buf.length;
