@@ -6,7 +6,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
-import { readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -692,6 +692,43 @@ describe('ftp proxy: scanner failure', () => {
       assert.equal((await got).length, 0);
     } finally { await h.done(); }
   });
+});
+
+describe('ftp proxy: a spool that cannot be written', () => {
+  for (const verb of ['RETR', 'STOR'] as const) {
+    it(`${verb}: 451 with a log line, nothing delivered, and the session's replies stay in step`, async () => {
+      const h = await harness();
+      try {
+        h.fake.files.set('f.exe', randomBytes(200_000));
+        const spoolDir = join(h.dataDir, 'spool', 'ftp');
+        await rm(spoolDir, { recursive: true, force: true });
+        await mkdir(join(h.dataDir, 'spool'), { recursive: true });
+        await writeFile(spoolDir, 'not a folder');
+        const c = await h.session();
+        const data = await c.epsv();
+        const got = readAll(data);
+        c.send(verb === 'RETR' ? 'RETR f.exe' : 'STOR up.exe');
+        let r = await c.must();
+        if (r.code === 150) { await writeAll(data, randomBytes(1000)); r = await c.must(); } else if (verb === 'STOR') data.destroy();
+        assert.equal(r.code, 451, r.text);
+        assert.match(r.text, /could not store the file/);
+        if (verb === 'RETR') assert.equal((await got).length, 0);
+        assert.equal(h.fake.uploads.length, 0, 'nothing reached the server');
+        const logged = await h.logs.waitFor((l) => l['msg'] === 'ftp command failed');
+        assert.match(JSON.stringify(logged['err']), /ENOTDIR|EEXIST/, 'the log line names the cause');
+        // Every later command reads its own reply: nothing the server still owed is taken for it.
+        assert.equal((await c.command('PWD')).code, 257);
+        assert.equal((await c.command('SYST')).code, 215);
+        await rm(spoolDir, { force: true });
+        const again = await c.epsv();
+        const got2 = readAll(again);
+        c.send('RETR f.exe');
+        assert.equal((await c.must()).code, 150);
+        assert.equal((await c.must()).code, 226);
+        assert.deepEqual(await got2, h.fake.files.get('f.exe'));
+      } finally { await h.done(); }
+    });
+  }
 });
 
 describe('ftp proxy: long transfers, ABOR and departures', () => {

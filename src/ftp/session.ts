@@ -54,7 +54,7 @@ import { activeCommand, formatPasv, normaliseAddress, parseEprt, parseEpsvReply,
 import { CommandReader, formatReply, relayText, replyText, splitCommand, type CommandEvent, type ServerReply } from './codec.js';
 import { ActiveEndpoint, ChunkReader, DataError, parsePortRange, PassiveEndpoint, readIntoReusedBuffer, type DataEndpoint } from './data.js';
 import { detectType } from '../content/filetype.js';
-import { Spool } from './spool.js';
+import { Spool, SpoolError } from './spool.js';
 import { Upstream, UpstreamError } from './upstream.js';
 
 /** The head inspect() reads for the true type (src/gateway/inspect.ts); the skip decision reads the same bytes. */
@@ -394,7 +394,7 @@ export class FtpSession {
       return;
     }
     this.#ctx.log.error({ err, sessionId: this.#ctx.tracked.id }, 'ftp command failed');
-    this.#write(this.#row(renderReply('tempfail', { reason: 'internal error' }).ftp));
+    this.#write(this.#row(renderReply('tempfail', { reason: err instanceof SpoolError ? 'the gateway could not store the file' : 'internal error' }).ftp));
   }
 
   #up(): Upstream {
@@ -679,6 +679,10 @@ export class FtpSession {
         this.#conclude(t, err.reason === 'lost' ? this.#ftp('dataLost') : this.#ftp('dataFailed', { reason: err.message }));
       } else {
         if (t.keepaliveOpen) { t.keepaliveOpen = false; this.#write(this.#ftp('scanDone', { name: 'the file' })); }
+        // A local failure (the spool's disk, say): the server still owes this transfer's replies;
+        // taken here, so the next command does not read one of them as its own.
+        await this.#settleUpstream(t);
+        await this.#removePartial(t);
         throw err;
       }
     } finally {
@@ -1249,7 +1253,8 @@ async function receive(spool: Spool, from: Socket, max: number, follower?: FileF
   try {
     return await spool.receive(from, max, follower === undefined ? undefined : (chunk) => follower.write(chunk));
   } catch (err) {
-    if (from.errored !== err && !from.destroyed) throw err;
+    // The receive destroys the socket whatever stopped it: a full disk is ours to report, not a lost connection.
+    if (err instanceof SpoolError || (from.errored !== err && !from.destroyed)) throw err;
     throw new DataError('lost', `data connection lost: ${err instanceof Error ? err.message : String(err)}`);
   }
 }

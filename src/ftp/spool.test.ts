@@ -5,11 +5,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ActiveEndpoint, ChunkReader } from './data.js';
-import { Spool } from './spool.js';
+import { Spool, SpoolError } from './spool.js';
 import { pattern } from './testing.js';
 
 
@@ -122,4 +122,69 @@ describe('Spool.send', () => {
       }
     });
   }
+});
+
+describe('Spool on a disk that fails', () => {
+  /** node's open, but the file's writes fail with ENOSPC once `room` bytes are written (a full disk). */
+  const fullAfter = (room: number): typeof open => (async (...args: Parameters<typeof open>) => {
+    const fh = await open(...args);
+    let left = room;
+    const enospc = (): Error => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    return new Proxy(fh, {
+      get(target, prop) {
+        if (prop === 'writev') {
+          return async (parts: Buffer[], position: number) => {
+            const n = parts.reduce((a, p) => a + p.byteLength, 0);
+            if (n > left) throw enospc();
+            left -= n;
+            return target.writev(parts, position);
+          };
+        }
+        if (prop === 'write') {
+          return async (b: Buffer, off = 0, len = b.byteLength - off, position?: number) => {
+            if (len > left) throw enospc();
+            left -= len;
+            return target.write(b, off, len, position);
+          };
+        }
+        const v = Reflect.get(target, prop, target) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+  }) as typeof open;
+
+  const cases = [
+    { name: 'mid-receive (reused buffer): a SpoolError naming ENOSPC, not a lost connection', room: 5 * 1024 * 1024, reuse: true },
+    { name: 'mid-receive (ordinary socket)', room: 5 * 1024 * 1024, reuse: false },
+    { name: 'at the first write', room: 0, reuse: true },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'spool-test-'));
+      const src = await source(pattern(12 * 1024 * 1024));
+      try {
+        const spool = await Spool.create(dir, 'full', fullAfter(c.room));
+        const s = await connectTo(src.port, c.reuse);
+        await assert.rejects(spool.receive(s, 1 << 30), (err: unknown) => err instanceof SpoolError && /ENOSPC/.test(err.message));
+        assert.equal(s.destroyed, true, 'the socket is not left reading');
+        await spool.remove();
+      } finally {
+        src.close();
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+  }
+
+  it('append (a head) on a full disk is a SpoolError too; create in an unusable folder as well', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'spool-test-'));
+    try {
+      const spool = await Spool.create(dir, 'full', fullAfter(10));
+      await assert.rejects(spool.append(Buffer.alloc(11)), SpoolError);
+      await spool.remove();
+      await writeFile(join(dir, 'file'), 'x');
+      await assert.rejects(Spool.create(join(dir, 'file', 'sub'), 'x'), (err: unknown) => err instanceof SpoolError && /ENOTDIR/.test(err.message));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

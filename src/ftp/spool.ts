@@ -18,6 +18,14 @@ import { ChunkReader, READ_BUFFER } from './data.js';
 
 export type ReceiveResult = 'complete' | 'tooBig';
 
+/** The spool's own file could not be written (ENOSPC, EIO …): a local failure, never the peer's connection. */
+export class SpoolError extends Error {}
+
+function spoolError(cause: unknown): SpoolError {
+  const why = cause instanceof Error ? ((cause as NodeJS.ErrnoException).code ?? cause.message) : String(cause);
+  return new SpoolError(`Cannot write the spool: ${why}`, { cause });
+}
+
 /** Bytes staged between the socket and the disk per write. */
 const STAGE = 4 * 1024 * 1024;
 /** Bytes read from the spool per chunk when sending. */
@@ -83,12 +91,16 @@ export class Spool {
     this.#fh = fh;
   }
 
-  static async create(dir: string, label: string): Promise<Spool> {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    const safe = label.replace(/[^A-Za-z0-9_-]/g, '').slice(0, 32);
-    const path = join(dir, `${safe}-${randomBytes(12).toString('hex')}.part`);
-    const fh = await open(path, 'wx', 0o600);
-    return new Spool(path, fh);
+  /** `openFile` is node's open; tests hand in one whose file fails, as a full disk would. */
+  static async create(dir: string, label: string, openFile: typeof open = open): Promise<Spool> {
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      const safe = label.replace(/[^A-Za-z0-9_-]/g, '').slice(0, 32);
+      const path = join(dir, `${safe}-${randomBytes(12).toString('hex')}.part`);
+      return new Spool(path, await openFile(path, 'wx', 0o600));
+    } catch (err) {
+      throw spoolError(err);
+    }
   }
 
   get size(): number {
@@ -99,8 +111,12 @@ export class Spool {
   async append(data: Buffer): Promise<void> {
     const fh = this.#fh;
     if (fh === undefined) throw new Error('Cannot append to the spool: it is closed');
-    let off = 0;
-    while (off < data.byteLength) off += (await fh.write(data, off, data.byteLength - off)).bytesWritten;
+    try {
+      let off = 0;
+      while (off < data.byteLength) off += (await fh.write(data, off, data.byteLength - off)).bytesWritten;
+    } catch (err) {
+      throw spoolError(err);
+    }
     this.#size += data.byteLength;
   }
 
@@ -164,7 +180,7 @@ export class Spool {
           if (owned !== undefined) stagePool.give(owned);
           if (stopped && inFlight < 2 && !settled) { stopped = false; reader.resume(); }
         });
-        written.catch((err: unknown) => settle(err instanceof Error ? err : new Error(String(err))));
+        written.catch((err: unknown) => settle(spoolError(err)));
       };
       const onChunk = (chunk: Buffer, reused: boolean): boolean => {
         if (settled) return false;
