@@ -16,6 +16,8 @@
  * to MaxScanSize) and gets `Heuristics.Limits.Exceeded.MaxFileSize`, so a
  * limit is never a silent pass. A stream that outlasts MaxScanTime stops
  * with that limit's finding (the walker keeps the time limit for the rest).
+ * A file still arriving can be followed (follow()): the same stream scan,
+ * fed chunk by chunk as it comes, given the size its sender announced.
  *
  * Reads untrusted bytes: every scanned object, but only through the walker
  * and the engine, which never throw because of content. Read errors of the
