@@ -174,3 +174,66 @@ describe('Scanner.follow: scanning a file as it arrives', () => {
     assert.equal(new CombinedScanner([a, cannot]).follow('c.bin', data.byteLength), undefined);
   });
 });
+
+describe('Scanner.follow against the file scan: seeded random databases, files and chunkings', () => {
+  /** A small LCG: the same cases on every run, so a failure replays. */
+  const rng = (seed: number): (() => number) => {
+    let x = seed >>> 0;
+    return () => { x = (Math.imul(x, 1664525) + 1013904223) >>> 0; return x / 2 ** 32; };
+  };
+  let dir: string;
+  before(async () => { dir = await mkdtemp(join(tmpdir(), 'pc-follow-rand-')); });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  const SIZE_MIN = 70_000;
+  /** Finding names over all seeds, so the last case can tell the random ones were not all clean. */
+  const seen = new Map<string, number>();
+  for (let seed = 1; seed <= 40; seed++) {
+    it(`seed ${seed}`, async () => {
+      const r = rng(seed);
+      const int = (n: number): number => Math.floor(r() * n);
+      const size = SIZE_MIN + int(250_000);
+      const data = filler(size, seed * 7919);
+      const marks = Array.from({ length: 6 }, (_, i) => `mark-${seed}-${i}-${'x'.repeat(int(12))}`);
+      // Offsets of every form, some placed to match and some one byte off.
+      const ndb: string[] = [];
+      const ldb: string[] = [];
+      for (const [i, m] of marks.entries()) {
+        const at = int(size - m.length);
+        const hit = r() < 0.7;
+        Buffer.from(m).copy(data, hit ? at : Math.min(size - m.length, at + 1 + int(3)));
+        const back = size - at;
+        const offsets = ['*', `${at}`, `${Math.max(0, at - int(5))},${5 + int(5)}`, `EOF-${back}`, `EOF-${back + int(4)},${4 + int(4)}`];
+        const offset = offsets[int(offsets.length)] as string;
+        ndb.push(`T.Rand.${i}:0:${offset}:${hex(m)}`);
+        if (i % 2 === 1) ldb.push(`T.Rand.L${i};Target:0;0&1;${hex(marks[i - 1] as string)};EOF-${back}:${hex(m)}`);
+      }
+      const hashed = r() < 0.3 ? [`${createHash('md5').update(data).digest('hex')}:${size}:T.Rand.Whole`] : [];
+      const randDb = compileDatabase([
+        ...builtinDbFiles(),
+        { name: 'r.ndb', data: Buffer.from(`${ndb.join('\n')}\n`) },
+        { name: 'r.ldb', data: Buffer.from(`${ldb.join('\n')}\n`) },
+        { name: 'r.hdb', data: Buffer.from(`${hashed.join('\n')}\n`) },
+      ]);
+      const scanner = new BuiltinScanner({ db: randDb, chunkSize: 64 * 1024 });
+      const path = join(dir, `r${seed}.bin`);
+      await writeFile(path, data);
+      const scanned = await scanner.scan({ name: 'r.bin', path, size });
+      const follower = scanner.follow('r.bin', size) as FileFollower;
+      const sizes: number[] = [];
+      for (let left = size; left > 0;) { const k = Math.min(left, 1 + int(r() < 0.2 ? 50 : 120_000)); sizes.push(k); left -= k; }
+      feed(follower, data, sizes);
+      assert.deepEqual(summary(follower.end()), summary(scanned));
+      for (const f of scanned.findings) {
+        const kind = f.name.replace(/^T\.Rand\.(L?)\d+$/, (_m, l: string) => (l === 'L' ? 'logical' : 'body'));
+        seen.set(kind, (seen.get(kind) ?? 0) + 1);
+      }
+    });
+  }
+
+  it('the random cases were not all clean: body, logical and hash signatures matched', () => {
+    assert.ok((seen.get('body') ?? 0) >= 40, JSON.stringify([...seen]));
+    assert.ok((seen.get('logical') ?? 0) >= 3, JSON.stringify([...seen]));
+    assert.ok((seen.get('T.Rand.Whole') ?? 0) >= 3, JSON.stringify([...seen]));
+  });
+});
