@@ -17,7 +17,9 @@
 // BIG_SESSIONS (20: sessions, one big message each, all at once),
 // BIG_MODE (plain: smtp-source's text body; mime: a base64 attachment),
 // SCAN_MEMORY (engine.scanMemory of portcullis, e.g. 4G to A/B the byte budget),
-// PC_NODE_ARGS (extra node flags for every portcullis process, e.g. V8 heap flags).
+// PC_NODE_ARGS (extra node flags for every portcullis process, e.g. V8 heap flags),
+// SCAN_WORKERS (N: a second portcullis with engine.scanWorkers N joins the
+// throughput and latency alternation, "portcullis N workers").
 // Results: a table on stdout and bench/out/smtp-<timestamp>.json.
 import { spawn } from 'node:child_process';
 import { closeSync, cpSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -121,8 +123,8 @@ async function startSink(port) {
   return { stop: () => exec('bash', [join(RIG, 'smtp', 'stop.sh'), dir]) };
 }
 
-async function startPortcullis(port, sinkPort) {
-  const dir = join(RUN, 'portcullis');
+async function startPortcullis(port, sinkPort, workers = 0) {
+  const dir = join(RUN, workers > 0 ? `portcullis-w${workers}` : 'portcullis');
   mkdirSync(dir, { recursive: true });
   const cfg = join(dir, 'portcullis.yaml');
   writeFileSync(cfg, [
@@ -139,6 +141,7 @@ async function startPortcullis(port, sinkPort) {
     'engine:',
     `  databases: [${DB}]`,
     ...(process.env.SCAN_MEMORY ? [`  scanMemory: ${process.env.SCAN_MEMORY}`] : []),
+    ...(workers > 0 ? [`  scanWorkers: ${workers}`] : []),
     '',
   ].join('\n'));
   const logFd = openSync(join(dir, `portcullis-${port}.log`), 'w');
@@ -187,12 +190,17 @@ export async function run() {
   const csPort = await freePort();
   const sink = await startSink(sinkPort);
   const pc = BIG_ONLY ? undefined : await startPortcullis(pcPort, sinkPort);
+  const workers = Number(process.env.SCAN_WORKERS ?? 0);
+  const pcwPort = await freePort();
+  const pcw = BIG_ONLY || !(workers > 0) ? undefined : await startPortcullis(pcwPort, sinkPort, workers);
   const cs = process.env.SKIP_CLAMSMTP === '1' || BIG_ONLY ? undefined : await startClamsmtp(csPort, sinkPort);
-  const targets = [['direct', sinkPort], ['portcullis', pcPort], ...(cs ? [['clamsmtp', csPort]] : [])];
+  const targets = [['direct', sinkPort], ['portcullis', pcPort], ...(pcw ? [[`portcullis ${workers} workers`, pcwPort]] : []), ...(cs ? [['clamsmtp', csPort]] : [])];
   const results = { msgs: MSGS, runs: RUNS, throughput: {}, latency: {}, rss: {} };
   try {
     if (!BIG_ONLY) await throughputAndLatency(targets, results);
     if (pc) results.rss.portcullisAfterThroughputKb = rss(pc.pid).hwm;
+    if (pcw) results.rss.portcullisWorkersAfterThroughputKb = rss(pcw.pid).hwm;
+    await pcw?.stop();
     if (cs) results.rss.clamsmtpPlusClamdKb = cs.pids.map((p) => rss(p).hwm).reduce((a, b) => a + b, 0);
     // A fresh process, so its peak RSS is the big run's alone.
     await pc?.stop();
@@ -257,6 +265,7 @@ function report(targets, results) {
     console.log(`latency at one session, connect → 250 (ms): direct p50 ${lat.direct.p50.toFixed(2)} p99 ${lat.direct.p99.toFixed(2)}; portcullis p50 ${lat.portcullis.p50.toFixed(2)} p99 ${lat.portcullis.p99.toFixed(2)}; added p50 ${(lat.portcullis.p50 - lat.direct.p50).toFixed(2)} p99 ${(lat.portcullis.p99 - lat.direct.p99).toFixed(2)}`);
   }
   if (results.rss.portcullisAfterThroughputKb) console.log(`peak RSS: portcullis ${(results.rss.portcullisAfterThroughputKb / 1024).toFixed(0)} MB after the throughput runs${results.rss.clamsmtpPlusClamdKb ? `, clamsmtpd + clamd ${(results.rss.clamsmtpPlusClamdKb / 1024).toFixed(0)} MB` : ''}`);
+  if (results.rss.portcullisWorkersAfterThroughputKb) console.log(`peak RSS: portcullis with scan workers ${(results.rss.portcullisWorkersAfterThroughputKb / 1024).toFixed(0)} MB after the throughput runs (main thread; the workers share the process)`);
   for (const big of results.bigRuns) console.log(`${BIG_SESSIONS} × ${BIG_MB} MB: rc=${big.rc}, ${big.MBps} MB/s, portcullis peak RSS ${(big.hwmAfterKb / 1024).toFixed(0)} MB (before: ${(big.hwmBeforeKb / 1024).toFixed(0)} MB)`);
   const file = join(OUT, `smtp-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, JSON.stringify({ ...results, latencySummary: lat }, null, 2));

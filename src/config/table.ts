@@ -167,6 +167,7 @@ export const CONFIG_TABLE = section('The portcullis config file.', {
     databases: list(PATH, [], 'ClamAV database files or folders (.cvd .cld .hdb .ndb .ldb …) loaded in addition to the built-in signatures.'),
     builtinSignatures: bool(true, 'Load the small built-in database (EICAR and test signatures).'),
     scanMemory: size(32 * MB, { min: MB, max: 4 * GB }, 'Most bytes of objects inspected at once, all sessions and protocols together (scanning costs a few times an object\'s size in memory); a bigger object waits its turn and then runs alone, objects up to 1/16 of this have a lane of their own (1/4 of this) so they never wait behind big ones. Objects above limits.MaxFileSize are streamed and not counted.'),
+    scanWorkers: int(0, { min: 0, max: 64 }, 'Worker threads that run the builtin scanner, so scanning uses more than the one core the proxies run on; 0 scans on the main thread. Each worker compiles its own copy of the databases: N workers cost N times the database\'s memory (and load time, in parallel) more.'),
   }),
   scanners: scannerList([{ kind: 'builtin' }], 'Scanners run on each object: builtin, { clamd: "host:port" or "/socket", streamMaxLength: 25M }, { command: ["prog", "{}"] or "prog {}" }; infected if any finds something.'),
   limits: section('Content walker limits; hitting one is the finding Heuristics.Limits.Exceeded.<Name> (class "limits").', limitFields),

@@ -82,6 +82,19 @@ describe('buildSnapshot', () => {
     await assert.rejects(buildSnapshot(testConfig('/tmp/unused', { engine: { builtinSignatures: false } }), 1), /PC_ERR_CONFIG|no usable|builtinSignatures/);
   });
 
+  it('engine.scanWorkers: the builtin scanner runs on that many workers, finds what it finds on the main thread, and still follows downloads', async () => {
+    const s = await buildSnapshot(testConfig('/tmp/unused', { engine: { scanWorkers: 2 } }), 1);
+    try {
+      assert.equal((s.scanner as { workers?: number }).workers, 2);
+      const eicar = Buffer.from('X5O!P%@AP[4\\PZX54(P^)7CC)7}$' + 'EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*');
+      const r = await s.scanner.scan({ name: 'e.com', data: eicar });
+      assert.deepEqual([r.verdict, r.findings.map((f) => f.name)], ['infected', ['Eicar-Test-Signature']]);
+      assert.ok(s.scanner.follow?.('big.bin', 8 * 1024 * 1024) !== undefined);
+    } finally {
+      await s.scanner.close();
+    }
+  });
+
   it('needs no database for a clamd-only setup', async () => {
     const s = await buildSnapshot(testConfig('/tmp/unused', { engine: { builtinSignatures: false }, scanners: [{ clamd: '127.0.0.1:3310' }] }), 1);
     try {

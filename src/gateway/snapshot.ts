@@ -50,7 +50,7 @@ function describeSpec(s: ConfigScannerSpec): string {
 
 const EMPTY_STATS: DatabaseStats = { loaded: {}, skipped: {}, skippedExamples: {}, files: [], total: 0 };
 
-async function compileSignatures(config: Config): Promise<{ db: import('../engine/types.js').CompiledDatabase; stats: DatabaseStats }> {
+async function compileSignatures(config: Config): Promise<{ db: import('../engine/types.js').CompiledDatabase; stats: DatabaseStats; files: DbFile[] }> {
   const engine = await import('../engine/index.js');
   const { loadDbFiles } = await import('../scanners/dbload.js');
   const files: DbFile[] = [
@@ -62,18 +62,22 @@ async function compileSignatures(config: Config): Promise<{ db: import('../engin
   }
   const db = engine.compileDatabase(files);
   if (db.stats.total === 0) throw new PortcullisError('PC_ERR_DB_BUILD', 'Cannot start the builtin scanner: the signature databases hold no usable signature');
-  return { db, stats: db.stats };
+  return { db, stats: db.stats, files };
 }
 
-async function createScanners(config: Config, db: import('../engine/types.js').CompiledDatabase | undefined): Promise<Scanner> {
+async function createScanners(config: Config, compiled: { db: import('../engine/types.js').CompiledDatabase; files: DbFile[] } | undefined): Promise<Scanner> {
   const { createScanner, CombinedScanner } = await import('../scanners/index.js');
   const members: Scanner[] = [];
   try {
     for (const spec of config.scanners) {
       switch (spec.kind) {
-        case 'builtin':
-          members.push(await createScanner('builtin', { ...(db !== undefined ? { db } : {}), limits: config.limits }));
+        case 'builtin': {
+          const local = await createScanner('builtin', { ...(compiled !== undefined ? { db: compiled.db } : {}), limits: config.limits });
+          if (config.engine.scanWorkers === 0 || compiled === undefined) { members.push(local); break; }
+          const { WorkerScanner } = await import('../scanners/pool.js');
+          members.push(await WorkerScanner.start({ files: compiled.files, limits: config.limits, workers: config.engine.scanWorkers, local }));
           break;
+        }
         case 'clamd':
           members.push(await createScanner({ clamd: spec.address }, {
             timeoutMs: spec.timeoutMs ?? config.limits.MaxScanTime,
@@ -106,7 +110,7 @@ export async function buildSnapshot(config: Config, generation: number, now: () 
   // The signature files' text and the compiler's working arrays are garbage now: tens of MB a scan would otherwise stack on.
   if (compiled !== undefined) collectGarbage();
   const loadDurationMs = performance.now() - started;
-  const scanner = await createScanners(config, compiled?.db);
+  const scanner = await createScanners(config, compiled);
   const stats = compiled?.stats ?? EMPTY_STATS;
   const createdAt = now();
   return Object.freeze({

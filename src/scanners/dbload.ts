@@ -93,6 +93,11 @@ class DiskDbFile implements DbFile {
   }
 }
 
+/** A signature file on disk read when the compiler asks (a scan worker rebuilds its files from name and path this way). */
+export function diskDbFile(name: string, path: string): DbFile & { readonly path: string } {
+  return new DiskDbFile(name, path);
+}
+
 /** Fails now, not at compile time, when a listed file cannot be read. */
 async function openDbFile(name: string, path: string): Promise<DiskDbFile> {
   try {

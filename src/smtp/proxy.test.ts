@@ -330,6 +330,23 @@ describe('smtp proxy: fail-open by choice', () => {
   });
 });
 
+describe('smtp proxy: the builtin scanner on a worker thread (engine.scanWorkers)', () => {
+  test('clean mail is delivered as it came; EICAR in an attachment is refused with its finding, nothing delivered', async () => {
+    const rig = await startProxy({}, {}, { engine: { scanWorkers: 1 }, policy: { actions: { smtp: { inbound: { virus: 'block' }, outbound: { virus: 'block' } } } } });
+    try {
+      assert.equal((await send(rig, CLEAN))?.code, 250);
+      assert.ok(rig.hop.messages.at(-1)?.data.toString('latin1').endsWith(CLEAN));
+      const delivered = rig.hop.messages.length;
+      const r = await send(rig, mimeWith('e.com', Buffer.from(eicar())));
+      assert.deepEqual([r?.code, r?.enhanced], [554, '5.7.1'], r?.lines.join(' '));
+      assert.match(r?.lines.join(' ') ?? '', /Eicar-Test-Signature/);
+      assert.equal(rig.hop.messages.length, delivered);
+    } finally {
+      await rig.close();
+    }
+  });
+});
+
 describe('smtp proxy: limits and smuggling', () => {
   let rig: ProxyRig;
   before(async () => { rig = await startProxy({ maxMessageSize: '64k' }, { size: 32 * 1024 }); });
