@@ -74,6 +74,19 @@ describe('WorkerScanner', () => {
     assert.equal((await pool.scan({ name: 'e', data: EICAR })).verdict, 'infected');
   });
 
+  it('with its only worker dead, a scan waits for the replacement instead of failing', async () => {
+    const one = await WorkerScanner.start({ files, limits: DEFAULT_LIMITS, workers: 1 });
+    try {
+      await one.stopWorker(0);
+      assert.equal(one.workers, 0);
+      const r = await one.scan({ name: 'e', data: EICAR });
+      assert.deepEqual([r.verdict, r.findings.map((f) => f.name)], ['infected', ['Eicar-Test-Signature']]);
+      assert.equal(one.workers, 1);
+    } finally {
+      await one.close();
+    }
+  });
+
   it('follow() is the main thread\'s scanner\'s', () => {
     assert.ok(pool.follow('big.bin', 5 * 1024 * 1024) !== undefined);
     assert.equal(pool.follow('small.bin', 10), undefined);

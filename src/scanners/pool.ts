@@ -56,6 +56,8 @@ export class WorkerScanner implements Scanner {
   readonly #slots: Slot[] = [];
   #nextId = 1;
   #closed = false;
+  /** Workers being started (compiling their databases). */
+  readonly #starting = new Set<Promise<void>>();
 
   private constructor(options: WorkerScannerOptions) {
     this.name = options.name ?? 'builtin';
@@ -83,6 +85,8 @@ export class WorkerScanner implements Scanner {
   async scan(target: ScanTarget, options: ScanCallOptions = {}): Promise<ScanReport> {
     const started = performance.now();
     if (this.#closed) return failedReport(this.name, new PortcullisError('PC_ERR_SCANNER', 'Cannot scan: the scanner is closed'), started);
+    // With every worker gone, one being started (a replacement) is waited for; with none coming, the scan fails closed.
+    if (this.#slots.length === 0 && this.#starting.size > 0) await Promise.race([...this.#starting]).catch(() => undefined);
     let slot: Slot | undefined;
     for (const s of this.#slots) if (slot === undefined || s.pending.size < slot.pending.size) slot = s;
     if (slot === undefined) return failedReport(this.name, new PortcullisError('PC_ERR_SCANNER', 'Cannot scan: no scan worker is running'), started);
@@ -128,6 +132,14 @@ export class WorkerScanner implements Scanner {
   }
 
   #spawn(): Promise<void> {
+    const started = this.#start();
+    this.#starting.add(started);
+    const done = (): void => { this.#starting.delete(started); };
+    started.then(done, done);
+    return started;
+  }
+
+  #start(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const worker = new Worker(new URL('./pool-worker.js', import.meta.url), { workerData: this.#init });
       const slot: Slot = { worker, pending: new Map(), ready: false, dead: false };
