@@ -825,11 +825,9 @@ export class FtpSession {
    * turns out wrong, the follower's report is dropped and the spooled file
    * is scanned as before.
    */
-  #follow(name: string, head: Buffer, size: number | undefined): Followed | undefined {
+  #follow(name: string, size: number | undefined): Followed | undefined {
     if (size === undefined) return undefined;
-    const snapshot = this.#ctx.tracked.snapshot;
-    if (!snapshot.policy.chooseScan(name, detectType(head.subarray(0, HEAD_BYTES), name)).scan) return undefined;
-    const scanner = snapshot.scanner;
+    const scanner = this.#ctx.tracked.snapshot.scanner;
     const follower = scanner.follow?.(name, size);
     return follower === undefined ? undefined : { scanner, follower };
   }
@@ -867,14 +865,15 @@ export class FtpSession {
       const from = await serverSock;
       const { head, ended } = await readHead(from, HEAD_BYTES);
       this.#checkAbort(t);
-      if (offset === 0 && !ended && this.#skips(name, head)) {
+      const scans = this.#scans(name, head);
+      if (offset === 0 && !ended && this.#streams(scans)) {
         this.#stopKeepalive(t);
         await this.#streamSkipped(t, { name, head, from, client, spool });
         return;
       }
       await spool.append(head);
       const max = this.#config.maxTransferSize;
-      const followed = ended || head.byteLength > max ? undefined : this.#follow(name, head, announcedSize(pre) ?? hint);
+      const followed = !scans || ended || head.byteLength > max ? undefined : this.#follow(name, announcedSize(pre) ?? hint);
       followed?.follower.write(head);
       const received = spool.size > max ? 'tooBig' : ended ? 'complete' : await receive(spool, from, max, followed?.follower);
       const t1 = performance.now();
@@ -919,11 +918,14 @@ export class FtpSession {
     });
   }
 
-  /** True when the policy will not scan this file: its name and the true type of its head say so, and no banned rule needs the whole. */
-  #skips(name: string, head: Buffer): boolean {
-    const policy = this.#ctx.tracked.snapshot.policy;
-    if (policy.hasBannedRules) return false;
-    return !policy.chooseScan(name, detectType(head.subarray(0, HEAD_BYTES), name)).scan;
+  /** Whether the policy scans this file, by its name and the true type of its head. */
+  #scans(name: string, head: Buffer): boolean {
+    return this.#ctx.tracked.snapshot.policy.chooseScan(name, detectType(head.subarray(0, HEAD_BYTES), name)).scan;
+  }
+
+  /** True when a file is not held but streams: the policy will not scan it, and no banned rule needs the whole. */
+  #streams(scans: boolean): boolean {
+    return !scans && !this.#ctx.tracked.snapshot.policy.hasBannedRules;
   }
 
   /**
@@ -998,7 +1000,7 @@ export class FtpSession {
         const { head, ended } = await readHead(from, HEAD_BYTES);
         this.#checkAbort(t);
         if (ended && !from.readableEnded) throw new DataError('lost', 'data connection lost: the client closed it before its end');
-        if (!ended && this.#skips(name, head)) {
+        if (!ended && this.#streams(this.#scans(name, head))) {
           await this.#streamUpload(t, { verb, arg, name, head, from, spool });
           return;
         }
