@@ -815,15 +815,14 @@ export class FtpSession {
   }
 
   /**
-   * A scan that runs while a download arrives, when its size is known (the
-   * server's 150 names it, as vsftpd and ProFTPD write it, or the client
-   * asked SIZE just before) and the session's scanner can follow a file of
-   * that type: the engine needs the
-   * size from the start (signatures anchored at the end, hash sizes). The
-   * file is still held whole and nothing is sent before the verdict; the
-   * scan just no longer waits for the last byte to begin. If the size
-   * turns out wrong, the follower's report is dropped and the spooled file
-   * is scanned as before.
+   * A scan that runs while a download the policy scans arrives, when its
+   * size is known (the server's 150 names it, as vsftpd and ProFTPD write
+   * it, or the client asked SIZE just before) and the session's scanner can
+   * follow a file of that type: the engine needs the size from the start
+   * (signatures anchored at the end, hash sizes). The file is still held
+   * whole and nothing is sent before the verdict; the scan just no longer
+   * waits for the last byte to begin. If the size turns out wrong, the
+   * follower's report is dropped and the spooled file is scanned as before.
    */
   #follow(name: string, size: number | undefined): Followed | undefined {
     if (size === undefined) return undefined;
