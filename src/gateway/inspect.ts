@@ -310,8 +310,9 @@ async function run(deps: InspectDeps, req: InspectRequest, snapshot: Snapshot, s
       }
     }
     try {
+      if (choice.scan && gateFailed === undefined && unreadable === undefined) followed = followedReport(req, snapshot);
       report = gateFailed ?? unreadable ?? (choice.scan
-        ? (followed = followedReport(req, snapshot)) ?? await guardedScan(snapshot, req.target, signal, started)
+        ? followed ?? await guardedScan(snapshot, req.target, signal, started)
         : { verdict: 'clean', findings: [], errors: [], bytesScanned: 0, durationMs: 0 });
       // Banned names and types are checked even when a scanner failed: a banned file is refused for certain, which beats "try again".
       if (policy.hasBannedRules && unreadable === undefined && gateFailed === undefined) report = await withBanned(report, req, type, snapshot, started);
